@@ -1,0 +1,144 @@
+# pubmirror - build, run, test, install.
+#
+#   make            build build/pubmirrord
+#   make run        build and serve mirror-root/ in the foreground
+#   make check      unit + end-to-end tests; ends with "N passed, N failed"
+#   make asan       the same tests on an ASan+UBSan build
+#   make tsan       the concurrency tests on a ThreadSanitizer build
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
+#   make analyze    cppcheck and clang-tidy
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       install missing build dependencies (apt-get/dnf)
+#
+# WERROR=0 turns warnings back into warnings (for packagers).
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+WERROR   ?= 1
+BUILD    ?= build
+SAN      ?=
+FUZZ_SECONDS ?= 30
+
+PKGS     := openssl libmicrohttpd zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null)
+SECCOMP_CFLAGS := $(if $(SECCOMP_LIBS),-DHAVE_SECCOMP=1,)
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wvla -Wimplicit-fallthrough -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+HARDEN_CFLAGS := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
+HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now
+ifeq ($(SAN),asan)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+HARDEN_CFLAGS := -fPIE
+SANLD := -fsanitize=address,undefined
+else ifeq ($(SAN),tsan)
+OPT := -O1 -g -fsanitize=thread
+HARDEN_CFLAGS := -fPIE
+SANLD := -fsanitize=thread
+else
+OPT ?= -O2 -g
+SANLD :=
+endif
+
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN_CFLAGS) \
+	$(PKG_CFLAGS) $(SECCOMP_CFLAGS) -Idaemon -I$(BUILD) $(CFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) $(SECCOMP_LIBS) -lcrypt -lpthread $(LDLIBS)
+LDFLAGS_ALL := $(HARDEN_LDFLAGS) $(SANLD) $(LDFLAGS)
+
+SRCS  := $(wildcard daemon/*.c)
+OBJS  := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(SRCS))
+LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/%,$(UNIT_SRCS))
+WEB_FILES := $(sort $(wildcard web/*))
+
+.PHONY: all run check unit e2e asan tsan fuzz analyze install clean deps \
+	format format-check bench bench-smoke sample lint
+
+all: $(BUILD)/pubmirrord
+
+$(BUILD)/obj/%.o: daemon/%.c $(wildcard daemon/*.h) $(BUILD)/web_assets.h | $(BUILD)/obj
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+# web/ is compiled into the binary: one C array per file.
+$(BUILD)/web_assets.h: $(WEB_FILES) tests/tools/embed.sh | $(BUILD)/obj
+	sh tests/tools/embed.sh $(WEB_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/libpm.a: $(LIBOBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/pubmirrord: $(BUILD)/obj/main.o $(BUILD)/libpm.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/test_%: tests/unit/test_%.c tests/unit/unit.h $(BUILD)/libpm.a
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libpm.a $(LDLIBS_ALL)
+
+run: $(BUILD)/pubmirrord
+	./$(BUILD)/pubmirrord -f -c conf/pubmirror.conf
+
+# The test command of the README.
+check: $(BUILD)/pubmirrord $(UNIT_BINS) lint
+	BUILD=$(BUILD) sh tests/run.sh
+
+unit: $(UNIT_BINS)
+	BUILD=$(BUILD) ONLY=unit sh tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=asan check
+
+tsan:
+	$(MAKE) BUILD=build-tsan SAN=tsan $(patsubst build/%,build-tsan/%,$(UNIT_BINS)) build-tsan/pubmirrord
+	BUILD=build-tsan ONLY=tsan sh tests/run.sh
+
+# Source rules that a grep can prove (STYLE.md practices 2 and 3).
+lint:
+	sh tests/tools/lint.sh
+
+sample: $(BUILD)/pubmirrord
+	./$(BUILD)/pubmirrord --dump-config > conf/pubmirror.conf
+
+fuzz:
+	$(MAKE) -C tests/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+analyze: $(BUILD)/web_assets.h
+	cppcheck --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--suppress=missingIncludeSystem -D_GNU_SOURCE -Idaemon -I$(BUILD) -q daemon
+	clang-tidy --quiet daemon/*.c -- -std=c11 -D_GNU_SOURCE -Idaemon -I$(BUILD) $(PKG_CFLAGS)
+
+format:
+	clang-format -i daemon/*.c daemon/*.h tests/unit/*.c tests/unit/*.h
+
+format-check:
+	clang-format --dry-run --Werror daemon/*.c daemon/*.h
+
+bench:
+	sh tests/bench/run.sh
+
+bench-smoke:
+	sh tests/bench/run.sh --smoke
+
+deps:
+	sh tests/tools/deps.sh
+
+install: $(BUILD)/pubmirrord
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/pubmirror \
+		$(DESTDIR)/etc/pubmirror $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(BUILD)/pubmirrord $(DESTDIR)$(PREFIX)/sbin/pubmirrord
+	install -m 0644 conf/pubmirror.conf $(DESTDIR)/etc/pubmirror/pubmirror.conf
+	./$(BUILD)/pubmirrord --man 8 > $(DESTDIR)$(PREFIX)/share/man/man8/pubmirrord.8
+	./$(BUILD)/pubmirrord --man 5 > $(DESTDIR)$(PREFIX)/share/man/man5/pubmirror.conf.5
+	if [ -f conf/pubmirrord.service ]; then sed 's|@PREFIX@|$(PREFIX)|g' conf/pubmirrord.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/pubmirrord.service; fi
+
+clean:
+	rm -rf build build-asan build-tsan tests/fuzz/build

@@ -1,0 +1,58 @@
+/* limits.h - every hard limit and timeout of pubmirrord, in one place.
+ *
+ * SECURITY: work and memory per client are bounded by these numbers.  A
+ * client string longer than its limit is refused with an error that names
+ * the limit; nothing is truncated silently.
+ */
+#ifndef PUBMIRROR_LIMITS_H
+#define PUBMIRROR_LIMITS_H
+
+/* Paths */
+#define PM_PATH_MAX 4096        /* canonical root-relative path, bytes */
+#define PM_NAME_MAX 255         /* one path component, bytes */
+#define PM_PATH_DEPTH_MAX 64    /* components in one path */
+
+/* Config */
+#define PM_CONF_LINE_MAX 4096   /* one line of the config file */
+#define PM_CONF_ADDRS_MAX 8     /* addresses in one *_listen list */
+#define PM_CONF_PREFIXES_MAX 64 /* auth_paths entries */
+#define PM_CONF_MAP_MAX 32      /* pasv_address_map entries */
+
+/* FTP */
+#define PM_FTP_LINE_MAX 1024        /* command line incl. CRLF (RFC 959 allows 512) */
+#define PM_FTP_BAD_BEFORE_LOGIN 10  /* bad commands before login closes session */
+#define PM_FTP_BAD_MAX 100          /* bad commands in a session closes it */
+#define PM_FTP_REPLY_MAX 8192       /* one (multi-line) reply */
+#define PM_FTP_THREADS_MAX 64
+#define PM_FTP_IO_BUF (256 * 1024)  /* data-channel buffer for TLS/MODE Z */
+#define PM_FTP_LOGIN_TIMEOUT 60     /* seconds to log in */
+#define PM_FTP_DATA_CONNECT_TIMEOUT 30 /* seconds for the data connection */
+#define PM_FTP_STALL_TIMEOUT 120    /* seconds without progress on a transfer */
+
+/* HTTP */
+#define PM_HTTP_HEADER_MAX (16 * 1024) /* whole request header block */
+#define PM_HTTP_RANGES_MAX 16          /* ranges in one multipart request */
+#define PM_HTTP_TIMEOUT 30             /* idle/slow request seconds */
+#define PM_HTTP_AUTH_CACHE 256         /* verified credentials cached */
+#define PM_HTTP_AUTH_CACHE_TTL 300     /* seconds a verified credential stays */
+
+/* Listings */
+#define PM_LIST_ENTRIES_MAX 200000 /* entries rendered for one directory */
+
+/* Index */
+#define PM_INDEX_ENTRIES_MAX 20000000 /* entries in one snapshot */
+#define PM_INDEX_SETTLE_MS 300        /* wait for a burst of changes to settle */
+
+/* Limiter */
+#define PM_LIMITER_IPS_MAX 65536 /* tracked addresses (counts, bans) */
+
+/* Auth */
+#define PM_AUTH_USERS_MAX 10000
+#define PM_AUTH_LINE_MAX 1024
+#define PM_AUTH_USER_MAX 64
+#define PM_AUTH_PASS_MAX 256
+
+/* Logs */
+#define PM_LOG_LINE_MAX 4096
+
+#endif

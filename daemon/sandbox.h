@@ -1,0 +1,16 @@
+/* sandbox.h - the only module that changes privileges. */
+#ifndef PUBMIRROR_SANDBOX_H
+#define PUBMIRROR_SANDBOX_H
+
+#include <stddef.h>
+
+struct config;
+
+/* Raise RLIMIT_NOFILE for max_clients, turn core dumps off.  0 or -1 (err). */
+int sandbox_rlimits(const struct config *c, char *err, size_t errsz);
+/* When root: drop to c->user (its group, no supplementary groups).  Then
+ * no_new_privs, filesystem confinement and the syscall filter where
+ * available.  Logs what could not be applied.  0 or -1 (err). */
+int sandbox_enter(const struct config *c, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,46 @@
+/* tls.h - the certificate and the one TLS policy of both protocols.
+ *
+ * Only tls*.c and hash.c include OpenSSL.  FTPS uses OpenSSL contexts from
+ * here; HTTPS (libmicrohttpd + GnuTLS) takes the same PEM bytes and the
+ * GnuTLS priority string that matches the same policy: TLS 1.2 and 1.3
+ * only, AEAD suites with forward secrecy, server order.
+ */
+#ifndef PUBMIRROR_TLS_H
+#define PUBMIRROR_TLS_H
+
+#include <stddef.h>
+
+struct config;
+
+/* Load tls_cert/tls_key, or when unset load-or-generate a self-signed pair
+ * in state_dir (SAN: localhost, 127.0.0.1, ::1, host name; key mode 0600).
+ * Refuses a key readable by group/others.  Builds the FTPS context and logs
+ * the certificate's SHA-256 fingerprint.  0, or -1 with err filled. */
+int tls_init(const struct config *c, char *err, size_t errsz);
+/* Reload the certificate and key (SIGHUP).  On failure the old ones stay
+ * in force.  0 or -1 (err). */
+int tls_reload(const struct config *c, char *err, size_t errsz);
+void tls_shutdown(void);
+
+/* The PEM bytes in force (NUL-terminated, certificate with chain; key).
+ * Copies owned by the caller: free() them. NULL on ENOMEM. */
+char *tls_cert_pem(void);
+char *tls_key_pem(void);
+/* Generation number, increases on every successful reload. */
+unsigned tls_generation(void);
+/* "AA:BB:..." SHA-256 of the leaf certificate in force. */
+void tls_fingerprint(char *out, size_t outsz);
+
+/* GnuTLS priority string equal to the OpenSSL policy. */
+const char *tls_gnutls_priorities(void);
+
+/* The FTPS server context in force, as an opaque pointer (SSL_CTX *) with
+ * a reference taken for the caller: release with tls_ctx_release. */
+void *tls_ctx_acquire(void);
+void tls_ctx_release(void *ctx);
+
+/* Generate a self-signed pair into cert_path/key_path (used by tls_init
+ * and by tests/benchmarks).  0 or -1 (err). */
+int tls_generate(const char *cert_path, const char *key_path, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,30 @@
+#!/bin/sh
+# lint.sh - rules of STYLE.md that a grep can prove.
+# 2: foreign contact lives in named files; 3: no unsafe libc calls.
+cd "$(dirname "$0")/../.." || exit 2
+rc=0
+bad() { echo "lint: $*"; rc=1; }
+for f in daemon/*.c daemon/*.h; do
+	b=$(basename "$f")
+	case "$b" in tls*|hash.c) ;; *)
+		grep -q '#include <openssl/' "$f" && bad "$f includes OpenSSL (only tls*.c, hash.c may)";;
+	esac
+	case "$b" in http*|auth.c) ;; *)
+		grep -q '#include <microhttpd.h>' "$f" && bad "$f includes microhttpd.h (only http*.c, auth.c may)";;
+	esac
+	case "$b" in compress*) ;; *)
+		grep -q '#include <zlib.h>' "$f" && bad "$f includes zlib.h (only compress*.c may)";;
+	esac
+	case "$b" in sandbox.c) ;; *)
+		grep -Eq '\b(setuid|setgid|setgroups|chroot|setresuid|setresgid|prctl)\(' "$f" && bad "$f changes privileges (only sandbox.c may)";;
+	esac
+	case "$b" in net.c) ;; *)
+		grep -Eq '[^_a-z]socket\(' "$f" && bad "$f creates sockets (only net.c may)";;
+	esac
+	case "$b" in file.c|tls.c|log.c|config.c|auth.c|main.c) ;; *)
+		grep -Eq '[^_a-z](open|openat|openat2|fopen)\(' "$f" && bad "$f opens files (only file.c opens served files)";;
+	esac
+	grep -En '[^_a-z](strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|system|popen|glob|fnmatch)\(' "$f" \
+		| sed "s|^|lint: $f: forbidden call: |" | grep . && rc=1
+done
+exit $rc
