@@ -273,8 +273,10 @@ static enum MHD_Result ask_login(struct MHD_Connection *c, struct http_req *r)
 	return http_queue(c, r, MHD_HTTP_UNAUTHORIZED, resp, 19);
 }
 
-/* 1: authenticated (r->user set); 0: an answer was queued in *ret. */
-static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Result *ret)
+/* 1: authenticated (r->user set); 0: not, and unless quiet an answer
+ * (401 or 403) was queued with its result in *ret. */
+static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Result *ret,
+		       int quiet)
 {
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(c, &pass);
@@ -283,12 +285,14 @@ static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Re
 	int ok = 0;
 
 	if (user == NULL) {
-		*ret = ask_login(c, r);
+		if (!quiet)
+			*ret = ask_login(c, r);
 		goto out;
 	}
 	if (lim && limiter_is_banned(lim, &r->hc->peer, now)) {
-		*ret = http_error(c, r, MHD_HTTP_FORBIDDEN,
-				  "403 too many failed logins from your address; try later\n");
+		if (!quiet)
+			*ret = http_error(c, r, MHD_HTTP_FORBIDDEN,
+					  "403 too many failed logins from your address; try later\n");
 		goto out;
 	}
 	size_t ul = strlen(user), pl = pass ? strlen(pass) : 0;
@@ -305,7 +309,8 @@ static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Re
 			net_addr_str(&r->hc->peer, 0, a, sizeof(a));
 			log_warn("http: %s banned after failed logins", a);
 		}
-		*ret = ask_login(c, r);
+		if (!quiet)
+			*ret = ask_login(c, r);
 	}
 out:
 	if (pass) {
@@ -372,8 +377,14 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 		if (!tls)
 			return http_error(c, r, MHD_HTTP_FORBIDDEN,
 					  "403 this path needs a login over HTTPS\n");
-		if (!check_login(c, r, &ret))
+		if (!check_login(c, r, &ret, 0))
 			return ret;
+	} else if (tls && cfg->auth_paths.n > 0 && http_hdr(c, "Authorization") != NULL) {
+		/* A logged-in client sees protected entries in listings above
+		 * them; wrong credentials here count toward the ban (they would
+		 * otherwise be a free oracle) and the answer is the anonymous
+		 * one. */
+		check_login(c, r, &ret, 1);
 	}
 
 	struct index *ix = index_acquire();
@@ -489,7 +500,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
-	struct hd *h = cls;
+	int tls = cls != NULL; /* the daemon's TLS flag, not a pointer: daemons move */
 	struct limiter *lim = limiter_global();
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		struct http_conn *hc = calloc(1, sizeof(*hc));
@@ -503,7 +514,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 					   : sizeof(struct sockaddr_in);
 			memcpy(&hc->peer, ci->client_addr, l);
 		}
-		hc->tls = h->tls;
+		hc->tls = tls;
 		hc->verdict = lim ? limiter_conn_open(lim, &hc->peer, limiter_now_ns()) : LIMITER_OK;
 		hc->counted = hc->verdict == LIMITER_OK;
 		/* Small answers go out at once instead of waiting for the peer's
@@ -551,7 +562,11 @@ static int hd_start(struct hd *h)
 	const struct config *cfg = config_get();
 	struct MHD_OptionItem ops[24];
 	int n = 0;
-	unsigned timeout = cfg->idle_timeout ? cfg->idle_timeout : PM_HTTP_TIMEOUT;
+	/* HTTP keeps idle connections for less than FTP does: a browser
+	 * reconnects for free, an idle socket costs a slot. */
+	unsigned timeout = cfg->idle_timeout && cfg->idle_timeout < PM_HTTP_TIMEOUT
+				   ? cfg->idle_timeout
+				   : PM_HTTP_TIMEOUT;
 	unsigned limit = cfg->max_clients ? cfg->max_clients + 64 : 10000;
 	unsigned threads = cfg->http_threads ? cfg->http_threads : 2;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
@@ -564,7 +579,7 @@ static int hd_start(struct hd *h)
 	 * bounded; a larger request header is refused by libmicrohttpd. */
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PM_HTTP_HEADER_MAX + 16 * 1024, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, limit, NULL);
-	OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h->tls ? (void *)1 : NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL);
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL);
 	OPT(MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)no_unescape, NULL);
