@@ -102,8 +102,12 @@ static const char *ix_arena_add(struct ix_snap *s, const char *str, size_t n)
 	struct ix_block *b = s->blocks;
 
 	if (!b || b->size - b->used < n + 1) {
-		size_t sz = IX_ARENA_BLOCK;
+		/* start small (a small tree costs little), double up to
+		 * IX_ARENA_BLOCK */
+		size_t sz = b ? b->size * 2 : 16384;
 
+		if (sz > IX_ARENA_BLOCK)
+			sz = IX_ARENA_BLOCK;
 		if (n + 1 > sz)
 			sz = n + 1;
 		b = malloc(sizeof(*b) + sz);

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "file.h"
 #include "index.h"
+#include "limits.h"
 #include "unit.h"
 
 #define UTF8_NAME "\xc3\x9c" "bersicht.txt"
@@ -424,6 +425,29 @@ static void test_live(void)
 	index_release(first);
 	index_stop();
 	CHECK("index_acquire after stop", index_acquire() == NULL);
+
+	/* the periodic rescan sees what inotify does not report: a file that
+	 * grows while its writer keeps it open (no IN_CLOSE_WRITE) */
+	{
+		char p[600];
+		int fd;
+
+		pathof(c->root, sizeof(c->root), "snapA");
+		c->index_rescan = 1;
+		CHECK_INT("index_start with rescan", 0, index_start(c));
+		pathof(p, sizeof(p), "snapA/growing.log");
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		CHECK("open growing.log", fd >= 0);
+		check_within("created file visible", wait_for("growing.log", 1, 0));
+		usleep(PM_INDEX_SETTLE_MS * 2000); /* let the create's rebuild pass */
+		CHECK("append", fd >= 0 && write(fd, "0123456789", 10) == 10);
+		/* the rescan is due within 1 s of the last build */
+		check_within("growth seen by the periodic rescan", wait_for("growing.log", 1, 10));
+		if (fd >= 0)
+			close(fd);
+		index_stop();
+		c->index_rescan = 0;
+	}
 
 	/* index_start fails clearly on a missing root and on a file */
 	pathof(c->root, sizeof(c->root), "nonexistent");
