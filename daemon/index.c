@@ -364,8 +364,9 @@ static int ix_read_dir(struct ix_build *B, size_t di)
 	}
 	closedir(dh);
 	B->dirs[di].count = (uint32_t)(B->nents - B->dirs[di].first);
-	qsort(B->s->entries + B->dirs[di].first, B->dirs[di].count,
-	      sizeof(struct index_entry), ix_cmp_entry);
+	if (B->dirs[di].count > 1)
+		qsort(B->s->entries + B->dirs[di].first, B->dirs[di].count,
+		      sizeof(struct index_entry), ix_cmp_entry);
 	return 0;
 nomem:
 	closedir(dh);
@@ -416,6 +417,7 @@ static int ix_resolve_links(struct ix_build *B)
 		/* the entry holds the target's stat (ino, dev) */
 		k.ino = ents[i].ino;
 		k.dev = ents[i].dev;
+		k.dir = 0;
 		hit = bsearch(&k, keys, nk, sizeof(*keys), ix_cmp_key);
 		if (hit) {
 			ents[i].dir = hit->dir;
