@@ -917,8 +917,11 @@ static void *ix_thread(void *arg)
 		pfd[1].events = POLLIN;
 		if (ixw.inofd >= 0)
 			np = 2;
-		if (poll(pfd, (nfds_t)np, timeout) < 0 && errno != EINTR)
+		if (poll(pfd, (nfds_t)np, timeout) < 0 && errno != EINTR) {
+			log_err("index: poll: %s; the index is no longer refreshed",
+				strerror(errno));
 			break;
+		}
 		if (atomic_load(&ixw.stop))
 			break;
 		now = ix_now_ms();
