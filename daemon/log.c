@@ -205,7 +205,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	static const char *const names[] = {"error", "warn", "info", "debug"};
 	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
-	char line[PM_LOG_LINE_MAX];
+	char line[PM_LOG_LINE_MAX + 1]; /* a whole line, newline included, + NUL */
 	struct tm tm;
 	va_list ap;
 
@@ -217,8 +217,8 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 			   tm.tm_sec, names[lvl]);
 	if (pre < 0)
 		return;
-	/* Room for the message: the line minus prefix, newline and NUL. */
-	size_t room = sizeof(line) - (size_t)pre - 2;
+	/* Room for the message: PM_LOG_LINE_MAX minus prefix and newline. */
+	size_t room = PM_LOG_LINE_MAX - (size_t)pre - 1;
 	char *msg = line + pre;
 	va_start(ap, fmt);
 	int n = vsnprintf(msg, room + 1, fmt, ap);
