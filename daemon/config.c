@@ -107,7 +107,7 @@ static const struct conf_key conf_keys[] = {
 	{"http_mode", CT_ENUM, FIELD(http_mode), "redirect", 0, 0, http_modes, CK_NONE, NULL,
 	 "What plain HTTP does: redirect to HTTPS, or serve the files itself."},
 	{"proxy_protocol", CT_FLAGS, FIELD(proxy_protocol), "", 0, 0, proxy_names, CK_NONE, NULL,
-	 "Listeners (ftp, ftps, https, http) behind a proxy that sends a PROXY protocol header."},
+	 "Listeners (ftp, ftps, https, http) that get a PROXY protocol header first; empty: none."},
 	{"ftp_tls", CT_ENUM, FIELD(ftp_tls), "allow", 0, 0, ftp_tls_modes, CK_NONE, "FTP",
 	 "FTP TLS: allow (plain or TLS), require (no login or data without TLS), off."},
 	{"ftp_tls_reuse", CT_ENUM, FIELD(ftp_tls_reuse), "preferred", 0, 0, reuse_modes, CK_NONE,
@@ -1088,10 +1088,17 @@ static int apply_set(struct config *c, const char *s, struct conf_origin *orig, 
 	const char *v = eq + 1;
 	while (is_blank(*v))
 		v++;
-	if (strlen(v) > PM_CONF_LINE_MAX) {
+	size_t vl = strlen(v);
+	while (vl && is_blank(v[vl - 1]))
+		vl--;
+	if (vl > PM_CONF_LINE_MAX) {
 		say(err, errsz, "--set %s: value is longer than %d bytes", k->name, PM_CONF_LINE_MAX);
 		return -1;
 	}
+	char val[PM_CONF_LINE_MAX + 1];
+	memcpy(val, v, vl);
+	val[vl] = '\0';
+	v = val;
 	struct conf_origin *o = &orig[k - conf_keys];
 	o->file = NULL;
 	o->line = -1;
@@ -1413,7 +1420,7 @@ void config_write_reference(FILE *f, int man)
 			roff(f, k->section);
 			fputc('\n', f);
 		}
-		fprintf(f, ".TP\n.BI \"%s = \" %s\n", k->name, type_text(k));
+		fprintf(f, ".TP\n.BI \"%s = \" \"%s\"\n", k->name, type_text(k));
 		roff(f, k->doc);
 		fputs("\n.br\nDefault: ", f);
 		if (k->def[0]) {

@@ -105,8 +105,9 @@ struct config *config_load(const char *file, char *const *sets, int nsets,
 /* Free a snapshot from config_load. */
 void config_free(struct config *c);
 
-/* The snapshot in force.  Never NULL after config_publish; stays valid for
- * the life of the process (retired snapshots are freed only at exit). */
+/* The snapshot in force.  Never NULL: before the first config_publish it
+ * is the built-in defaults.  A snapshot stays valid for the life of the
+ * process (retired snapshots are freed only by config_shutdown, at exit). */
 const struct config *config_get(void);
 /* Make c the snapshot in force (takes ownership). */
 void config_publish(struct config *c);

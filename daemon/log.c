@@ -498,3 +498,19 @@ void log_json(const struct log_event *ev)
 		emit(LF_JSON, b.data, b.len);
 	buf_free(&b);
 }
+
+void log_auth_fail(const struct sockaddr_storage *peer, const char *proto, const char *user)
+{
+	char host[64], u[200], pr[32];
+	int http = proto && strncmp(proto, "http", 4) == 0;
+
+	log_peer(host, sizeof(host), peer);
+	log_esc(pr, sizeof(pr), proto ? proto : "-", strlen(proto ? proto : "-"));
+	log_esc(u, sizeof(u), user ? user : "", strlen(user ? user : ""));
+	log_warn("auth: failure from %s proto=%s user=\"%s\"", host, pr, u);
+	struct log_event ev = {
+		.event = "login", .proto = proto, .peer = peer, .user = user,
+		.status = http ? 401 : 530,
+	};
+	log_json(&ev);
+}

@@ -82,6 +82,13 @@ struct log_event {
 };
 void log_json(const struct log_event *ev);
 
+/* A failed login, as one warn line of the error log in a fixed shape that
+ * conf/fail2ban-filter.conf matches (user escaped; never the password):
+ *   2026-11-22T05:01:02Z [warn] auth: failure from 192.0.2.7 proto=ftps user="alice"
+ * Also a "login" event (status 530 for FTP, 401 for HTTP) in json_log. */
+void log_auth_fail(const struct sockaddr_storage *peer, const char *proto,
+		   const char *user);
+
 /* 1 when that log is open (callers may skip building a line). */
 int log_access_enabled(void);
 int log_xfer_enabled(void);

@@ -603,7 +603,7 @@ static void test_reference_and_man(void)
 	config_write_man(m, 5);
 	fclose(m);
 	CHECK("man 5 title", strncmp(t, ".TH PUBMIRROR.CONF 5", 20) == 0);
-	CHECK("man 5 has keys", strstr(t, ".BI \"pasv_ports = \" port range") != NULL);
+	CHECK("man 5 has keys", strstr(t, ".BI \"pasv_ports = \" \"port range\"") != NULL);
 	CHECK("man 5 has range", strstr(t, "Range: 1 to 1000000") != NULL);
 	free(t);
 

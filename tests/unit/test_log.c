@@ -229,6 +229,22 @@ static void test_lines(void)
 		  l3len);
 	CHECK("truncated line ends with ...\\n", l3len > 4 && strcmp(l3 + l3len - 4, "...\n") == 0);
 	free(t);
+	struct sockaddr_storage p6;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&p6;
+	memset(&p6, 0, sizeof(p6));
+	a6->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8::5", &a6->sin6_addr);
+	log_auth_fail(&p6, "https", "eve\" x=\n");
+	t = slurp(p_err);
+	CHECK("auth failure line for fail2ban",
+	      strstr(t, "Z [warn] auth: failure from 2001:db8::5 proto=https "
+			"user=\"eve\\x22 x=\\x0A\"\n") != NULL);
+	free(t);
+	t = slurp(p_json);
+	CHECK("auth failure json event",
+	      strstr(t, "\"event\":\"login\",\"proto\":\"https\",\"peer\":\"2001:db8::5\","
+			"\"user\":\"eve\\\" x=\\n\",\"status\":401,\"bytes\":0,") != NULL);
+	free(t);
 	log_set_level(LOG_LVL_DEBUG);
 	log_debug("now shown");
 	log_set_level(LOG_LVL_INFO);
