@@ -154,6 +154,11 @@ static const struct conf_key conf_keys[] = {
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
+/* set_value stores CT_ENUM as an int and CT_BOOL/CT_FLAGS as int/unsigned. */
+_Static_assert(sizeof(enum config_http_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_ftp_tls) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_tls_reuse) == sizeof(int), "enum size");
+
 /* Where each key's value came from, for errors of the cross-key checks. */
 struct conf_origin {
 	const char *file; /* NULL: default or --set */
@@ -183,6 +188,9 @@ static const char *shown(char *out, size_t outsz, const char *s)
 	size_t n = strlen(s);
 	size_t cut = n > 60 ? 60 : n;
 
+	/* Escapes take up to 4 bytes: cut until the escaped text fits. */
+	while (cut > 0 && buf_enc_len(s, cut, BUF_ENC_LOG) >= outsz - 4)
+		cut--;
 	if (enc_into(out, outsz - 4, s, cut, BUF_ENC_LOG) != 0)
 		snprintf(out, outsz, "(unprintable)");
 	else if (cut < n)
@@ -474,7 +482,7 @@ int config_parse_addrs(const char *s, struct config_addrs *out, char *err, size_
 	struct config_addrs tmp;
 
 	memset(&tmp, 0, sizeof(tmp));
-	if (strcmp(s, "off") == 0) {
+	if (strcasecmp(s, "off") == 0) {
 		*out = tmp;
 		return 0;
 	}
@@ -843,7 +851,7 @@ static int set_value(const struct conf_key *k, struct config *c, const char *v, 
 	}
 	case CT_FLAGS: {
 		struct flag_arg fa = {k, 0};
-		if (v[0] && strcmp(v, "off") != 0 &&
+		if (v[0] && strcasecmp(v, "off") != 0 &&
 		    for_each_item(v, flag_item, &fa, err, errsz) != 0)
 			return -1;
 		memcpy(f, &fa.bits, sizeof(fa.bits));
@@ -1201,6 +1209,15 @@ static int apply_defaults(struct config *c, char *err, size_t errsz)
 
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < NKEYS; i++) {
+		enum conf_type t = conf_keys[i].type;
+		/* A table entry whose field is neither unsigned nor uint64_t
+		 * would be written with the wrong width: refuse it loudly. */
+		if ((t == CT_UINT || t == CT_SIZE || t == CT_RATE || t == CT_SECONDS) &&
+		    conf_keys[i].size != sizeof(unsigned) && conf_keys[i].size != sizeof(uint64_t)) {
+			say(err, errsz, "internal error: %s has a field of %zu bytes",
+			    conf_keys[i].name, conf_keys[i].size);
+			return -1;
+		}
 		if (set_value(&conf_keys[i], c, conf_keys[i].def, why, sizeof(why)) != 0) {
 			say(err, errsz, "default of %s: %s", conf_keys[i].name, why);
 			return -1;
