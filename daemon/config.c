@@ -1384,8 +1384,18 @@ void config_write_sample(FILE *f)
 		const struct conf_key *k = &conf_keys[i];
 		if (k->section)
 			fprintf(f, "\n# ---- %s ----\n", k->section);
-		fprintf(f, "\n# %s\n# default: %s\n%s =%s", k->doc, k->def[0] ? k->def : "(empty)",
-			k->name, k->def[0] ? " " : "");
+		fprintf(f, "\n# %s\n# default: %s", k->doc, k->def[0] ? k->def : "(empty)");
+		if (k->type == CT_ENUM || k->type == CT_FLAGS) {
+			char list[128];
+			list_choices(k->choices, list, sizeof(list));
+			fprintf(f, "; %s %s", k->type == CT_ENUM ? "one of" : "any of", list);
+		} else if (k->type == CT_UINT || k->type == CT_SECONDS) {
+			char lo[32], hi[32];
+			num_text(k->type, k->min, lo, sizeof(lo));
+			num_text(k->type, k->max, hi, sizeof(hi));
+			fprintf(f, "; range %s to %s", lo, hi);
+		}
+		fprintf(f, "\n%s =%s", k->name, k->def[0] ? " " : "");
 		write_value(f, k->def);
 		fputc('\n', f);
 	}
