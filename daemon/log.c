@@ -365,7 +365,8 @@ void log_access(const struct sockaddr_storage *peer, const char *user, const cha
  * then the name is escaped like every client string. */
 static const char *xfer_field(char *out, size_t outsz, const char *s, int rooted)
 {
-	char tmp[2048];
+	/* Larger than any out: a cut input always shows as "..." in out. */
+	char tmp[PM_PATH_MAX + 2];
 	size_t n = 0;
 
 	if (s == NULL)

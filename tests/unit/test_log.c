@@ -191,6 +191,29 @@ static void test_lines(void)
 		    l2 ? l2 : "");
 	free(t);
 
+	/* Over-long client strings are cut with "...", the line stays whole. */
+	char *huge = malloc(6001);
+	memset(huge, 'a', 6000);
+	huge[6000] = '\0';
+	unlink(p_xfer);
+	unlink(p_access);
+	log_reopen();
+	log_xfer(&peer, 1, 1, huge, 1, 1, huge, 'c');
+	log_access(&peer, huge, "GET", huge, "HTTP/1.1", 200, 1, huge, huge);
+	free(huge);
+	t = slurp(p_xfer);
+	CHECK("long xferlog line: one line", strchr(t, '\n') == t + strlen(t) - 1);
+	CHECK("long xferlog line: bounded", strlen(t) <= PM_LOG_LINE_MAX);
+	CHECK("long xferlog line: path cut with ...", strstr(t, "aaa... b _ o a aaa") != NULL);
+	CHECK("long xferlog line: id cut, fields after it kept", strstr(t, "aaa... ftp 0 * c\n") != NULL);
+	free(t);
+	t = slurp(p_access);
+	CHECK("long access line: one line", strchr(t, '\n') == t + strlen(t) - 1);
+	CHECK("long access line: bounded", strlen(t) <= PM_LOG_LINE_MAX);
+	CHECK("long access line: fields cut, quotes kept",
+	      strstr(t, "aaa... HTTP/1.1\" 200 1 \"aaa") != NULL && strstr(t, "aaa...\"\n") != NULL);
+	free(t);
+
 	struct log_event ev = {
 		.event = "transfer", .proto = "ftps", .peer = &peer, .user = NULL,
 		.method = "RETR", .path = "/p\"q\x01\xff\xc3\xa9", .status = 226,
