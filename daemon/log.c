@@ -143,7 +143,7 @@ fail:
 	return -1;
 }
 
-void log_reopen(void)
+int log_reopen(void)
 {
 	char failed[LF_N][1200];
 	int nfailed = 0;
@@ -166,6 +166,26 @@ void log_reopen(void)
 	/* Reported after the lock is released: log_msg takes it too. */
 	for (int i = 0; i < nfailed; i++)
 		log_err("%s", failed[i]);
+	return nfailed ? -1 : 0;
+}
+
+int log_chown(uid_t uid, gid_t gid)
+{
+	int rc = 0, first = 0;
+
+	pthread_rwlock_rdlock(&log_lock);
+	for (int i = 0; i < LF_N; i++) {
+		if (log_files[i].fd < 0 || (i == LF_ERR && log_target != TARGET_FILE))
+			continue;
+		if (fchown(log_files[i].fd, uid, gid) != 0 && rc == 0) {
+			rc = -1;
+			first = errno;
+		}
+	}
+	pthread_rwlock_unlock(&log_lock);
+	if (rc)
+		errno = first;
+	return rc;
 }
 
 void log_close(void)

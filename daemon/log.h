@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include "config.h"
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -22,8 +23,17 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 int log_open(const struct config *c, int foreground);
 /* Reopen every log file by its path (SIGUSR1, after rotation).  A file that
  * cannot be reopened keeps its old descriptor (and an error is logged).
- * Not async-signal-safe: call it from the main loop, not a handler. */
-void log_reopen(void);
+ * Returns 0 when every file was reopened, -1 otherwise.
+ * Not async-signal-safe: call it from the main loop, not a handler.
+ * After privileges are dropped the service user must be able to open the
+ * files: give them to it with log_chown (logrotate's default "create" then
+ * keeps that owner), or let it write to the log directory. */
+int log_reopen(void);
+/* Give every open log file (not stderr) to uid:gid, so that the service
+ * user can reopen them after rotation.  Call it as root, before dropping
+ * privileges (sandbox).  0, or -1 with errno from the first fchown that
+ * failed (the others are still tried). */
+int log_chown(uid_t uid, gid_t gid);
 /* Close everything; later log_msg calls go to stderr. */
 void log_close(void);
 /* Lowest level written to the error log (default LOG_LVL_INFO). */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -275,12 +276,23 @@ static void test_lines(void)
 	CHECK("debug shown at debug level", strstr(t, "[debug] now shown\n") != NULL);
 	free(t);
 
+	/* log_chown gives the files to the service user (as root: nobody). */
+	uid_t to = getuid() == 0 ? 65534 : getuid();
+	gid_t tg = getuid() == 0 ? 65534 : getgid();
+	CHECK_INT("log_chown", 0, log_chown(to, tg));
+	struct stat st;
+	CHECK("access log owned by the service user",
+	      stat(p_access, &st) == 0 && st.st_uid == to && st.st_gid == tg);
+	CHECK("error log owned by the service user",
+	      stat(p_err, &st) == 0 && st.st_uid == to && st.st_gid == tg);
+	CHECK("log files are at most 0640", stat(p_xfer, &st) == 0 && (st.st_mode & 0137) == 0);
+
 	/* Reopen after rename (logrotate): new lines go to a new file. */
 	char rotated[300];
 	snprintf(rotated, sizeof(rotated), "%s.1", p_access);
 	CHECK_INT("rename", 0, rename(p_access, rotated));
 	log_access(&peer, NULL, "GET", "/before-reopen", "HTTP/1.1", 200, 1, NULL, NULL);
-	log_reopen();
+	CHECK_INT("log_reopen", 0, log_reopen());
 	log_access(&peer, NULL, "GET", "/after-reopen", "HTTP/1.1", 200, 1, NULL, NULL);
 	char *old = slurp(rotated), *cur = slurp(p_access);
 	CHECK("line before reopen went to the renamed file", strstr(old, "/before-reopen") != NULL);
@@ -290,6 +302,23 @@ static void test_lines(void)
 	free(old);
 	free(cur);
 	unlink(rotated);
+
+	/* A log that cannot be reopened keeps its old descriptor. */
+	char moved[300];
+	snprintf(moved, sizeof(moved), "%s.1", p_xfer);
+	rename(p_xfer, moved);
+	mkdir(p_xfer, 0700);
+	CHECK_INT("log_reopen reports a file it could not reopen", -1, log_reopen());
+	log_xfer(&peer, 1, 1, "/kept", 1, 1, "x", 'c');
+	rmdir(p_xfer);
+	rename(moved, p_xfer);
+	cur = slurp(p_xfer);
+	CHECK("failed reopen: old descriptor still written", strstr(cur, " /kept ") != NULL);
+	free(cur);
+	t = slurp(p_err);
+	CHECK("failed reopen: error logged",
+	      strstr(t, "[error] xfer_log: cannot reopen ") && strstr(t, ": Is a directory\n"));
+	free(t);
 
 	/* A log that cannot be opened: -1, and the old logs stay in force. */
 	char err[512];
