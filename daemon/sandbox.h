@@ -12,5 +12,9 @@ int sandbox_rlimits(const struct config *c, char *err, size_t errsz);
  * no_new_privs, filesystem confinement and the syscall filter where
  * available.  Logs what could not be applied.  0 or -1 (err). */
 int sandbox_enter(const struct config *c, char *err, size_t errsz);
+/* Also allow reading the directory of path after sandbox_enter (e.g. the
+ * config file, re-read on SIGHUP).  Call before sandbox_enter; at most 8.
+ * 0 or -1. */
+int sandbox_allow_read(const char *path);
 
 #endif
