@@ -65,9 +65,7 @@
 
 #define SB_EXTRA_MAX 8
 #define SB_RULES_MAX 48
-/* Real-time signal used once, during sandbox_enter, to make the threads
- * started earlier apply the Landlock ruleset to themselves. */
-#define SB_SIGNAL (SIGRTMAX - 3)
+#define SB_SIGNAL SANDBOX_THREAD_SIGNAL
 #define SB_THREAD_WAIT_MS 2000
 
 static char sb_extra[SB_EXTRA_MAX][PM_PATH_MAX];
@@ -419,7 +417,9 @@ static int sb_landlock(const struct config *c, char *err, size_t errsz)
 	}
 	close(fd);
 	if (missed != 0)
-		log_warn("sandbox: landlock: %d earlier thread(s) could not be confined", missed);
+		log_warn("sandbox: landlock: %d thread(s) started before the sandbox could not be "
+			 "confined (do they block SANDBOX_THREAD_SIGNAL?); they keep full "
+			 "filesystem access", missed);
 	log_info("sandbox: landlock ABI %d: %d paths allowed, everything else denied", abi,
 		 nrules);
 	return 0;
@@ -444,6 +444,7 @@ static const char *const sb_syscalls[] = {
 	"epoll_pwait2", "poll", "ppoll", "ppoll_time64", "select", "_newselect", "pselect6",
 	"pselect6_time64", "eventfd", "eventfd2", "pipe", "pipe2", "timerfd_create",
 	"timerfd_settime", "timerfd_gettime", "timerfd_settime64", "timerfd_gettime64",
+	"timer_create", "timer_settime", "timer_gettime", "timer_getoverrun", "timer_delete",
 	/* files (opens are confined by Landlock, not here) */
 	"open", "openat", "openat2", "stat", "fstat", "lstat", "newfstatat", "fstatat64",
 	"stat64", "fstat64", "lstat64", "statx", "statfs", "fstatfs", "statfs64", "fstatfs64",
