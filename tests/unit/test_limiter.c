@@ -412,6 +412,7 @@ static void test_table(void)
 struct thr {
 	struct limiter *l;
 	int id;
+	unsigned spread; /* distinct addresses per thread (1: all share one) */
 	unsigned refused;
 	uint64_t bytes;
 };
@@ -421,7 +422,8 @@ static void *hammer(void *arg)
 	struct thr *t = arg;
 	for (unsigned i = 0; i < THREAD_OPS; i++) {
 		/* Threads share some addresses (contention on one record). */
-		struct sockaddr_storage a = addr_n((i % 64) + (unsigned)(t->id % 2) * 32);
+		struct sockaddr_storage a =
+			addr_n(t->spread == 1 ? 0 : (i % t->spread) + (unsigned)(t->id % 2) * 32);
 		uint64_t now = limiter_now_ns();
 		if (limiter_conn_open(t->l, &a, now) == LIMITER_OK) {
 			t->bytes += limiter_take(t->l, &a, 1500, now, NULL);
@@ -433,31 +435,48 @@ static void *hammer(void *arg)
 	return NULL;
 }
 
-static void test_threads(void)
+static void run_threads(const char *what, unsigned spread, unsigned max_per_ip)
 {
-	struct limiter *l = mk(100, 3, 50000000, 100000000);
+	struct limiter *l = mk(100, max_per_ip, 50000000, 100000000);
 	pthread_t th[THREADS];
 	struct thr t[THREADS];
+	char msg[200];
 	uint64_t start = limiter_now_ns();
 	for (int i = 0; i < THREADS; i++) {
-		t[i] = (struct thr){.l = l, .id = i};
+		t[i] = (struct thr){.l = l, .id = i, .spread = spread};
 		pthread_create(&th[i], NULL, hammer, &t[i]);
 	}
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
 	uint64_t ns = limiter_now_ns() - start;
-	CHECK_INT("threads: count back to zero", 0, limiter_conn_count(l, NULL));
+	snprintf(msg, sizeof(msg), "threads (%s): count back to zero", what);
+	CHECK_INT(msg, 0, limiter_conn_count(l, NULL));
 	int zero = 1;
 	for (unsigned n = 0; n < 96; n++) {
 		struct sockaddr_storage a = addr_n(n);
 		if (limiter_conn_count(l, &a) != 0)
 			zero = 0;
 	}
-	CHECK("threads: every address back to zero", zero);
+	snprintf(msg, sizeof(msg), "threads (%s): every address back to zero", what);
+	CHECK(msg, zero);
+	struct limiter_stats st;
+	limiter_stats(l, &st);
+	unsigned refused = 0;
+	for (int i = 0; i < THREADS; i++)
+		refused += t[i].refused;
+	snprintf(msg, sizeof(msg), "threads (%s): refusals counted once each", what);
+	CHECK_INT(msg, refused, st.rejected_full + st.rejected_per_ip + st.rejected_banned);
 	/* open + take + close = 3 operations per iteration */
 	double ops = 3.0 * THREADS * THREAD_OPS / ((double)ns / 1e9);
-	printf("# limiter: %d threads, %.0f operations/s (open+take+close)\n", THREADS, ops);
+	printf("# limiter, %s: %d threads, %.0f operations/s (open+take+close)\n", what,
+	       THREADS, ops);
 	limiter_free(l);
+}
+
+static void test_threads(void)
+{
+	run_threads("64 addresses per thread", 64, 3);
+	run_threads("one shared address", 1, 0);
 }
 
 int main(void)
