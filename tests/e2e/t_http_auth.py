@@ -51,8 +51,12 @@ with pmtest.Daemon(start=False) as d:
     os.mkdir(priv)
     with open(os.path.join(priv, "data.txt"), "w") as f:
         f.write("members only\n")
+    # The daemon drops privileges: let it read its files again on SIGHUP.
+    os.chmod(d.tmp, 0o755)
+    os.chmod(af, 0o644)
     d.write_conf({"auth_file": af, "auth_paths": "/private", "ban_after": "4",
                   "ban_window": "60", "ban_time": "60"})
+    os.chmod(d.conf, 0o644)
     d.start()
 
     pmtest.check("weak hashes warned at load", d.wait_log("apr1") and "{SHA}" in d.log_text(),
