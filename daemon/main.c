@@ -259,7 +259,8 @@ static void main_reload(const struct main_opts *o)
 	main_limiter_params(c, &p);
 	limiter_set_params(limiter_global(), &p);
 	http_reload();
-	index_request_rescan();
+	/* a changed root or show_dotfiles applies now; always rescans */
+	index_reconfigure(c);
 	log_info("reload done");
 }
 
