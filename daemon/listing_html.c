@@ -283,8 +283,10 @@ int listing_json(struct buf *out, const struct index *ix, const struct index_dir
 
 	if (v == NULL)
 		return -1;
-	/* Byte for byte the shape nginx's autoindex_format json writes. */
-	if (buf_puts(out, "[\n") != 0)
+	/* Byte for byte what nginx's autoindex_format json writes (CRLF line
+	 * ends, no newline after the closing bracket), so tools written for
+	 * nginx parse it unchanged. */
+	if (buf_puts(out, "[\r\n") != 0)
 		goto fail;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct index_entry *e = &ix->entries[v[i]];
@@ -300,10 +302,10 @@ int listing_json(struct buf *out, const struct index *ix, const struct index_dir
 				      " }", date, e->size) != 0) {
 			goto fail;
 		}
-		if (buf_puts(out, i + 1 < n ? ",\n" : "\n") != 0)
+		if (buf_puts(out, i + 1 < n ? ",\r\n" : "\r\n") != 0)
 			goto fail;
 	}
-	if (buf_puts(out, "]\n") != 0)
+	if (buf_puts(out, "]") != 0)
 		goto fail;
 	rc = 0;
 fail:

@@ -142,7 +142,8 @@ with pmtest.Daemon() as d:
                                    "mtime": time.strftime("%a, %d %b %Y %H:%M:%S GMT",
                                                           time.gmtime(os.stat(os.path.join(big, "file-0005.dat")).st_mtime))},
                     j[5])
-    pmtest.check("json line shape (nginx)", body.startswith(b'[\n{ "name":"file-0000.dat", "type":"file", "mtime":"'))
+    pmtest.check("json line shape (nginx)", body.startswith(b'[\r\n{ "name":"file-0000.dat", "type":"file", "mtime":"')
+                 and body.endswith(b' }\r\n]'))
     r, body = req(d, "GET", "/hostile/", {"Accept": "application/json"})
     j = json.loads(body)
     pmtest.check_eq("json via Accept", sorted(servable + ["sub dir"]), sorted(e["name"] for e in j))
