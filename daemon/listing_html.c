@@ -119,23 +119,24 @@ fail:
 	return rc;
 }
 
+/* One entry, one line: name link, UTC time, exact bytes, human size.
+ * Columns are styled by position (CSS nth-child) to keep a 10,000-entry
+ * page small. */
 static int put_row(struct buf *out, const struct index_entry *e)
 {
 	char date[32], human[32];
 	int dir = e->type == INDEX_DIR;
 
 	utc_stamp(e->mtime, date, sizeof(date));
-	if (buf_printf(out, "<tr class=\"%s\" data-name=\"", dir ? "pm-dir" : "pm-file") != 0 ||
+	if (buf_puts(out, dir ? "<tr class=\"d\"><td><a href=\"" : "<tr><td><a href=\"") != 0 ||
+	    put_href(out, e) != 0 || buf_puts(out, "\">") != 0 ||
 	    buf_append_enc(out, e->name, e->namelen, BUF_ENC_HTML) != 0 ||
-	    buf_puts(out, "\"><td class=\"pm-name\"><a href=\"") != 0 || put_href(out, e) != 0 ||
-	    buf_puts(out, "\">") != 0 ||
-	    buf_append_enc(out, e->name, e->namelen, BUF_ENC_HTML) != 0 ||
-	    buf_printf(out, "%s</a></td><td class=\"pm-date\">%s</td>", dir ? "/" : "", date) != 0)
+	    buf_printf(out, "%s</a></td><td>%s</td>", dir ? "/" : "", date) != 0)
 		return -1;
 	if (dir)
-		return buf_puts(out, "<td class=\"pm-bytes\">-</td><td class=\"pm-size\">-</td></tr>\n");
-	return buf_printf(out, "<td class=\"pm-bytes\">%" PRIu64 "</td><td class=\"pm-size\">%s</td></tr>\n",
-			  e->size, http_human_size(e->size, human, sizeof(human)));
+		return buf_puts(out, "<td>-</td><td>-</td></tr>\n");
+	return buf_printf(out, "<td>%" PRIu64 "</td><td>%s</td></tr>\n", e->size,
+			  http_human_size(e->size, human, sizeof(human)));
 }
 
 /* Breadcrumb: each ancestor of urlpath a link, the last one too. */
@@ -246,10 +247,8 @@ int listing_html(struct buf *out, const struct index *ix, const struct index_dir
 				r = put_sorthead(out, "Size", 'S', 1, col, desc, "");
 		} else if (kl == 4 && memcmp(k, "rows", 4) == 0) {
 			if (strcmp(urlpath, "/") != 0)
-				r = buf_puts(out, "<tr class=\"pm-up\"><td class=\"pm-name\"><a "
-						  "href=\"../\">../</a></td><td class=\"pm-date\"></td>"
-						  "<td class=\"pm-bytes\"></td><td class=\"pm-size\">"
-						  "</td></tr>\n");
+				r = buf_puts(out, "<tr class=\"u\"><td><a href=\"../\">../</a></td>"
+						  "<td></td><td></td><td></td></tr>\n");
 			for (uint32_t i = 0; r == 0 && i < n; i++)
 				r = put_row(out, &ix->entries[v[i]]);
 		} else if (kl == 6 && memcmp(k, "readme", 6) == 0) {

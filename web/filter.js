@@ -13,10 +13,10 @@
 		var q = box.value.toLowerCase();
 		for (var i = 0; i < rows.length; i++) {
 			var r = rows[i];
-			if (r.classList.contains("pm-up")) {
+			if (r.classList.contains("u")) {
 				continue;
 			}
-			var name = r.getAttribute("data-name") || "";
+			var name = r.cells[0].textContent;
 			r.hidden = q !== "" && name.toLowerCase().indexOf(q) < 0;
 		}
 	});
