@@ -24,7 +24,11 @@
 #include "http_util.h"
 #include "log.h"
 
-#define HTTP_BLOCK (256 * 1024) /* reader block over TLS / when paced */
+/* Reader block over TLS and when paced.  Measured (server CPU per GiB over
+ * TLS, this machine): libmicrohttpd's own fd response, 4 KiB blocks, 1.0-1.3 s;
+ * 16-256 KiB blocks 0.6-0.9 s; nginx 0.8 s.  64 KiB keeps that gain at a
+ * quarter of the memory per connection of 256 KiB. */
+#define HTTP_BLOCK (64 * 1024)
 
 enum seg_kind { SEG_MEM, SEG_FILE };
 
