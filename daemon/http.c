@@ -688,9 +688,22 @@ static int add_daemon(int fd, int tls)
 	return 0;
 }
 
+static void on_publish(struct index *ix, void *arg)
+{
+	(void)arg;
+	http_listing_publish(ix->generation);
+}
+
 int http_start(const struct http_listeners *l)
 {
+	static int registered;
 	acme_open(config_get());
+	if (!registered) {
+		/* Cached listings of an older tree are freed as soon as a new
+		 * snapshot exists (lookups also ignore them by generation). */
+		index_on_publish(on_publish, NULL);
+		registered = 1;
+	}
 	if (http_pace_start() != 0) {
 		log_err("http: cannot start the pacer thread");
 		return -1;

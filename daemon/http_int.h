@@ -60,6 +60,8 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 				   const struct index *ix, const struct index_dir *d,
 				   const char *urlpath, const char *query,
 				   const struct config *cfg);
+/* A snapshot of generation gen was published: drop older listings. */
+void http_listing_publish(uint64_t gen);
 /* Drop every cached listing (shutdown). */
 void http_listing_cache_clear(void);
 

@@ -74,6 +74,18 @@ void http_listing_cache_clear(void)
 	pthread_mutex_unlock(&lc_mu);
 }
 
+void http_listing_publish(uint64_t gen)
+{
+	pthread_mutex_lock(&lc_mu);
+	if (gen > lc_gen) {
+		lc_gen = gen;
+		for (int i = 0; i < LCACHE_SLOTS; i++)
+			if (lc[i] && lc[i]->gen < gen)
+				lc_drop_locked(i);
+	}
+	pthread_mutex_unlock(&lc_mu);
+}
+
 /* A referenced entry for key at gen, or NULL. */
 static struct lentry *lc_get(const char *key, uint64_t gen)
 {
