@@ -34,7 +34,9 @@ int file_open_root(const char *root);
  * the type.  Fills *st.  Returns the fd, or -1 with errno: ENOENT, EACCES,
  * EXDEV (escape refused), ELOOP (too many symlinks), ENOTDIR / EISDIR
  * (wrong type), EINVAL (special file: FIFO, socket, device).  Opening a
- * FIFO never blocks (O_NONBLOCK). */
+ * FIFO never blocks (O_NONBLOCK; the flag stays on the returned fd, which
+ * changes nothing for regular files and directories).  The caller owns the
+ * fd.  Thread-safe. */
 int file_open(int rootfd, const char *rel, enum file_want want, struct stat *st);
 
 /* Open the directory called name (one component, no '/') inside the

@@ -364,8 +364,9 @@ static int ix_read_dir(struct ix_build *B, size_t di)
 	}
 	closedir(dh);
 	B->dirs[di].count = (uint32_t)(B->nents - B->dirs[di].first);
-	qsort(B->s->entries + B->dirs[di].first, B->dirs[di].count,
-	      sizeof(struct index_entry), ix_cmp_entry);
+	if (B->dirs[di].count > 1)
+		qsort(B->s->entries + B->dirs[di].first, B->dirs[di].count,
+		      sizeof(struct index_entry), ix_cmp_entry);
 	return 0;
 nomem:
 	closedir(dh);
@@ -416,6 +417,7 @@ static int ix_resolve_links(struct ix_build *B)
 		/* the entry holds the target's stat (ino, dev) */
 		k.ino = ents[i].ino;
 		k.dev = ents[i].dev;
+		k.dir = 0;
 		hit = bsearch(&k, keys, nk, sizeof(*keys), ix_cmp_key);
 		if (hit) {
 			ents[i].dir = hit->dir;
@@ -678,6 +680,16 @@ const struct index_entry *index_lookup(const struct index *ix, const char *rel)
 
 /* ---- publishing and the watcher thread ---- */
 
+/* What to index: the root as given (absolute, symlinks not resolved),
+ * its parent and last name (for the parent watch), and the options. */
+struct ix_where {
+	char root[PM_PATH_MAX];
+	char parent[PM_PATH_MAX];
+	char rootname[PM_NAME_MAX + 1];
+	int show_dot;
+	unsigned rescan;
+};
+
 static pthread_mutex_t ix_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct index *ix_current;
 static uint64_t ix_generation;
@@ -696,12 +708,14 @@ static struct {
 	int inofd;
 	int parent_wd;
 	atomic_int stop;
-	char root[PM_PATH_MAX];
-	char parent[PM_PATH_MAX];
-	char rootname[PM_NAME_MAX + 1];
-	int show_dot;
-	unsigned rescan;
+	struct ix_where w; /* owned by the index thread once it runs */
 } ixw = { .wakefd = -1, .inofd = -1, .parent_wd = -1 };
+
+/* A new configuration from index_reconfigure, taken by the thread before
+ * its next rebuild. */
+static pthread_mutex_t ix_next_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ix_where ix_next;
+static int ix_has_next;
 
 struct index *index_acquire(void)
 {
@@ -771,26 +785,34 @@ static int64_t ix_now_ms(void)
  * the sandbox) the tree already open is rescanned. */
 static int ix_rebuild(int first)
 {
+	/* the configured root the current snapshot was built for */
+	static char built_for[PM_PATH_MAX];
 	static int failing;
 	struct index *ix;
 	char e[PM_PATH_MAX];
 	int rootfd, inofd;
 
-	rootfd = file_open_root(ixw.root);
+	rootfd = file_open_root(ixw.w.root);
 	if (rootfd < 0) {
 		int err = errno;
-		struct index *cur = first ? NULL : index_acquire();
+		/* rescan the tree already open only when it is the one this
+		 * root named: never index an old tree under a new name */
+		struct index *cur = first || strcmp(built_for, ixw.w.root) != 0 ? NULL
+										 : index_acquire();
 
 		if (!cur) {
-			log_err("index: cannot open the root \"%s\": %s",
-				log_esc(e, sizeof(e), ixw.root, strlen(ixw.root)), strerror(err));
+			if (first || !failing)
+				log_err("index: cannot open the root \"%s\": %s%s",
+					log_esc(e, sizeof(e), ixw.w.root, strlen(ixw.w.root)),
+					strerror(err), first ? "" : "; keeping the previous snapshot");
+			failing = !first;
 			return -1;
 		}
 		rootfd = fcntl(cur->rootfd, F_DUPFD_CLOEXEC, 0);
 		index_release(cur);
 		if (!failing)
 			log_warn("index: cannot reopen the root \"%s\" (%s); rescanning the "
-				 "tree already open", log_esc(e, sizeof(e), ixw.root, strlen(ixw.root)),
+				 "tree already open", log_esc(e, sizeof(e), ixw.w.root, strlen(ixw.w.root)),
 				 strerror(err));
 		if (rootfd < 0)
 			goto fail;
@@ -799,14 +821,14 @@ static int ix_rebuild(int first)
 	if (inofd < 0 && !failing)
 		log_warn("index: inotify: %s; changes are seen only by the periodic rescan",
 			 strerror(errno));
-	ix = ix_build_fd(rootfd, ixw.show_dot, inofd, ixw.root);
+	ix = ix_build_fd(rootfd, ixw.w.show_dot, inofd, ixw.w.root);
 	if (!ix) {
 		if (inofd >= 0)
 			close(inofd);
 		goto fail;
 	}
-	if (inofd >= 0 && ixw.parent[0]) {
-		ixw.parent_wd = inotify_add_watch(inofd, ixw.parent,
+	if (inofd >= 0 && ixw.w.parent[0]) {
+		ixw.parent_wd = inotify_add_watch(inofd, ixw.w.parent,
 						  IN_CREATE | IN_DELETE | IN_MOVED_FROM |
 						  IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR);
 	} else {
@@ -818,13 +840,15 @@ static int ix_rebuild(int first)
 	log_info("index: %s: %" PRIu64 " entries in %u directories, %.3f s",
 		 first ? "built" : "rebuilt", ix->nentries, ix->ndirs, ix->build_seconds);
 	failing = 0;
+	memcpy(built_for, ixw.w.root, sizeof(built_for));
 	ix_publish(ix, !first);
 	return 0;
 fail:
 	if (!failing || first)
-		log_err("index: rebuild of \"%s\" failed: %s; keeping the previous snapshot",
-			log_esc(e, sizeof(e), ixw.root, strlen(ixw.root)), strerror(errno));
-	failing = 1;
+		log_err("index: build of \"%s\" failed: %s%s",
+			log_esc(e, sizeof(e), ixw.w.root, strlen(ixw.w.root)), strerror(errno),
+			first ? "" : "; keeping the previous snapshot");
+	failing = !first;
 	return -1;
 }
 
@@ -850,13 +874,13 @@ static int ix_drain_events(void)
 			}
 			if (ev->wd == ixw.parent_wd) {
 				/* the root's parent: only the root's own name */
-				if (strcmp(name, ixw.rootname) == 0)
+				if (strcmp(name, ixw.w.rootname) == 0)
 					relevant = 1;
 				continue;
 			}
 			/* hidden names (rsync's temporary .name.XXXXXX) do not
 			 * change the snapshot; their final rename does */
-			if (name[0] == '.' && !ixw.show_dot)
+			if (name[0] == '.' && !ixw.w.show_dot)
 				continue;
 			relevant = 1;
 		}
@@ -869,8 +893,8 @@ static void *ix_thread(void *arg)
 	int64_t pending_since = -1, last_event = 0, retry_at = -1, next_rescan = -1;
 
 	(void)arg;
-	if (ixw.rescan)
-		next_rescan = ix_now_ms() + (int64_t)ixw.rescan * 1000;
+	if (ixw.w.rescan)
+		next_rescan = ix_now_ms() + (int64_t)ixw.w.rescan * 1000;
 	while (!atomic_load(&ixw.stop)) {
 		struct pollfd pfd[2];
 		int64_t now = ix_now_ms(), deadline = -1;
@@ -893,8 +917,11 @@ static void *ix_thread(void *arg)
 		pfd[1].events = POLLIN;
 		if (ixw.inofd >= 0)
 			np = 2;
-		if (poll(pfd, (nfds_t)np, timeout) < 0 && errno != EINTR)
+		if (poll(pfd, (nfds_t)np, timeout) < 0 && errno != EINTR) {
+			log_err("index: poll: %s; the index is no longer refreshed",
+				strerror(errno));
 			break;
+		}
 		if (atomic_load(&ixw.stop))
 			break;
 		now = ix_now_ms();
@@ -924,46 +951,52 @@ static void *ix_thread(void *arg)
 			continue;
 		pending_since = -1;
 		retry_at = -1;
+		pthread_mutex_lock(&ix_next_lock);
+		if (ix_has_next) {
+			ixw.w = ix_next;
+			ix_has_next = 0;
+		}
+		pthread_mutex_unlock(&ix_next_lock);
 		if (ix_rebuild(0) < 0)
 			retry_at = ix_now_ms() + IX_RETRY_MS;
-		if (ixw.rescan)
-			next_rescan = ix_now_ms() + (int64_t)ixw.rescan * 1000;
+		if (ixw.w.rescan)
+			next_rescan = ix_now_ms() + (int64_t)ixw.w.rescan * 1000;
 	}
 	return NULL;
 }
 
 /* Absolute form of root without resolving symlinks (the root may be a
  * symlink that is swapped), and its parent and last name. */
-static int ix_set_root(const char *root)
+static int ix_set_root(struct ix_where *w, const char *root)
 {
 	char cwd[PM_PATH_MAX];
 	size_t n;
-	int w;
+	int n2;
 
 	if (root[0] == '/') {
-		w = snprintf(ixw.root, sizeof(ixw.root), "%s", root);
+		n2 = snprintf(w->root, sizeof(w->root), "%s", root);
 	} else {
 		if (!getcwd(cwd, sizeof(cwd)))
 			return -1;
-		w = snprintf(ixw.root, sizeof(ixw.root), "%s/%s", cwd, root);
+		n2 = snprintf(w->root, sizeof(w->root), "%s/%s", cwd, root);
 	}
-	if (w < 0 || (size_t)w >= sizeof(ixw.root)) {
+	if (n2 < 0 || (size_t)n2 >= sizeof(w->root)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	n = strlen(ixw.root);
-	while (n > 1 && ixw.root[n - 1] == '/')
-		ixw.root[--n] = '\0';
-	ixw.parent[0] = '\0';
-	ixw.rootname[0] = '\0';
-	char *slash = strrchr(ixw.root, '/');
+	n = strlen(w->root);
+	while (n > 1 && w->root[n - 1] == '/')
+		w->root[--n] = '\0';
+	w->parent[0] = '\0';
+	w->rootname[0] = '\0';
+	char *slash = strrchr(w->root, '/');
 	if (slash && slash[1] && strlen(slash + 1) <= PM_NAME_MAX) {
-		size_t pn = (size_t)(slash - ixw.root);
-		snprintf(ixw.rootname, sizeof(ixw.rootname), "%s", slash + 1);
+		size_t pn = (size_t)(slash - w->root);
+		snprintf(w->rootname, sizeof(w->rootname), "%s", slash + 1);
 		if (pn == 0)
 			pn = 1; /* parent is "/" */
-		memcpy(ixw.parent, ixw.root, pn);
-		ixw.parent[pn] = '\0';
+		memcpy(w->parent, w->root, pn);
+		w->parent[pn] = '\0';
 	}
 	return 0;
 }
@@ -976,13 +1009,13 @@ int index_start(const struct config *c)
 		log_err("index: already started");
 		return -1;
 	}
-	if (ix_set_root(c->root) < 0) {
+	if (ix_set_root(&ixw.w, c->root) < 0) {
 		log_err("index: root \"%s\": %s", log_esc(e, sizeof(e), c->root, strlen(c->root)),
 			strerror(errno));
 		return -1;
 	}
-	ixw.show_dot = c->show_dotfiles;
-	ixw.rescan = c->index_rescan;
+	ixw.w.show_dot = c->show_dotfiles;
+	ixw.w.rescan = c->index_rescan;
 	atomic_store(&ixw.stop, 0);
 	if (ix_rebuild(1) < 0)
 		return -1;
@@ -1000,6 +1033,26 @@ int index_start(const struct config *c)
 fail:
 	index_stop();
 	return -1;
+}
+
+int index_reconfigure(const struct config *c)
+{
+	struct ix_where w;
+	char e[PM_PATH_MAX];
+
+	if (ix_set_root(&w, c->root) < 0) {
+		log_err("index: root \"%s\": %s", log_esc(e, sizeof(e), c->root, strlen(c->root)),
+			strerror(errno));
+		return -1;
+	}
+	w.show_dot = c->show_dotfiles;
+	w.rescan = c->index_rescan;
+	pthread_mutex_lock(&ix_next_lock);
+	ix_next = w;
+	ix_has_next = 1;
+	pthread_mutex_unlock(&ix_next_lock);
+	index_request_rescan();
+	return 0;
 }
 
 void index_request_rescan(void)

@@ -76,6 +76,11 @@ int index_start(const struct config *c);
 void index_stop(void);
 /* Ask for a rescan (SIGHUP, config change).  Returns at once. */
 void index_request_rescan(void);
+/* Take root, show_dotfiles and index_rescan from a new configuration
+ * (SIGHUP) and rescan at once.  Returns at once: 0, or -1 (logged) when
+ * the root cannot be expressed; the running snapshot stays until a build
+ * of the new root succeeds.  c need not outlive the call. */
+int index_reconfigure(const struct config *c);
 
 /* Take a reference to the current snapshot (never NULL after index_start). */
 struct index *index_acquire(void);

@@ -445,8 +445,24 @@ static void test_live(void)
 		check_within("growth seen by the periodic rescan", wait_for("growing.log", 1, 10));
 		if (fd >= 0)
 			close(fd);
+		/* a reload that turns on dot-files and moves the root */
+		mk("snapA/.dotfile", 3);
+		usleep(PM_INDEX_SETTLE_MS * 2000);
+		CHECK("dot-file hidden", wait_for(".dotfile", 0, 0) >= 0);
+		c->show_dotfiles = 1;
+		CHECK_INT("index_reconfigure", 0, index_reconfigure(c));
+		check_within("dot-file shown after reconfigure", wait_for(".dotfile", 1, 3));
+		pathof(c->root, sizeof(c->root), "snapB");
+		CHECK_INT("index_reconfigure to another root", 0, index_reconfigure(c));
+		check_within("new root after reconfigure", wait_for("only-in-b.txt", 1, 11));
+		pathof(c->root, sizeof(c->root), "nonexistent");
+		CHECK_INT("index_reconfigure to a missing root", 0, index_reconfigure(c));
+		usleep(PM_INDEX_SETTLE_MS * 3000);
+		CHECK("missing root keeps the last good snapshot",
+		      wait_for("only-in-b.txt", 1, 11) == 0);
 		index_stop();
 		c->index_rescan = 0;
+		c->show_dotfiles = 0;
 	}
 
 	/* index_start fails clearly on a missing root and on a file */

@@ -294,11 +294,63 @@ static void test_prefix_and_dots(void)
 	CHECK_INT("root", 0, path_has_dot_component(""));
 }
 
+/* Invariants on random input built from the interesting bytes: a result
+ * is canonical (no empty, "." or ".." component, no leading or trailing
+ * '/', no refused byte, within the limits) and resolving it again gives the
+ * same result. */
+static void test_random(void)
+{
+	static const char alphabet[] = { '/', '.', '.', '.', 'a', 'b', '\\', '\0', '\n',
+					 '%', '\xc3', '\x9c', ' ', '~', ':', 0x7f };
+	unsigned seed = 12345;
+	int bad = 0, okc = 0, refused = 0;
+
+	for (int iter = 0; iter < 200000; iter++) {
+		char in[64], out[PM_PATH_MAX], again[PM_PATH_MAX];
+		const char *why;
+		size_t n;
+
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 16) % sizeof(in);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			in[i] = alphabet[(seed >> 16) % sizeof(alphabet)];
+		}
+		if (path_resolve(iter % 3 ? "" : "x/y", in, n, out, sizeof(out), &why) != 0) {
+			refused++;
+			if (!why || out[0] != '\0')
+				bad++;
+			continue;
+		}
+		okc++;
+		size_t len = strlen(out);
+		if (len > 0 && (out[0] == '/' || out[len - 1] == '/'))
+			bad++;
+		if (strstr(out, "//") || strcmp(out, ".") == 0 || strcmp(out, "..") == 0 ||
+		    strncmp(out, "./", 2) == 0 || strncmp(out, "../", 3) == 0 ||
+		    strstr(out, "/./") || strstr(out, "/../") ||
+		    (len >= 2 && strcmp(out + len - 2, "/.") == 0) ||
+		    (len >= 3 && strcmp(out + len - 3, "/..") == 0))
+			bad++;
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f || out[i] == '\\')
+				bad++;
+		if (path_resolve("", out, len, again, sizeof(again), &why) != 0 ||
+		    strcmp(out, again) != 0)
+			bad++;
+	}
+	printf("# random: %d resolved, %d refused\n", okc, refused);
+	CHECK_INT("random inputs keep the invariants", 0, bad);
+	CHECK("random inputs: some resolve", okc > 1000);
+	CHECK("random inputs: some are refused", refused > 1000);
+}
+
 int main(void)
 {
 	test_table();
 	test_limits();
 	test_decode();
 	test_prefix_and_dots();
+	test_random();
 	return unit_done();
 }
