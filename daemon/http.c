@@ -473,14 +473,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		 * (libmicrohttpd 0.9.75); do so only when we mean to. */
 		if (r->hc && !r->hc->counted)
 			return over_limit(c, r, config_get());
-		int has_body = http_hdr(c, "Content-Length") != NULL ||
+		const char *cl = http_hdr(c, "Content-Length");
+		int has_body = (cl != NULL && strcmp(cl, "0") != 0) ||
 			       http_hdr(c, "Transfer-Encoding") != NULL;
-		if (!get && !head && !options && has_body)
-			goto refuse_method; /* never read a body we do not want */
+		/* SECURITY: never read a body we do not want; answering now
+		 * closes the connection, which is what we want then. */
+		if (has_body && !get && !head && !options)
+			goto refuse_method;
+		if (has_body)
+			return http_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE,
+					  "413 request bodies are not accepted\n");
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		*upload_data_size = 0; /* a small body on GET: discard */
+		*upload_data_size = 0; /* not reached: bodies are refused above */
 		return MHD_YES;
 	}
 	if (options) {
