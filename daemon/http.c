@@ -427,19 +427,21 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 	struct index *ix = index_acquire();
 	const struct index_dir *d = index_find_dir(ix, rel);
 	if (d != NULL) {
-		if (!slash && rel[0] != '\0') {
+		char up[PM_PATH_MAX + 2];
+		snprintf(up, sizeof(up), "/%s%s", rel, rel[0] ? "/" : "");
+		/* A listing is served only at its canonical URL ("/dir/"): other
+		 * spellings ("/dir", "//dir/", "/dir/x/..") are redirected there,
+		 * so that the page's relative links resolve as they should. */
+		if (strcmp(dec, up) != 0) {
 			struct buf loc;
 			buf_init(&loc, PM_HTTP_HEADER_MAX);
-			int bad = buf_puts(&loc, "/") || buf_append_enc(&loc, rel, strlen(rel), BUF_ENC_URI) ||
-				  buf_puts(&loc, "/");
+			int bad = buf_append_enc(&loc, up, strlen(up), BUF_ENC_URI);
 			if (!bad && q && safe_header_bytes(q))
 				bad = buf_puts(&loc, q);
 			ret = bad ? http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 too long\n")
 				  : redirect(c, r, MHD_HTTP_MOVED_PERMANENTLY, loc.data);
 			buf_free(&loc);
 		} else {
-			char up[PM_PATH_MAX + 2];
-			snprintf(up, sizeof(up), "/%s%s", rel, rel[0] ? "/" : "");
 			ret = http_serve_listing(c, r, ix, d, up, q ? q + 1 : NULL, cfg);
 		}
 	} else {

@@ -83,6 +83,12 @@ with pmtest.Daemon() as d:
     pmtest.check_eq("Location", "/pub/", r.getheader("Location"))
     r, body = req(d, "GET", "/pub?C=S;O=D")
     pmtest.check_eq("redirect keeps the query", "/pub/?C=S;O=D", r.getheader("Location"))
+    for other in ("//pub/", "/pub/./", "/pub/hello/..", "/./pub"):
+        r, body = req(d, "GET", other)
+        pmtest.check("%s redirects to the canonical /pub/" % other,
+                     r.status == 301 and r.getheader("Location") == "/pub/", (r.status, r.getheader("Location")))
+    r, body = req(d, "GET", "/")
+    pmtest.check_eq("root listing", 200, r.status)
     r, body = req(d, "GET", "/hostile/sub%20dir")
     pmtest.check_eq("encoded redirect", "/hostile/sub%20dir/", r.getheader("Location"))
 
