@@ -463,8 +463,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)cls;
 	(void)upload_data;
 
-	if (r == NULL)
-		return MHD_NO;
+	if (r == NULL || r->hc == NULL)
+		return MHD_NO; /* out of memory at accept or request start: drop */
 	cur_meta.method = method;
 	cur_meta.version = version;
 	int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
