@@ -26,7 +26,7 @@
 #include "path.h"
 
 #define LCACHE_SLOTS 64
-#define LCACHE_BYTES (64u * 1024 * 1024)
+#define LCACHE_BYTES (128u * 1024 * 1024) /* all cached listings together */
 #define LISTING_MAX (256u * 1024 * 1024) /* one rendered listing */
 #define README_MAX (64 * 1024)
 
@@ -114,7 +114,9 @@ static struct lentry *lc_get(const char *key, uint64_t gen)
 static void lc_put(struct lentry *e)
 {
 	uint64_t sz = e->raw.len + e->gz.len;
-	if (sz > LCACHE_BYTES / 4)
+	/* Even the largest directory (PM_LIST_ENTRIES_MAX entries, ~30 MiB of
+	 * HTML) is cached rather than rendered again for every request. */
+	if (sz > LCACHE_BYTES / 2)
 		return;
 	pthread_mutex_lock(&lc_mu);
 	if (e->gen >= lc_gen) {
