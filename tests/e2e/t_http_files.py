@@ -163,8 +163,17 @@ with pmtest.Daemon() as d:
             got = f.read()
         pmtest.check("wget -c resumes", p.returncode == 0 and got == data, p.stderr[-300:])
 
-    # Access log: one line per request, combined format.
+    # Access log: one line per request, combined format, controls escaped.
+    p = d.curl("-o", "/dev/null", "-A", "evil\x01\x7f\"agent", "-e", "http://ref/\x02", path="/README")
     with open(d.access_log, "rb") as f:
         log = f.read().decode("utf-8", "replace")
     pmtest.check("access log line", '"GET /t/blob.bin HTTP/1.1" 200 300000' in log, log[-500:])
+    last = [l for l in log.splitlines() if "/README" in l][-1]
+    pmtest.check("control characters escaped in the log", "\x01" not in last and "\x7f" not in last
+                 and "\x02" not in last and "evil" in last, last)
+
+with pmtest.Daemon(sets={"hsts_max_age": "0"}) as d:
+    p = d.curl("-I", path="/README")
+    pmtest.check("hsts_max_age = 0: no HSTS header", b"Strict-Transport-Security" not in p.stdout
+                 and p.stdout.startswith(b"HTTP/1.1 200"), p.stdout[:300])
 pmtest.done()
