@@ -1,0 +1,28 @@
+#!/bin/sh
+# deps.sh - install the build dependencies that are missing, through the
+# system package manager; does nothing when all are present.
+#   deps.sh          build dependencies (what `make` needs)
+#   deps.sh --test   also what `make check` needs (clients used by the tests)
+set -e
+BUILD_DEBS="build-essential pkg-config libssl-dev libmicrohttpd-dev zlib1g-dev libcrypt-dev libseccomp-dev"
+TEST_DEBS="openssl curl wget lftp python3 apt-utils clang libclang-rt-14-dev chromium fonts-dejavu-core procps iproute2 psmisc"
+BUILD_RPMS="gcc make pkgconf-pkg-config openssl-devel libmicrohttpd-devel zlib-devel libxcrypt-devel libseccomp-devel"
+want=$BUILD_DEBS
+[ "$1" = "--test" ] && want="$BUILD_DEBS $TEST_DEBS"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if command -v dpkg-query >/dev/null 2>&1; then
+	missing=""
+	for p in $want; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && exit 0
+	echo "installing:$missing"
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+elif command -v dnf >/dev/null 2>&1; then
+	$sudo dnf install -y $BUILD_RPMS
+else
+	echo "deps.sh: install by hand: OpenSSL, libmicrohttpd, zlib, libcrypt, libseccomp headers, pkg-config" >&2
+	exit 1
+fi
