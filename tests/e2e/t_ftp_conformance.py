@@ -90,22 +90,22 @@ class Raw:
         port = int(re.search(r"\(\|\|\|(\d+)\|\)", t).group(1))
         return (self.host, port)
 
-    def data_conn(self, addr, tls=False):
+    def data_conn(self, addr):
         fam = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.settimeout(10)
         s.connect(addr)
-        if tls:
-            s = self.ctx.wrap_socket(s, session=self.sock.session)
         return s
 
     def retr_bytes(self, cmd, tls=False):
         """Run a transfer command over EPSV; (preliminary code, bytes, final code)."""
         addr = self.pasv_addr()
-        d = self.data_conn(addr, tls)
+        d = self.data_conn(addr)
         c1, _ = self.cmd(cmd)
         data = b""
         if c1 == 150:
+            if tls:  # the server starts TLS once the command is accepted
+                d = self.ctx.wrap_socket(d, session=self.sock.session)
             while True:
                 chunk = d.recv(65536)
                 if not chunk:
