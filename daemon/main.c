@@ -259,7 +259,8 @@ static void main_reload(const struct main_opts *o)
 	main_limiter_params(c, &p);
 	limiter_set_params(limiter_global(), &p);
 	http_reload();
-	index_request_rescan();
+	/* a changed root or show_dotfiles applies now; always rescans */
+	index_reconfigure(c);
 	log_info("reload done");
 }
 
@@ -361,6 +362,9 @@ int main(int argc, char **argv)
 		return 1;
 	if (index_start(cfg) != 0)
 		return 1;
+	/* SIGHUP re-reads the configuration: keep its directory readable. */
+	if (o.conf != NULL)
+		sandbox_allow_read(o.conf);
 	if (sandbox_enter(cfg, err, sizeof(err)) != 0) {
 		log_err("sandbox: %s", err);
 		return 1;
