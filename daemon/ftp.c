@@ -780,6 +780,10 @@ int ftp_start(const struct ftp_listeners *ls)
 		n = PM_FTP_THREADS_MAX;
 	if (ls->nplain + ls->nimplicit == 0)
 		return 0;
+	if (tls_io_init() != 0) {
+		log_err("ftp: cannot set up the FTPS context");
+		return -1;
+	}
 	ftp_loops = calloc(n, sizeof(*ftp_loops));
 	if (ftp_loops == NULL)
 		return -1;

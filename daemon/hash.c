@@ -8,10 +8,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* -Idaemon makes <limits.h> our limits.h; OpenSSL needs INT_MAX. */
-#ifndef INT_MAX
-#define INT_MAX __INT_MAX__
-#endif
 #include <openssl/evp.h>
 
 #include "hash.h"

@@ -17,10 +17,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* -Idaemon makes <limits.h> our limits.h; OpenSSL needs INT_MAX. */
-#ifndef INT_MAX
-#define INT_MAX __INT_MAX__
-#endif
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -119,7 +115,6 @@ void conn_trim(struct conn *c)
 
 static int tls_io_idx = -1;     /* SSL ex-data: token (unsigned char[16]) */
 static pthread_mutex_t tls_io_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *tls_io_configured[8]; /* contexts given our callbacks */
 
 /* Map an SSL error to errno; EAGAIN for the retryable ones. */
 static int tls_io_err(struct conn *c, int r)
@@ -268,31 +263,25 @@ static SSL_TICKET_RETURN tls_io_ticket_dec(SSL *s, SSL_SESSION *ss,
 	}
 }
 
-/* Give ctx our ticket callbacks once.  Every SSL of the FTP server is made
- * through here, so a context is configured before its first use. */
-static int tls_io_configure(SSL_CTX *ctx)
+void tls_io_ctx_hook(void *ssl_ctx)
 {
-	int rc = 0;
+	SSL_CTX *ctx = ssl_ctx;
 
-	pthread_mutex_lock(&tls_io_lock);
-	if (tls_io_idx < 0)
-		tls_io_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	if (tls_io_idx < 0) {
-		rc = -1;
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof(tls_io_configured) / sizeof(tls_io_configured[0]); i++)
-		if (tls_io_configured[i] == ctx)
-			goto out;
 	SSL_CTX_set_session_ticket_cb(ctx, tls_io_ticket_gen, tls_io_ticket_dec, NULL);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_session_id_context(ctx, tls_io_sid_ctx, sizeof(tls_io_sid_ctx) - 1);
-	memmove(tls_io_configured + 1, tls_io_configured,
-		sizeof(tls_io_configured) - sizeof(tls_io_configured[0]));
-	tls_io_configured[0] = ctx;
-out:
+}
+
+int tls_io_init(void)
+{
+	pthread_mutex_lock(&tls_io_lock);
+	if (tls_io_idx < 0)
+		tls_io_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	pthread_mutex_unlock(&tls_io_lock);
-	return rc;
+	if (tls_io_idx < 0)
+		return -1;
+	tls_set_ctx_hook(tls_io_ctx_hook);
+	return 0;
 }
 
 int tls_io_start(struct conn *c, const struct conn *ctrl)
@@ -307,7 +296,7 @@ int tls_io_start(struct conn *c, const struct conn *ctrl)
 		acq = tls_ctx_acquire();
 		ctx = acq;
 	}
-	if (ctx == NULL || tls_io_configure(ctx) != 0)
+	if (ctx == NULL || tls_io_idx < 0)
 		goto fail;
 	ssl = SSL_new(ctx);
 	if (ssl == NULL)

@@ -42,6 +42,13 @@ struct conn {
 	int rfd;
 };
 
+/* Set up the FTPS context settings (ticket callbacks binding data
+ * connections to their control connection, session cache) through
+ * tls_set_ctx_hook.  Call once after tls_init, before serving.  0 or -1. */
+int tls_io_init(void);
+/* The hook itself (SSL_CTX *). */
+void tls_io_ctx_hook(void *ssl_ctx);
+
 /* A plain connection on fd. */
 void conn_init(struct conn *c, int fd);
 /* Release TLS state and close the fd (fd becomes -1).  Safe twice. */
