@@ -408,37 +408,6 @@ static int ftp_v4(const struct sockaddr_storage *a, unsigned char out[4])
 	return -1;
 }
 
-/* 1 when addr lies in net/prefix. */
-static int ftp_in_net(const struct sockaddr_storage *addr, const struct sockaddr_storage *net,
-		      int prefix)
-{
-	unsigned char a[16], n[16];
-	size_t len;
-	unsigned char a4[4], n4[4];
-
-	if (ftp_v4(addr, a4) == 0 && ftp_v4(net, n4) == 0) {
-		memcpy(a, a4, 4);
-		memcpy(n, n4, 4);
-		len = 4;
-	} else if (addr->ss_family == AF_INET6 && net->ss_family == AF_INET6) {
-		memcpy(a, &((const struct sockaddr_in6 *)addr)->sin6_addr, 16);
-		memcpy(n, &((const struct sockaddr_in6 *)net)->sin6_addr, 16);
-		len = 16;
-	} else {
-		return 0;
-	}
-	if (prefix < 0 || (size_t)prefix > len * 8)
-		return 0;
-	size_t full = (size_t)prefix / 8;
-	if (memcmp(a, n, full) != 0)
-		return 0;
-	unsigned bits = (unsigned)prefix % 8;
-	if (bits == 0)
-		return 1;
-	unsigned char mask = (unsigned char)(0xff << (8 - bits));
-	return (a[full] & mask) == (n[full] & mask);
-}
-
 static void cmd_pasv(struct ftp_sess *s, char *arg)
 {
 	const struct config *c = cfg();
@@ -453,16 +422,9 @@ static void cmd_pasv(struct ftp_sess *s, char *arg)
 		ftp_reply(s, 522, "PASV works only over IPv4; use EPSV on this IPv6 connection");
 		return;
 	}
-	/* NAT: the address this client must connect to */
-	const char *announce = NULL;
-	for (int i = 0; c && i < c->pasv_address_map.n; i++)
-		if (ftp_in_net(&s->peer, &c->pasv_address_map.m[i].net,
-			       c->pasv_address_map.m[i].prefix)) {
-			announce = c->pasv_address_map.m[i].addr;
-			break;
-		}
-	if (announce == NULL && c && c->pasv_address[0])
-		announce = c->pasv_address;
+	/* NAT: the address this client must connect to (LAN clients get the
+	 * inner one through pasv_address_map) */
+	const char *announce = config_pasv_address_for(c, &s->peer);
 	if (announce) {
 		struct in_addr a4;
 		if (inet_pton(AF_INET, announce, &a4) == 1)
