@@ -23,9 +23,9 @@
 #include "net.h"
 
 #define FTP_ACCEPT_BATCH 64
-#define FTP_REJECT_MAX 256          /* sessions per thread saying 421 at once */
-#define FTP_OUT_PAUSE (16 * 1024)   /* stop reading commands above this backlog */
-#define FTP_CLOSE_GRACE 10          /* seconds to flush the last reply */
+#define FTP_REJECT_MAX 256        /* sessions per thread saying 421 at once */
+#define FTP_OUT_PAUSE (16 * 1024) /* stop reading commands above this backlog */
+#define FTP_CLOSE_GRACE 10        /* seconds to flush the last reply */
 #define FTP_HASH_WORKERS 2
 #define FTP_HASH_QUEUE_MAX 256
 
@@ -118,8 +118,9 @@ void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
 	va_end(ap);
 	if (m < 0)
 		m = 0;
-	size_t len = (size_t)n + ((size_t)m < sizeof(line) - (size_t)n - 2
-					  ? (size_t)m : sizeof(line) - (size_t)n - 3);
+	size_t len =
+	    (size_t)n +
+	    ((size_t)m < sizeof(line) - (size_t)n - 2 ? (size_t)m : sizeof(line) - (size_t)n - 3);
 	/* SECURITY: formats carry no client text; still, never let a CR/LF
 	 * through. */
 	for (size_t i = (size_t)n; i < len; i++)
@@ -131,7 +132,7 @@ void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
 }
 
 void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *path,
-		    const char *post, int quote)
+                    const char *post, int quote)
 {
 	struct buf b;
 	size_t plen = strlen(path);
@@ -160,7 +161,8 @@ void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *p
 	return;
 fail:
 	buf_free(&b);
-	ftp_reply(s, code >= 400 ? code : 550, "Name refused: it holds CR, LF or NUL or is too long");
+	ftp_reply(s, code >= 400 ? code : 550,
+	          "Name refused: it holds CR, LF or NUL or is too long");
 }
 
 void ftp_sess_close(struct ftp_sess *s, int code, const char *text)
@@ -184,7 +186,7 @@ int ftp_busy(const struct ftp_sess *s)
 struct ftp_hash_job {
 	struct ftp_hash_job *next;
 	struct ftp_loop *loop;
-	struct ftp_sess *sess;    /* loop thread only; NULL when the session left */
+	struct ftp_sess *sess; /* loop thread only; NULL when the session left */
 	int fd;
 	char *rel;
 	uint64_t size, off, len;
@@ -219,8 +221,8 @@ static void *ftp_hash_worker(void *arg)
 		ftp_hq_len--;
 		pthread_mutex_unlock(&ftp_hq_lock);
 
-		j->rc = hash_file(j->fd, j->rel, j->size, j->mtime, (enum hash_algo)j->algo,
-				  j->off, j->len, j->hex, sizeof(j->hex));
+		j->rc = hash_file(j->fd, j->rel, j->size, j->mtime, (enum hash_algo)j->algo, j->off,
+		                  j->len, j->hex, sizeof(j->hex));
 		pthread_mutex_lock(&j->loop->done_lock);
 		j->next = j->loop->done;
 		j->loop->done = j;
@@ -232,8 +234,8 @@ static void *ftp_hash_worker(void *arg)
 	}
 }
 
-int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size,
-		    int64_t mtime, int algo, uint64_t off, uint64_t len)
+int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
+                    int algo, uint64_t off, uint64_t len)
 {
 	struct ftp_hash_job *j = calloc(1, sizeof(*j));
 
@@ -282,9 +284,9 @@ static void ftp_hash_done(struct ftp_loop *l)
 				char head[256];
 				uint64_t last = j->len ? j->off + j->len - 1 : j->off;
 				snprintf(head, sizeof(head), "%s %llu-%llu %s ",
-					 hash_algo_name((enum hash_algo)j->algo),
-					 (unsigned long long)j->off, (unsigned long long)last,
-					 j->hex);
+				         hash_algo_name((enum hash_algo)j->algo),
+				         (unsigned long long)j->off, (unsigned long long)last,
+				         j->hex);
 				ftp_reply_path(s, 213, head, j->rel[0] ? j->rel : "/", "", 0);
 			}
 			ftp_ready(s);
@@ -350,7 +352,8 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		if (fd < 0)
 			return;
 		struct limiter *lim = limiter_global();
-		enum limiter_verdict v = lim ? limiter_conn_open(lim, &peer, ftp_now()) : LIMITER_OK;
+		enum limiter_verdict v =
+		    lim ? limiter_conn_open(lim, &peer, ftp_now()) : LIMITER_OK;
 		if (l->stopping || (v != LIMITER_OK && l->nreject >= FTP_REJECT_MAX)) {
 			if (v == LIMITER_OK && lim)
 				limiter_conn_close(lim, &peer);
@@ -424,7 +427,8 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 			ftp_greet(s);
 		}
 		if (s->reject)
-			log_info("ftp: %s: refused at the greeting: %s", s->peer_str, s->reject_text);
+			log_info("ftp: %s: refused at the greeting: %s", s->peer_str,
+			         s->reject_text);
 		ftp_ready(s);
 	}
 }
@@ -459,8 +463,8 @@ static size_t ftp_strip_telnet(char *p, size_t n)
 
 static int ftp_looks_http(const char *line, size_t n)
 {
-	static const char *const methods[] = {"GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ",
-					      "CONNECT ", "DELETE ", "PRI "};
+	static const char *const methods[] = {"GET ",     "POST ",    "HEAD ",   "PUT ",
+	                                      "OPTIONS ", "CONNECT ", "DELETE ", "PRI "};
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		size_t m = strlen(methods[i]);
 		if (n > m && memcmp(line, methods[i], m) == 0 && memmem(line, n, " HTTP/", 6))
@@ -493,7 +497,8 @@ static int ftp_sess_commands(struct ftp_sess *s)
 			s->inlen -= used;
 			progress = 1;
 			if (ftp_looks_http(line, linelen)) {
-				log_info("ftp: %s: HTTP request on the FTP port, closing", s->peer_str);
+				log_info("ftp: %s: HTTP request on the FTP port, closing",
+				         s->peer_str);
 				ftp_sess_close(s, 421, "This is an FTP server, not an HTTP server");
 				return 1;
 			}
@@ -513,7 +518,8 @@ static int ftp_sess_commands(struct ftp_sess *s)
 		if (s->inlen == sizeof(s->in)) {
 			if (memchr(s->in, '\n', s->inlen) == NULL) {
 				log_info("ftp: %s: command line too long, closing", s->peer_str);
-				ftp_sess_close(s, 500, "Command line too long (the limit is 1024 bytes)");
+				ftp_sess_close(s, 500,
+				               "Command line too long (the limit is 1024 bytes)");
 				return 1;
 			}
 			return progress; /* full of waiting commands */
@@ -555,7 +561,7 @@ static void ftp_sess_run(struct ftp_sess *s)
 				ftp_stat_add(FTP_STAT_HS_FAIL, 1);
 				char esc[200];
 				log_info("ftp: %s: control TLS handshake failed: %s", s->peer_str,
-					 log_esc(esc, sizeof(esc), why, strlen(why)));
+				         log_esc(esc, sizeof(esc), why, strlen(why)));
 				ftp_sess_kill(s);
 				return;
 			}
@@ -563,7 +569,7 @@ static void ftp_sess_run(struct ftp_sess *s)
 		if (!s->ctrl_hs) {
 			while (s->outpos < s->out.len) {
 				ssize_t w = s->ctrl.ops->write(&s->ctrl, s->out.data + s->outpos,
-							       s->out.len - s->outpos);
+				                               s->out.len - s->outpos);
 				if (w > 0) {
 					s->outpos += (size_t)w;
 					progress = 1;
@@ -635,17 +641,18 @@ static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 			ftp_data_timeouts(s, now);
 		if (s->dead || s->closing)
 			continue;
-		if (!s->logged_in && now - s->t_start > (uint64_t)PM_FTP_LOGIN_TIMEOUT * 1000000000u) {
+		if (!s->logged_in &&
+		    ftp_elapsed(now, s->t_start) > (uint64_t)PM_FTP_LOGIN_TIMEOUT * 1000000000u) {
 			if (s->ctrl_hs)
 				ftp_sess_kill(s);
 			else
 				ftp_sess_close(s, 421, "Login timeout: log in within 60 seconds");
 			continue;
 		}
-		if (!ftp_busy(s) && now - s->t_cmd > idle) {
+		if (!ftp_busy(s) && ftp_elapsed(now, s->t_cmd) > idle) {
 			char t[96];
 			snprintf(t, sizeof(t), "Idle timeout (%u seconds); closing the session",
-				 c ? c->idle_timeout : 300);
+			         c ? c->idle_timeout : 300);
 			ftp_sess_close(s, 421, t);
 		}
 	}
@@ -734,7 +741,8 @@ static void *ftp_loop_main(void *arg)
 			for (int i = 0; i < l->nlev; i++)
 				epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lev[i].fd, NULL);
 			int secs = atomic_load(&ftp_stop_flag);
-			l->drain_until = now + (uint64_t)(secs > 0 ? secs - 1 : 0) * 1000000000u + 1;
+			l->drain_until =
+			    now + (uint64_t)(secs > 0 ? secs - 1 : 0) * 1000000000u + 1;
 			next_tick = 0;
 		}
 		if (now >= next_tick) {
@@ -821,8 +829,8 @@ int ftp_start(const struct ftp_listeners *ls)
 		}
 		ftp_nloops = t + 1;
 	}
-	log_info("ftp: %u thread(s), %d plain/explicit and %d implicit listener(s)", n,
-		 ls->nplain, ls->nimplicit);
+	log_info("ftp: %u thread(s), %d plain/explicit and %d implicit listener(s)", n, ls->nplain,
+	         ls->nimplicit);
 	return 0;
 }
 

@@ -5,9 +5,9 @@
 
 /* Listening sockets bound by main (before privileges are dropped). */
 struct ftp_listeners {
-	int nplain;            /* plain + explicit AUTH TLS */
+	int nplain; /* plain + explicit AUTH TLS */
 	int plain[8];
-	int nimplicit;         /* implicit FTPS */
+	int nimplicit; /* implicit FTPS */
 	int implicit[8];
 };
 
@@ -21,7 +21,7 @@ unsigned ftp_sessions(void);
 
 /* Counters since start, for metrics. */
 struct ftp_stats {
-	unsigned sessions;          /* open now */
+	unsigned sessions;                 /* open now */
 	unsigned long long bytes_sent;     /* data-channel bytes on the wire */
 	unsigned long long transfers;      /* data transfers finished or aborted */
 	unsigned long long tls_handshakes; /* control and data, completed */

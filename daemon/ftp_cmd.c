@@ -28,10 +28,10 @@
 #include "net.h"
 #include "path.h"
 
-#define C_LOGIN 1u  /* needs a logged-in session */
-#define C_ARG 2u    /* needs an argument */
-#define C_BUSY 4u   /* may run during a transfer */
-#define C_TLS 8u    /* needs TLS on the control connection */
+#define C_LOGIN 1u /* needs a logged-in session */
+#define C_ARG 2u   /* needs an argument */
+#define C_BUSY 4u  /* may run during a transfer */
+#define C_TLS 8u   /* needs TLS on the control connection */
 
 struct ftp_cmd {
 	const char *verb;
@@ -75,7 +75,7 @@ enum { FT_NONE, FT_FILE, FT_DIR };
 
 /* What rel is in ix, honouring hidden paths. */
 static int ftp_kind(const struct ftp_sess *s, const struct index *ix, const char *rel,
-		    const struct index_entry **e, const struct index_dir **d)
+                    const struct index_entry **e, const struct index_dir **d)
 {
 	*e = NULL;
 	*d = NULL;
@@ -145,12 +145,12 @@ static void ftp_fmt_time(int64_t mtime, char *out, size_t outsz)
 	if (gmtime_r(&t, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
 	snprintf(out, outsz, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* MLSx facts of e restricted to the facts chosen by OPTS MLST. */
 static int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
-		     const char *type_override)
+                     const char *type_override)
 {
 	struct buf all;
 	static const char *const names[] = {"type=", "size=", "modify=", "perm=", "unique="};
@@ -267,15 +267,16 @@ static void cmd_pass(struct ftp_sess *s, char *arg)
 		ftp_logged_in(s);
 		char esc[100];
 		log_info("ftp: %s: user %s logged in", s->peer_str,
-			 log_esc(esc, sizeof(esc), s->user, strlen(s->user)));
+		         log_esc(esc, sizeof(esc), s->user, strlen(s->user)));
 		ftp_reply(s, 230, "Logged in; this server is read-only");
 		return;
 	}
 	char esc[100];
 	log_info("ftp: %s: failed login for user %s", s->peer_str,
-		 log_esc(esc, sizeof(esc), s->user, strlen(s->user)));
+	         log_esc(esc, sizeof(esc), s->user, strlen(s->user)));
 	if (lim && limiter_auth_fail(lim, &s->peer, ftp_now())) {
-		ftp_sess_close(s, 421, "Too many failed logins; your address is banned for a while");
+		ftp_sess_close(s, 421,
+		               "Too many failed logins; your address is banned for a while");
 		return;
 	}
 	ftp_reply(s, 530, "Login incorrect");
@@ -431,11 +432,12 @@ static void cmd_pasv(struct ftp_sess *s, char *arg)
 			memcpy(ip, &a4, 4);
 	}
 	if (ftp_data_listen(s, &port) != 0) {
-		ftp_reply(s, 425, "No free passive port (pasv_ports is exhausted); try again later");
+		ftp_reply(s, 425,
+		          "No free passive port (pasv_ports is exhausted); try again later");
 		return;
 	}
-	ftp_reply(s, 227, "Entering Passive Mode (%u,%u,%u,%u,%u,%u).", ip[0], ip[1], ip[2],
-		  ip[3], port >> 8, port & 255);
+	ftp_reply(s, 227, "Entering Passive Mode (%u,%u,%u,%u,%u,%u).", ip[0], ip[1], ip[2], ip[3],
+	          port >> 8, port & 255);
 }
 
 static void cmd_epsv(struct ftp_sess *s, char *arg)
@@ -460,7 +462,8 @@ static void cmd_epsv(struct ftp_sess *s, char *arg)
 		return;
 	}
 	if (ftp_data_listen(s, &port) != 0) {
-		ftp_reply(s, 425, "No free passive port (pasv_ports is exhausted); try again later");
+		ftp_reply(s, 425,
+		          "No free passive port (pasv_ports is exhausted); try again later");
 		return;
 	}
 	ftp_reply(s, 229, "Entering Extended Passive Mode (|||%u|)", port);
@@ -473,7 +476,8 @@ static void ftp_set_active(struct ftp_sess *s, const struct sockaddr_storage *a,
 	if (!net_same_host(a, &s->peer)) {
 		char t[80];
 		net_addr_str(a, 1, t, sizeof(t));
-		log_warn("ftp: %s: %s to %s refused: not the client's address", s->peer_str, verb, t);
+		log_warn("ftp: %s: %s to %s refused: not the client's address", s->peer_str, verb,
+		         t);
 		ftp_reply(s, 500, "Illegal %s: the address must be your own", verb);
 		return;
 	}
@@ -524,7 +528,7 @@ static void cmd_port(struct ftp_sess *s, char *arg)
 	struct sockaddr_in *in = (struct sockaddr_in *)&a;
 	in->sin_family = AF_INET;
 	unsigned char ip[4] = {(unsigned char)v[0], (unsigned char)v[1], (unsigned char)v[2],
-			       (unsigned char)v[3]};
+	                       (unsigned char)v[3]};
 	memcpy(&in->sin_addr, ip, 4);
 	in->sin_port = htons((uint16_t)(v[4] * 256 + v[5]));
 	ftp_set_active(s, &a, "PORT");
@@ -630,15 +634,16 @@ static void cmd_retr(struct ftp_sess *s, char *arg)
 	int fd = file_open(ix->rootfd, rel, FILE_REG, &st);
 	index_release(ix);
 	if (fd < 0) {
-		ftp_reply(s, 550, "%s", errno == ENOENT ? "No such file or directory"
-							 : "Cannot open the file");
+		ftp_reply(s, 550, "%s",
+		          errno == ENOENT ? "No such file or directory" : "Cannot open the file");
 		return;
 	}
 	uint64_t size = (uint64_t)st.st_size;
 	if (rest > size) {
 		close(fd);
-		ftp_reply(s, 554, "REST offset %" PRIu64 " is past the end of the file (%" PRIu64
-				  " bytes)", rest, size);
+		ftp_reply(s, 554,
+		          "REST offset %" PRIu64 " is past the end of the file (%" PRIu64 " bytes)",
+		          rest, size);
 		return;
 	}
 	struct ftp_data *dd = s->data;
@@ -654,7 +659,7 @@ static void cmd_retr(struct ftp_sess *s, char *arg)
 		snprintf(dd->path, plen, "/%s", rel);
 	char what[160];
 	snprintf(what, sizeof(what), "Opening %s mode data connection (%" PRIu64 " bytes)",
-		 s->ascii ? "ASCII" : "BINARY", size - rest);
+	         s->ascii ? "ASCII" : "BINARY", size - rest);
 	ftp_data_begin(s, what);
 }
 
@@ -799,7 +804,8 @@ static void cmd_mdtm(struct ftp_sess *s, char *arg)
 	/* "MDTM YYYYMMDDHHMMSS path" sets a time: a write, refused */
 	size_t digits = strspn(arg, "0123456789");
 	if (digits == 14 && arg[14] == ' ') {
-		ftp_reply(s, 550, "Permission denied: this server is read-only (MDTM cannot set times)");
+		ftp_reply(s, 550,
+		          "Permission denied: this server is read-only (MDTM cannot set times)");
 		return;
 	}
 	if (ftp_resolve(s, arg, rel) != 0)
@@ -854,12 +860,13 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 	}
 	if (c && c->hash_max_size && size - rest > c->hash_max_size) {
 		close(fd);
-		ftp_reply(s, 556, "File too large to hash here (hash_max_size is %" PRIu64 " bytes)",
-			  c->hash_max_size);
+		ftp_reply(s, 556,
+		          "File too large to hash here (hash_max_size is %" PRIu64 " bytes)",
+		          c->hash_max_size);
 		return;
 	}
-	if (ftp_hash_submit(s, fd, rel, size, (int64_t)st.st_mtime, s->halgo, rest,
-			    size - rest) != 0) {
+	if (ftp_hash_submit(s, fd, rel, size, (int64_t)st.st_mtime, s->halgo, rest, size - rest) !=
+	    0) {
 		close(fd);
 		ftp_reply(s, 450, "Too many digests queued; try again later");
 		return;
@@ -879,12 +886,13 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 		tls_io_describe(&s->ctrl, tls, sizeof(tls));
 		buf_puts(&b, "211-pubmirror FTP server status:\r\n");
 		buf_printf(&b, " Connected from %s\r\n", s->peer_str);
-		buf_printf(&b, " %s\r\n", s->logged_in ? (s->anonymous ? "Logged in anonymously"
-									 : "Logged in as a user")
-						       : "Not logged in");
+		buf_printf(&b, " %s\r\n",
+		           s->logged_in
+		               ? (s->anonymous ? "Logged in anonymously" : "Logged in as a user")
+		               : "Not logged in");
 		buf_printf(&b, " TYPE: %s, MODE: %s, STRUcture: F, control: %s, data: %s\r\n",
-			   s->ascii ? "ASCII" : "BINARY", s->mode_z ? "Z" : "S", tls,
-			   s->prot_p ? "protected" : "clear");
+		           s->ascii ? "ASCII" : "BINARY", s->mode_z ? "Z" : "S", tls,
+		           s->prot_p ? "protected" : "clear");
 		ftp_data_status(s, &b);
 		buf_puts(&b, "211 End of status\r\n");
 		ftp_reply_raw(s, b.data, b.len);
@@ -924,7 +932,7 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 			if (s->anonymous && c && c->auth_paths.n) {
 				char r2[PM_PATH_MAX];
 				int n = snprintf(r2, sizeof(r2), "%s%s%s", d->path,
-						 d->path[0] ? "/" : "", x->name);
+				                 d->path[0] ? "/" : "", x->name);
 				if (n < 0 || (size_t)n >= sizeof(r2) || auth_path_protected(c, r2))
 					continue;
 			}
@@ -970,7 +978,7 @@ static void cmd_feat(struct ftp_sess *s, char *arg)
 	buf_puts(&b, "\r\n MODE Z\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n HASH ");
 	for (int a = HASH_SHA256; a <= HASH_MD5; a++)
 		buf_printf(&b, "%s%s%s", a ? ";" : "", hash_algo_name((enum hash_algo)a),
-			   a == s->halgo ? "*" : "");
+		           a == s->halgo ? "*" : "");
 	buf_puts(&b, "\r\n211 End\r\n");
 	ftp_reply_raw(s, b.data, b.len);
 	buf_free(&b);
@@ -1058,7 +1066,7 @@ static void cmd_site(struct ftp_sess *s, char *arg)
 	if (strcmp(arg, "HELP") == 0) {
 		ftp_reply(s, 214, "The only SITE command is HELP");
 	} else if (strcmp(arg, "CHMOD") == 0 || strcmp(arg, "UMASK") == 0 ||
-		   strcmp(arg, "UTIME") == 0 || strcmp(arg, "SYMLINK") == 0) {
+	           strcmp(arg, "UTIME") == 0 || strcmp(arg, "SYMLINK") == 0) {
 		ftp_reply(s, 550, "Permission denied: this server is read-only");
 	} else {
 		ftp_reply(s, 500, "Unknown SITE command (only SITE HELP)");
@@ -1132,7 +1140,8 @@ static void cmd_auth(struct ftp_sess *s, char *arg)
 	}
 	/* RFC 4217: AUTH resets the session */
 	ftp_cmd_reset(s);
-	ftp_reply(s, 234, "AUTH %s ok: start the TLS negotiation", strcmp(arg, "SSL") == 0 ? "SSL" : "TLS");
+	ftp_reply(s, 234, "AUTH %s ok: start the TLS negotiation",
+	          strcmp(arg, "SSL") == 0 ? "SSL" : "TLS");
 	s->auth_pending = 1;
 }
 
@@ -1188,61 +1197,61 @@ static void cmd_rnto(struct ftp_sess *s, char *arg)
 /* --- the table --- */
 
 static const struct ftp_cmd ftp_cmds[] = {
-	{"ABOR", cmd_abor, C_BUSY, "abort the transfer"},
-	{"ACCT", cmd_502, 0, "not implemented"},
-	{"ALLO", cmd_allo, C_LOGIN, "no-op"},
-	{"APPE", cmd_write, C_LOGIN, "refused: read-only"},
-	{"AUTH", cmd_auth, C_ARG, "TLS (or SSL)"},
-	{"CCC", cmd_ccc, C_TLS, "refused"},
-	{"CDUP", cmd_cdup, C_LOGIN, "go to the parent directory"},
-	{"CLNT", cmd_clnt, 0, "client name"},
-	{"CWD", cmd_cwd, C_LOGIN | C_ARG, "change directory"},
-	{"DELE", cmd_write, C_LOGIN, "refused: read-only"},
-	{"EPRT", cmd_eprt, C_LOGIN | C_ARG, "|proto|addr|port|"},
-	{"EPSV", cmd_epsv, C_LOGIN, "[1|2|ALL]"},
-	{"FEAT", cmd_feat, 0, "features"},
-	{"HASH", cmd_hash, C_LOGIN | C_ARG, "digest of a file"},
-	{"HELP", cmd_help, 0, "this help"},
-	{"HOST", cmd_host, C_ARG, "virtual host (before USER)"},
-	{"LIST", cmd_list, C_LOGIN, "[path] ls -l listing"},
-	{"MDTM", cmd_mdtm, C_LOGIN | C_ARG, "modification time (UTC)"},
-	{"MFF", cmd_write, C_LOGIN, "refused: read-only"},
-	{"MFMT", cmd_write, C_LOGIN, "refused: read-only"},
-	{"MKD", cmd_write, C_LOGIN, "refused: read-only"},
-	{"MLSD", cmd_mlsd, C_LOGIN, "[dir] machine listing"},
-	{"MLST", cmd_mlst, C_LOGIN, "[path] facts"},
-	{"MODE", cmd_mode, C_LOGIN | C_ARG, "S or Z"},
-	{"NLST", cmd_nlst, C_LOGIN, "[path] names"},
-	{"NOOP", cmd_noop, 0, "no-op"},
-	{"OPTS", cmd_opts, C_ARG, "UTF8, MLST, HASH, MODE Z"},
-	{"PASS", cmd_pass, 0, "password"},
-	{"PASV", cmd_pasv, C_LOGIN, "passive mode (IPv4)"},
-	{"PBSZ", cmd_pbsz, C_ARG | C_TLS, "0"},
-	{"PORT", cmd_port, C_LOGIN | C_ARG, "h1,h2,h3,h4,p1,p2"},
-	{"PROT", cmd_prot, C_ARG | C_TLS, "C or P"},
-	{"PWD", cmd_pwd, C_LOGIN, "current directory"},
-	{"QUIT", cmd_quit, C_BUSY, "end the session"},
-	{"REIN", cmd_502, 0, "not implemented"},
-	{"REST", cmd_rest, C_LOGIN | C_ARG, "restart offset"},
-	{"RETR", cmd_retr, C_LOGIN | C_ARG, "download a file"},
-	{"RMD", cmd_write, C_LOGIN, "refused: read-only"},
-	{"RNFR", cmd_write, C_LOGIN, "refused: read-only"},
-	{"RNTO", cmd_rnto, C_LOGIN, "refused: read-only"},
-	{"SITE", cmd_site, C_LOGIN | C_ARG, "HELP"},
-	{"SIZE", cmd_size, C_LOGIN | C_ARG, "size of a file"},
-	{"SMNT", cmd_502, 0, "not implemented"},
-	{"STAT", cmd_stat, C_BUSY, "[path] status"},
-	{"STOR", cmd_write, C_LOGIN, "refused: read-only"},
-	{"STOU", cmd_write, C_LOGIN, "refused: read-only"},
-	{"STRU", cmd_stru, C_LOGIN | C_ARG, "F"},
-	{"SYST", cmd_syst, 0, "system type"},
-	{"TYPE", cmd_type, C_LOGIN | C_ARG, "A, I or L 8"},
-	{"USER", cmd_user, C_ARG, "user name"},
-	{"XCUP", cmd_cdup, C_LOGIN, "CDUP"},
-	{"XCWD", cmd_cwd, C_LOGIN | C_ARG, "CWD"},
-	{"XMKD", cmd_write, C_LOGIN, "refused: read-only"},
-	{"XPWD", cmd_pwd, C_LOGIN, "PWD"},
-	{"XRMD", cmd_write, C_LOGIN, "refused: read-only"},
+    {"ABOR", cmd_abor, C_BUSY, "abort the transfer"},
+    {"ACCT", cmd_502, 0, "not implemented"},
+    {"ALLO", cmd_allo, C_LOGIN, "no-op"},
+    {"APPE", cmd_write, C_LOGIN, "refused: read-only"},
+    {"AUTH", cmd_auth, C_ARG, "TLS (or SSL)"},
+    {"CCC", cmd_ccc, C_TLS, "refused"},
+    {"CDUP", cmd_cdup, C_LOGIN, "go to the parent directory"},
+    {"CLNT", cmd_clnt, 0, "client name"},
+    {"CWD", cmd_cwd, C_LOGIN | C_ARG, "change directory"},
+    {"DELE", cmd_write, C_LOGIN, "refused: read-only"},
+    {"EPRT", cmd_eprt, C_LOGIN | C_ARG, "|proto|addr|port|"},
+    {"EPSV", cmd_epsv, C_LOGIN, "[1|2|ALL]"},
+    {"FEAT", cmd_feat, 0, "features"},
+    {"HASH", cmd_hash, C_LOGIN | C_ARG, "digest of a file"},
+    {"HELP", cmd_help, 0, "this help"},
+    {"HOST", cmd_host, C_ARG, "virtual host (before USER)"},
+    {"LIST", cmd_list, C_LOGIN, "[path] ls -l listing"},
+    {"MDTM", cmd_mdtm, C_LOGIN | C_ARG, "modification time (UTC)"},
+    {"MFF", cmd_write, C_LOGIN, "refused: read-only"},
+    {"MFMT", cmd_write, C_LOGIN, "refused: read-only"},
+    {"MKD", cmd_write, C_LOGIN, "refused: read-only"},
+    {"MLSD", cmd_mlsd, C_LOGIN, "[dir] machine listing"},
+    {"MLST", cmd_mlst, C_LOGIN, "[path] facts"},
+    {"MODE", cmd_mode, C_LOGIN | C_ARG, "S or Z"},
+    {"NLST", cmd_nlst, C_LOGIN, "[path] names"},
+    {"NOOP", cmd_noop, 0, "no-op"},
+    {"OPTS", cmd_opts, C_ARG, "UTF8, MLST, HASH, MODE Z"},
+    {"PASS", cmd_pass, 0, "password"},
+    {"PASV", cmd_pasv, C_LOGIN, "passive mode (IPv4)"},
+    {"PBSZ", cmd_pbsz, C_ARG | C_TLS, "0"},
+    {"PORT", cmd_port, C_LOGIN | C_ARG, "h1,h2,h3,h4,p1,p2"},
+    {"PROT", cmd_prot, C_ARG | C_TLS, "C or P"},
+    {"PWD", cmd_pwd, C_LOGIN, "current directory"},
+    {"QUIT", cmd_quit, C_BUSY, "end the session"},
+    {"REIN", cmd_502, 0, "not implemented"},
+    {"REST", cmd_rest, C_LOGIN | C_ARG, "restart offset"},
+    {"RETR", cmd_retr, C_LOGIN | C_ARG, "download a file"},
+    {"RMD", cmd_write, C_LOGIN, "refused: read-only"},
+    {"RNFR", cmd_write, C_LOGIN, "refused: read-only"},
+    {"RNTO", cmd_rnto, C_LOGIN, "refused: read-only"},
+    {"SITE", cmd_site, C_LOGIN | C_ARG, "HELP"},
+    {"SIZE", cmd_size, C_LOGIN | C_ARG, "size of a file"},
+    {"SMNT", cmd_502, 0, "not implemented"},
+    {"STAT", cmd_stat, C_BUSY, "[path] status"},
+    {"STOR", cmd_write, C_LOGIN, "refused: read-only"},
+    {"STOU", cmd_write, C_LOGIN, "refused: read-only"},
+    {"STRU", cmd_stru, C_LOGIN | C_ARG, "F"},
+    {"SYST", cmd_syst, 0, "system type"},
+    {"TYPE", cmd_type, C_LOGIN | C_ARG, "A, I or L 8"},
+    {"USER", cmd_user, C_ARG, "user name"},
+    {"XCUP", cmd_cdup, C_LOGIN, "CDUP"},
+    {"XCWD", cmd_cwd, C_LOGIN | C_ARG, "CWD"},
+    {"XMKD", cmd_write, C_LOGIN, "refused: read-only"},
+    {"XPWD", cmd_pwd, C_LOGIN, "PWD"},
+    {"XRMD", cmd_write, C_LOGIN, "refused: read-only"},
 };
 
 static const struct ftp_cmd *ftp_cmd_find(const char *verb, size_t n)
@@ -1284,7 +1293,7 @@ static void cmd_help(struct ftp_sess *s, char *arg)
 	size_t n = sizeof(ftp_cmds) / sizeof(ftp_cmds[0]);
 	for (size_t i = 0; i < n; i++)
 		buf_printf(&b, "%s%-5s%s", i % 8 == 0 ? " " : "", ftp_cmds[i].verb,
-			   (i % 8 == 7 || i == n - 1) ? "\r\n" : "");
+		           (i % 8 == 7 || i == n - 1) ? "\r\n" : "");
 	buf_puts(&b, "214 Help OK\r\n");
 	ftp_reply_raw(s, b.data, b.len);
 	buf_free(&b);

@@ -104,7 +104,7 @@ static void ftp_data_xferlog(struct ftp_sess *s, int complete)
 	d->log_xfer = 0;
 	uint64_t secs = (ftp_now() - d->t_begin) / FTP_SEC;
 	log_xfer(&s->peer, (unsigned)secs, d->bytes, d->path ? d->path : "?", !d->ascii,
-		 s->anonymous, s->anonymous ? s->anon_id : s->user, complete ? 'c' : 'i');
+	         s->anonymous, s->anonymous ? s->anon_id : s->user, complete ? 'c' : 'i');
 }
 
 void ftp_data_free(struct ftp_sess *s)
@@ -184,7 +184,8 @@ static int ftp_data_accept(struct ftp_sess *s)
 			char a[80];
 			net_addr_str(&peer, 1, a, sizeof(a));
 			log_warn("ftp: %s: data connection from %s refused: not the control "
-				 "connection's peer", s->peer_str, a);
+			         "connection's peer",
+			         s->peer_str, a);
 			close(fd);
 			continue;
 		}
@@ -192,7 +193,8 @@ static int ftp_data_accept(struct ftp_sess *s)
 		d->lfd = -1;
 		conn_init(&d->conn, fd);
 		d->events = 0;
-		if (ftp_ev_add(s->loop, fd, &d->dev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
+		if (ftp_ev_add(s->loop, fd, &d->dev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) !=
+		    0) {
 			conn_close(&d->conn);
 			break;
 		}
@@ -266,8 +268,9 @@ static int ftp_data_produce(struct ftp_sess *s)
 			if (s->anonymous && c && c->auth_paths.n > 0) {
 				char rel[PM_PATH_MAX];
 				int n = snprintf(rel, sizeof(rel), "%s%s%s", d->dir->path,
-						 d->dir->path[0] ? "/" : "", e->name);
-				if (n < 0 || (size_t)n >= sizeof(rel) || auth_path_protected(c, rel)) {
+				                 d->dir->path[0] ? "/" : "", e->name);
+				if (n < 0 || (size_t)n >= sizeof(rel) ||
+				    auth_path_protected(c, rel)) {
 					d->pos++;
 					continue; /* SECURITY: invisible to anonymous */
 				}
@@ -423,8 +426,8 @@ static int ftp_data_pump(struct ftp_sess *s)
 				return 1;
 			}
 			uint64_t left = d->end - d->off;
-			uint64_t want = ftp_data_credit(s, left < FTP_DATA_SENDFILE ? left
-								       : FTP_DATA_SENDFILE);
+			uint64_t want =
+			    ftp_data_credit(s, left < FTP_DATA_SENDFILE ? left : FTP_DATA_SENDFILE);
 			if (want == 0)
 				return progress;
 			ssize_t w = d->conn.ops->sendfile(&d->conn, d->fd, &d->off, (size_t)want);
@@ -444,8 +447,9 @@ static int ftp_data_pump(struct ftp_sess *s)
 				return 1;
 			}
 			if (ftp_data_refill(s) != 0) {
-				ftp_data_finish(s, 451, "Local error while reading the file; transfer "
-							"aborted");
+				ftp_data_finish(s, 451,
+				                "Local error while reading the file; transfer "
+				                "aborted");
 				return 1;
 			}
 			continue;
@@ -467,6 +471,8 @@ static int ftp_data_pump(struct ftp_sess *s)
 	ftp_ready(s); /* budget spent: let the other sessions run */
 	return 0;
 broken:
+	log_info("ftp: %s: data connection broken after %llu bytes: %s", s->peer_str,
+	         (unsigned long long)d->bytes, strerror(errno));
 	ftp_data_finish(s, 426, "Data connection closed by the client; transfer aborted");
 	return 1;
 }
@@ -499,7 +505,7 @@ int ftp_data_run(struct ftp_sess *s)
 			d->connecting = 1;
 			d->events = 0;
 			if (ftp_ev_add(s->loop, fd, &d->dev,
-				       EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
+			               EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
 				ftp_data_finish(s, 425, "Cannot open the data connection");
 				return 1;
 			}
@@ -512,8 +518,9 @@ int ftp_data_run(struct ftp_sess *s)
 			socklen_t el = sizeof(err);
 			getsockopt(d->conn.fd, SOL_SOCKET, SO_ERROR, &err, &el);
 			if (err != 0) {
-				ftp_data_finish(s, 425, "Cannot open the data connection: connection "
-							"refused");
+				ftp_data_finish(s, 425,
+				                "Cannot open the data connection: connection "
+				                "refused");
 				return 1;
 			}
 			d->connecting = 0;
@@ -540,7 +547,7 @@ int ftp_data_run(struct ftp_sess *s)
 			ftp_stat_add(FTP_STAT_HS_FAIL, 1);
 			char esc[200];
 			log_info("ftp: %s: data TLS handshake failed: %s", s->peer_str,
-				 log_esc(esc, sizeof(esc), why, strlen(why)));
+			         log_esc(esc, sizeof(esc), why, strlen(why)));
 			ftp_data_finish(s, 425, "TLS handshake on the data connection failed");
 			return 1;
 		}
@@ -550,15 +557,17 @@ int ftp_data_run(struct ftp_sess *s)
 			if (pol == CONFIG_REUSE_REQUIRED) {
 				ftp_stat_add(FTP_STAT_REUSE_REFUSED, 1);
 				log_info("ftp: %s: data connection refused: it did not resume the "
-					 "control connection's TLS session", s->peer_str);
-				ftp_data_end(s, 522, "Data connection refused: it must resume the TLS "
-						     "session of the control connection "
-						     "(ftp_tls_reuse=required), and your client did "
-						     "not resume it");
+				         "control connection's TLS session",
+				         s->peer_str);
+				ftp_data_end(s, 522,
+				             "Data connection refused: it must resume the TLS "
+				             "session of the control connection "
+				             "(ftp_tls_reuse=required), and your client did "
+				             "not resume it");
 				return 1;
 			}
 			log_debug("ftp: %s: data connection without TLS session reuse",
-				  s->peer_str);
+			          s->peer_str);
 		}
 		d->xs = XS_SEND;
 		return 1;
@@ -619,21 +628,22 @@ void ftp_data_timeouts(struct ftp_sess *s, uint64_t now)
 		return;
 	case XS_WAIT_CONN:
 	case XS_HANDSHAKE:
-		if (now - d->t_wait > (uint64_t)PM_FTP_DATA_CONNECT_TIMEOUT * FTP_SEC) {
-			ftp_data_finish(s, 425, "Data connection not established within 30 "
-						"seconds");
+		if (ftp_elapsed(now, d->t_wait) > (uint64_t)PM_FTP_DATA_CONNECT_TIMEOUT * FTP_SEC) {
+			ftp_data_finish(s, 425,
+			                "Data connection not established within 30 "
+			                "seconds");
 			ftp_ready(s);
 		}
 		return;
 	case XS_SEND:
-		if (now - d->t_progress > (uint64_t)PM_FTP_STALL_TIMEOUT * FTP_SEC) {
+		if (ftp_elapsed(now, d->t_progress) > (uint64_t)PM_FTP_STALL_TIMEOUT * FTP_SEC) {
 			ftp_data_finish(s, 426, "Transfer stalled for 120 seconds; aborted");
 			ftp_ready(s);
 		}
 		return;
 	case XS_SHUT:
 	case XS_DRAIN:
-		if (now - d->t_wait > (uint64_t)FTP_DATA_DRAIN_SECS * FTP_SEC) {
+		if (ftp_elapsed(now, d->t_wait) > (uint64_t)FTP_DATA_DRAIN_SECS * FTP_SEC) {
 			char text[sizeof(d->final_text)];
 			memcpy(text, d->final_text, sizeof(text));
 			ftp_data_finish(s, d->final_code, text);

@@ -23,7 +23,7 @@ enum ftp_ev_kind { FTP_EV_LISTEN, FTP_EV_WAKE, FTP_EV_CTRL, FTP_EV_DATA, FTP_EV_
 /* What epoll_event.data.ptr points to. */
 struct ftp_ev {
 	int kind;
-	int implicit;  /* FTP_EV_LISTEN: implicit FTPS listener */
+	int implicit; /* FTP_EV_LISTEN: implicit FTPS listener */
 	int fd;
 	struct ftp_sess *s;
 };
@@ -37,10 +37,10 @@ struct ftp_loop {
 	int nlev;
 	struct ftp_ev lev[16];
 	struct ftp_ev wake;
-	struct ftp_sess *all;      /* every session of this thread */
-	struct ftp_sess *ready;    /* to run this iteration (rnext) */
-	struct ftp_sess *throttled;/* waiting for the limiter (tnext) */
-	struct ftp_sess *dead;     /* freed at the end of the iteration */
+	struct ftp_sess *all;       /* every session of this thread */
+	struct ftp_sess *ready;     /* to run this iteration (rnext) */
+	struct ftp_sess *throttled; /* waiting for the limiter (tnext) */
+	struct ftp_sess *dead;      /* freed at the end of the iteration */
 	pthread_mutex_t done_lock;
 	struct ftp_hash_job *done; /* finished digests from the workers */
 	unsigned nreject;
@@ -54,24 +54,24 @@ enum ftp_src { SRC_FILE, SRC_LIST, SRC_NLST, SRC_MLSD };
 /* A data channel: its set-up (PASV listener or PORT target), its
  * connection, and the transfer on it.  Allocated only when used. */
 struct ftp_data {
-	int lfd;                     /* passive listener, -1 when none */
+	int lfd; /* passive listener, -1 when none */
 	struct ftp_ev lev, dev;
-	int active;                  /* PORT/EPRT target set */
+	int active; /* PORT/EPRT target set */
 	struct sockaddr_storage target;
-	struct conn conn;            /* fd -1 until connected */
-	int connecting;              /* active connect in progress */
-	uint32_t events;             /* last epoll events of conn */
+	struct conn conn; /* fd -1 until connected */
+	int connecting;   /* active connect in progress */
+	uint32_t events;  /* last epoll events of conn */
 	enum ftp_xs xs;
 	/* the transfer */
 	enum ftp_src src;
-	int fd;                      /* SRC_FILE */
+	int fd; /* SRC_FILE */
 	uint64_t off, end;
 	struct index *ix;            /* listings: the snapshot */
 	const struct index_dir *dir; /* NULL: the one entry below */
 	struct index_entry one;
 	uint32_t pos;
-	char *prefix;                /* NLST: argument/ prefix */
-	char *path;                  /* for logs: "/rel" */
+	char *prefix; /* NLST: argument/ prefix */
+	char *path;   /* for logs: "/rel" */
 	int ascii, z;
 	struct compress_stream *zs;
 	int zdone, src_eof;
@@ -79,9 +79,9 @@ struct ftp_data {
 	size_t outpos;
 	uint64_t credit, bytes;
 	uint64_t t_begin, t_progress, t_wait;
-	int final_code;              /* reply once the connection is closed */
+	int final_code; /* reply once the connection is closed */
 	char final_text[256];
-	int log_xfer;                /* RETR: one xferlog line */
+	int log_xfer; /* RETR: one xferlog line */
 };
 
 enum ftp_user_state { FTP_USER_NONE, FTP_USER_ANON, FTP_USER_NAMED };
@@ -94,13 +94,13 @@ struct ftp_sess {
 	struct conn ctrl;
 	struct sockaddr_storage peer, local;
 	char peer_str[64];
-	int counted;                 /* limiter_conn_open said OK */
-	int reject;                  /* greeting is a 421 */
+	int counted; /* limiter_conn_open said OK */
+	int reject;  /* greeting is a 421 */
 	const char *reject_text;
-	int ctrl_hs;                 /* control TLS handshake running */
-	int greet_pending;           /* greeting after the implicit handshake */
-	int auth_pending;            /* start TLS once the 234 is out */
-	int closing;                 /* close once the output is out */
+	int ctrl_hs;       /* control TLS handshake running */
+	int greet_pending; /* greeting after the implicit handshake */
+	int auth_pending;  /* start TLS once the 234 is out */
+	int closing;       /* close once the output is out */
 	uint64_t close_by;
 	uint32_t cevents;
 	/* control input and output */
@@ -124,7 +124,7 @@ struct ftp_sess {
 	int rnfr;
 	struct ftp_data *data;
 	struct ftp_hash_job *hjob;
-	uint64_t wake_ns;            /* throttled until */
+	uint64_t wake_ns; /* throttled until */
 };
 
 /* Facts of MLSx (OPTS MLST). */
@@ -137,12 +137,17 @@ struct ftp_sess {
 
 /* ftp.c */
 uint64_t ftp_now(void);
+/* now - then, or 0 when then is later (stamps taken after now was read). */
+static inline uint64_t ftp_elapsed(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
 void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Reply "code pre<path>post" with path FTP-encoded (and '"' doubled when
  * quote).  A path holding CR/LF is replaced by a refusal. */
 void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *path,
-		    const char *post, int quote);
+                    const char *post, int quote);
 /* Append raw (already safe) reply bytes. */
 void ftp_reply_raw(struct ftp_sess *s, const char *text, size_t n);
 /* Reply (if code) then close once the reply is out. */
@@ -152,8 +157,8 @@ void ftp_ready(struct ftp_sess *s);
 /* Suspend s until when (limiter). */
 void ftp_throttle(struct ftp_sess *s, uint64_t when);
 int ftp_ev_add(struct ftp_loop *l, int fd, struct ftp_ev *ev, uint32_t events);
-int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size,
-		    int64_t mtime, int algo, uint64_t off, uint64_t len);
+int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
+                    int algo, uint64_t off, uint64_t len);
 int ftp_busy(const struct ftp_sess *s);
 void ftp_stat_add(int which, uint64_t n);
 enum { FTP_STAT_BYTES, FTP_STAT_XFERS, FTP_STAT_HS, FTP_STAT_HS_FAIL, FTP_STAT_REUSE_REFUSED };

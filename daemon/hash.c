@@ -19,10 +19,10 @@ static const struct {
 	const char *name;
 	const char *alias;
 } hash_names[] = {
-	[HASH_SHA256] = {"SHA-256", "SHA256"},
-	[HASH_SHA512] = {"SHA-512", "SHA512"},
-	[HASH_SHA1] = {"SHA-1", "SHA1"},
-	[HASH_MD5] = {"MD5", "MD5"},
+    [HASH_SHA256] = {"SHA-256", "SHA256"},
+    [HASH_SHA512] = {"SHA-512", "SHA512"},
+    [HASH_SHA1] = {"SHA-1", "SHA1"},
+    [HASH_MD5] = {"MD5", "MD5"},
 };
 
 struct hash_slot {
@@ -56,16 +56,20 @@ const char *hash_algo_name(enum hash_algo a)
 static const EVP_MD *hash_md(enum hash_algo a)
 {
 	switch (a) {
-	case HASH_SHA256: return EVP_sha256();
-	case HASH_SHA512: return EVP_sha512();
-	case HASH_SHA1: return EVP_sha1();
-	case HASH_MD5: return EVP_md5();
+	case HASH_SHA256:
+		return EVP_sha256();
+	case HASH_SHA512:
+		return EVP_sha512();
+	case HASH_SHA1:
+		return EVP_sha1();
+	case HASH_MD5:
+		return EVP_md5();
 	}
 	return NULL;
 }
 
-static int hash_cache_get(const char *rel, uint64_t size, int64_t mtime, int a,
-			  uint64_t off, uint64_t len, char *hex, size_t hexsz)
+static int hash_cache_get(const char *rel, uint64_t size, int64_t mtime, int a, uint64_t off,
+                          uint64_t len, char *hex, size_t hexsz)
 {
 	int hit = 0;
 
@@ -85,8 +89,8 @@ static int hash_cache_get(const char *rel, uint64_t size, int64_t mtime, int a,
 	return hit;
 }
 
-static void hash_cache_put(const char *rel, uint64_t size, int64_t mtime, int a,
-			   uint64_t off, uint64_t len, const char *hex)
+static void hash_cache_put(const char *rel, uint64_t size, int64_t mtime, int a, uint64_t off,
+                           uint64_t len, const char *hex)
 {
 	char *copy = strdup(rel);
 
@@ -107,8 +111,8 @@ static void hash_cache_put(const char *rel, uint64_t size, int64_t mtime, int a,
 	pthread_mutex_unlock(&hash_lock);
 }
 
-int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime,
-	      enum hash_algo a, uint64_t off, uint64_t len, char *hex, size_t hexsz)
+int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime, enum hash_algo a, uint64_t off,
+              uint64_t len, char *hex, size_t hexsz)
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];

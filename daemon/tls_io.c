@@ -80,7 +80,7 @@ static void plain_release(struct conn *c)
 }
 
 static const struct conn_ops plain_ops = {
-	plain_read, plain_write, plain_sendfile, plain_shutdown, plain_release,
+    plain_read, plain_write, plain_sendfile, plain_shutdown, plain_release,
 };
 
 void conn_init(struct conn *c, int fd)
@@ -113,7 +113,7 @@ void conn_trim(struct conn *c)
 
 /* --- TLS --- */
 
-static int tls_io_idx = -1;     /* SSL ex-data: token (unsigned char[16]) */
+static int tls_io_idx = -1; /* SSL ex-data: token (unsigned char[16]) */
 static pthread_mutex_t tls_io_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Map an SSL error to errno; EAGAIN for the retryable ones. */
@@ -233,7 +233,7 @@ static void tio_release(struct conn *c)
 }
 
 static const struct conn_ops tls_ops = {
-	tio_read, tio_write, tio_sendfile, tio_shutdown, tio_release,
+    tio_read, tio_write, tio_sendfile, tio_shutdown, tio_release,
 };
 
 static int tls_io_ticket_gen(SSL *s, void *arg)
@@ -245,10 +245,9 @@ static int tls_io_ticket_gen(SSL *s, void *arg)
 	return 1;
 }
 
-static SSL_TICKET_RETURN tls_io_ticket_dec(SSL *s, SSL_SESSION *ss,
-					   const unsigned char *keyname,
-					   size_t keyname_length,
-					   SSL_TICKET_STATUS status, void *arg)
+static SSL_TICKET_RETURN tls_io_ticket_dec(SSL *s, SSL_SESSION *ss, const unsigned char *keyname,
+                                           size_t keyname_length, SSL_TICKET_STATUS status,
+                                           void *arg)
 {
 	switch (status) {
 	case SSL_TICKET_SUCCESS:
@@ -302,7 +301,7 @@ int tls_io_start(struct conn *c, const struct conn *ctrl)
 	if (ssl == NULL)
 		goto fail;
 	SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-			  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_set_session_id_context(ssl, tls_io_sid_ctx, sizeof(tls_io_sid_ctx) - 1);
 	/* TLS 1.3 tickets only at login (control) and never on data. */
 	SSL_set_num_tickets(ssl, 0);
@@ -377,8 +376,7 @@ int tls_io_reused(const struct conn *d, const struct conn *ctrl)
 	const void *tok = SSL_get_ex_data(ctrl->ssl, tls_io_idx);
 	void *ad = NULL;
 	size_t adlen = 0;
-	if (ds && tok &&
-	    SSL_SESSION_get0_ticket_appdata((SSL_SESSION *)ds, &ad, &adlen) == 1 &&
+	if (ds && tok && SSL_SESSION_get0_ticket_appdata((SSL_SESSION *)ds, &ad, &adlen) == 1 &&
 	    adlen == TLS_IO_TOKEN && memcmp(ad, tok, TLS_IO_TOKEN) == 0)
 		return 1;
 	/* TLS 1.2 resumption by session id: same master secret. */
@@ -408,6 +406,5 @@ void tls_io_describe(const struct conn *c, char *out, size_t outsz)
 		return;
 	}
 	const SSL_CIPHER *ci = SSL_get_current_cipher(c->ssl);
-	snprintf(out, outsz, "%s %s", SSL_get_version(c->ssl),
-		 ci ? SSL_CIPHER_get_name(ci) : "?");
+	snprintf(out, outsz, "%s %s", SSL_get_version(c->ssl), ci ? SSL_CIPHER_get_name(ci) : "?");
 }

@@ -33,12 +33,12 @@ struct conn_ops {
 struct conn {
 	int fd;
 	const struct conn_ops *ops;
-	void *ssl;        /* SSL * when TLS is on */
-	int tls;          /* 1 once TLS is on (policy checks, never I/O) */
-	int handshaken;   /* TLS handshake completed */
-	void *rbuf;       /* TLS sendfile read-ahead (PM_FTP_IO_BUF), lazily */
+	void *ssl;      /* SSL * when TLS is on */
+	int tls;        /* 1 once TLS is on (policy checks, never I/O) */
+	int handshaken; /* TLS handshake completed */
+	void *rbuf;     /* TLS sendfile read-ahead (PM_FTP_IO_BUF), lazily */
 	size_t rlen, rpos;
-	uint64_t roff;    /* file offset of rbuf[0] */
+	uint64_t roff; /* file offset of rbuf[0] */
 	int rfd;
 };
 

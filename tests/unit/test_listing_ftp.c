@@ -33,20 +33,23 @@ int main(void)
 		time_t now;
 		const char *want;
 	} ls[] = {
-		/* 2024-03-05 07:08:09 UTC, listed a day later: time form */
-		{"file.txt", INDEX_FILE, 1234, 1709622489, 1709622489 + 86400,
-		 "-r--r--r--   1 ftp      ftp              1234 Mar  5 07:08 file.txt\r\n"},
-		/* a year later: year form */
-		{"old.tar.gz", INDEX_FILE, 5000000000ull, 1709622489, 1709622489 + 366 * 86400,
-		 "-r--r--r--   1 ftp      ftp        5000000000 Mar  5  2024 old.tar.gz\r\n"},
-		{"pub", INDEX_DIR, 4096, 1709622489, 1709622489,
-		 "dr-xr-xr-x   2 ftp      ftp              4096 Mar  5 07:08 pub\r\n"},
-		/* far in the future: year form */
-		{"future", INDEX_FILE, 0, 1709622489 + 86400 * 30, 1709622489,
-		 "-r--r--r--   1 ftp      ftp                 0 Apr  4  2024 future\r\n"},
-		{"\xc3\x9c" "bersicht und Notizen.txt", INDEX_FILE, 7, 1709622489, 1709622489,
-		 "-r--r--r--   1 ftp      ftp                 7 Mar  5 07:08 "
-		 "\xc3\x9c" "bersicht und Notizen.txt\r\n"},
+	    /* 2024-03-05 07:08:09 UTC, listed a day later: time form */
+	    {"file.txt", INDEX_FILE, 1234, 1709622489, 1709622489 + 86400,
+	     "-r--r--r--   1 ftp      ftp              1234 Mar  5 07:08 file.txt\r\n"},
+	    /* a year later: year form */
+	    {"old.tar.gz", INDEX_FILE, 5000000000ull, 1709622489, 1709622489 + 366 * 86400,
+	     "-r--r--r--   1 ftp      ftp        5000000000 Mar  5  2024 old.tar.gz\r\n"},
+	    {"pub", INDEX_DIR, 4096, 1709622489, 1709622489,
+	     "dr-xr-xr-x   2 ftp      ftp              4096 Mar  5 07:08 pub\r\n"},
+	    /* far in the future: year form */
+	    {"future", INDEX_FILE, 0, 1709622489 + 86400 * 30, 1709622489,
+	     "-r--r--r--   1 ftp      ftp                 0 Apr  4  2024 future\r\n"},
+	    {"\xc3\x9c"
+	     "bersicht und Notizen.txt",
+	     INDEX_FILE, 7, 1709622489, 1709622489,
+	     "-r--r--r--   1 ftp      ftp                 7 Mar  5 07:08 "
+	     "\xc3\x9c"
+	     "bersicht und Notizen.txt\r\n"},
 	};
 	for (size_t i = 0; i < sizeof(ls) / sizeof(ls[0]); i++) {
 		struct buf b;
@@ -70,12 +73,12 @@ int main(void)
 	struct index_entry f = mk("a;b c", INDEX_FILE, 99, 1709622489);
 	CHECK_INT("mlsx file", 0, listing_mlsx_facts(&b, &f, NULL));
 	CHECK_STR("mlsx file facts",
-		  "type=file;size=99;modify=20240305070809;perm=r;unique=42U1234; a;b c", b.data);
+	          "type=file;size=99;modify=20240305070809;perm=r;unique=42U1234; a;b c", b.data);
 	buf_reset(&b);
 	struct index_entry d = mk("dir", INDEX_DIR, 4096, 0);
 	CHECK_INT("mlsx dir", 0, listing_mlsx_facts(&b, &d, NULL));
 	CHECK_STR("mlsx dir facts",
-		  "type=dir;size=4096;modify=19700101000000;perm=el;unique=42U1234; dir", b.data);
+	          "type=dir;size=4096;modify=19700101000000;perm=el;unique=42U1234; dir", b.data);
 	buf_reset(&b);
 	CHECK_INT("mlsx override", 0, listing_mlsx_facts(&b, &d, "cdir"));
 	CHECK("type override", strncmp(b.data, "type=cdir;", 10) == 0);
