@@ -395,8 +395,10 @@ int main(int argc, char **argv)
 			main_reload(&o);
 			break;
 		case SIGUSR1:
-			log_reopen();
-			log_info("log files reopened");
+			if (log_reopen() == 0)
+				log_info("log files reopened");
+			else
+				log_err("some log files could not be reopened; the old ones stay");
 			break;
 		case SIGINT:
 			drain = MAIN_INT_DRAIN;
