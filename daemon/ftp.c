@@ -21,6 +21,7 @@
 #include "limiter.h"
 #include "log.h"
 #include "net.h"
+#include "proxy.h"
 
 #define FTP_ACCEPT_BATCH 64
 #define FTP_REJECT_MAX 256        /* sessions per thread saying 421 at once */
@@ -315,8 +316,7 @@ static void ftp_sess_kill(struct ftp_sess *s)
 		limiter_conn_close(limiter_global(), &s->peer);
 	if (s->reject)
 		s->loop->nreject--;
-	else
-		atomic_fetch_sub(&ftp_nsessions, 1);
+	atomic_fetch_sub(&ftp_nsessions, 1);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -343,27 +343,103 @@ static void ftp_greet(struct ftp_sess *s)
 	ftp_reply(s, 220, "pubmirror anonymous FTP server ready (read-only)");
 }
 
+int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why)
+{
+	unsigned char hdr[PROXY_HEADER_MAX];
+	struct sockaddr_storage dst;
+	size_t used = 0;
+	ssize_t n;
+
+	*why = "connection closed before the PROXY header";
+	do
+		n = recv(fd, hdr, sizeof(hdr), MSG_PEEK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0)
+		return -1;
+	enum proxy_result r = proxy_parse(hdr, (size_t)n, src, &dst, &used, why);
+	switch (r) {
+	case PROXY_NEED_MORE:
+		if ((size_t)n == sizeof(hdr)) {
+			*why = "PROXY header too long";
+			return -1;
+		}
+		return 0;
+	case PROXY_BAD:
+		return -1;
+	case PROXY_OK:
+	case PROXY_LOCAL:
+		break;
+	}
+	*has_src = r == PROXY_OK;
+	/* consume exactly the header: what follows (a command, a TLS
+	 * ClientHello) stays for the session */
+	if (recv(fd, hdr, used, 0) != (ssize_t)used) {
+		*why = "short read of the PROXY header";
+		return -1;
+	}
+	return 1;
+}
+
+/* Admit a new session: limiter verdict, then the greeting (or the TLS
+ * handshake of implicit FTPS first). */
+static int ftp_admit(struct ftp_sess *s)
+{
+	struct ftp_loop *l = s->loop;
+	struct limiter *lim = limiter_global();
+	enum limiter_verdict v = lim ? limiter_conn_open(lim, &s->peer, ftp_now()) : LIMITER_OK;
+
+	if (v != LIMITER_OK && l->nreject >= FTP_REJECT_MAX)
+		return -1;
+	s->counted = v == LIMITER_OK && lim != NULL;
+	switch (v) {
+	case LIMITER_OK:
+		break;
+	case LIMITER_FULL:
+		s->reject_text = "Too many connections to this server; try again later";
+		break;
+	case LIMITER_PER_IP:
+		s->reject_text = "Too many connections from your address; try again later";
+		break;
+	case LIMITER_BANNED:
+		s->reject_text = "Your address is banned for a while after failed logins";
+		break;
+	}
+	if (v != LIMITER_OK) {
+		s->reject = 1;
+		l->nreject++;
+		log_info("ftp: %s: refused at the greeting: %s", s->peer_str, s->reject_text);
+	}
+	if (s->implicit) {
+		if (tls_io_start(&s->ctrl, NULL) != 0) {
+			log_err("ftp: %s: cannot start TLS", s->peer_str);
+			return -1;
+		}
+		s->ctrl_hs = 1;
+		s->greet_pending = 1;
+		/* Implicit FTPS: data is protected unless the client says
+		 * PROT C. */
+		s->pbsz = 1;
+		s->prot_p = 1;
+	} else {
+		ftp_greet(s);
+	}
+	return 0;
+}
+
 static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 {
+	const struct config *c = config_get();
+
 	for (int i = 0; i < FTP_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage peer;
 		socklen_t plen;
 		int fd = net_accept(lev->fd, &peer, &plen);
 		if (fd < 0)
 			return;
-		struct limiter *lim = limiter_global();
-		enum limiter_verdict v =
-		    lim ? limiter_conn_open(lim, &peer, ftp_now()) : LIMITER_OK;
-		if (l->stopping || (v != LIMITER_OK && l->nreject >= FTP_REJECT_MAX)) {
-			if (v == LIMITER_OK && lim)
-				limiter_conn_close(lim, &peer);
-			close(fd);
-			continue;
-		}
-		struct ftp_sess *s = calloc(1, sizeof(*s));
+		struct ftp_sess *s = l->stopping ? NULL : calloc(1, sizeof(*s));
 		if (s == NULL) {
-			if (v == LIMITER_OK && lim)
-				limiter_conn_close(lim, &peer);
 			close(fd);
 			continue;
 		}
@@ -374,7 +450,6 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		getsockname(fd, (struct sockaddr *)&s->local, &llen);
 		net_addr_str(&peer, 0, s->peer_str, sizeof(s->peer_str));
 		buf_init(&s->out, 1024 * 1024);
-		s->counted = v == LIMITER_OK && lim != NULL;
 		s->t_start = s->t_cmd = ftp_now();
 		s->ascii = 1;
 		s->halgo = HASH_SHA256;
@@ -382,53 +457,19 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		s->mlst_mask = FTP_FACT_ALL;
 		s->cev.kind = FTP_EV_CTRL;
 		s->cev.s = s;
-		switch (v) {
-		case LIMITER_OK:
-			break;
-		case LIMITER_FULL:
-			s->reject = 1;
-			s->reject_text = "Too many connections to this server; try again later";
-			break;
-		case LIMITER_PER_IP:
-			s->reject = 1;
-			s->reject_text = "Too many connections from your address; try again later";
-			break;
-		case LIMITER_BANNED:
-			s->reject = 1;
-			s->reject_text = "Your address is banned for a while after failed logins";
-			break;
-		}
-		if (s->reject)
-			l->nreject++;
-		else
-			atomic_fetch_add(&ftp_nsessions, 1);
+		s->implicit = lev->implicit;
+		unsigned pflag = lev->implicit ? CONFIG_PROXY_FTPS : CONFIG_PROXY_FTP;
+		s->proxy_pending = (c->proxy_protocol & pflag) != 0;
+		atomic_fetch_add(&ftp_nsessions, 1);
 		s->next = l->all;
 		if (l->all)
 			l->all->prev = s;
 		l->all = s;
-		if (ftp_ev_add(l, fd, &s->cev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
+		if (ftp_ev_add(l, fd, &s->cev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0 ||
+		    (!s->proxy_pending && ftp_admit(s) != 0)) {
 			ftp_sess_kill(s);
 			continue;
 		}
-		if (lev->implicit) {
-			s->implicit = 1;
-			if (tls_io_start(&s->ctrl, NULL) != 0) {
-				log_err("ftp: %s: cannot start TLS", s->peer_str);
-				ftp_sess_kill(s);
-				continue;
-			}
-			s->ctrl_hs = 1;
-			s->greet_pending = 1;
-			/* Implicit FTPS: data is protected unless the client says
-			 * PROT C. */
-			s->pbsz = 1;
-			s->prot_p = 1;
-		} else {
-			ftp_greet(s);
-		}
-		if (s->reject)
-			log_info("ftp: %s: refused at the greeting: %s", s->peer_str,
-			         s->reject_text);
 		ftp_ready(s);
 	}
 }
@@ -543,6 +584,29 @@ static int ftp_sess_commands(struct ftp_sess *s)
 
 static void ftp_sess_run(struct ftp_sess *s)
 {
+	if (s->proxy_pending) {
+		const char *why = "";
+		struct sockaddr_storage src;
+		int has_src = 0;
+		int r = ftp_proxy_take(s->ctrl.fd, &src, &has_src, &why);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			log_info("ftp: %s: refused: %s", s->peer_str, why);
+			ftp_sess_kill(s);
+			return;
+		}
+		s->proxy_pending = 0;
+		if (has_src) {
+			s->peer = src;
+			s->proxied = 1;
+			net_addr_str(&src, 0, s->peer_str, sizeof(s->peer_str));
+		}
+		if (ftp_admit(s) != 0) {
+			ftp_sess_kill(s);
+			return;
+		}
+	}
 	for (int round = 0; round < 32 && !s->dead; round++) {
 		int progress = 0;
 

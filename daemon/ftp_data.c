@@ -36,6 +36,7 @@ struct ftp_data *ftp_data_get(struct ftp_sess *s)
 	if (d == NULL)
 		return NULL;
 	d->lfd = -1;
+	d->pfd = -1;
 	d->fd = -1;
 	conn_init(&d->conn, -1);
 	d->lev.kind = FTP_EV_PASV;
@@ -89,6 +90,9 @@ void ftp_data_clear(struct ftp_sess *s)
 	if (d->lfd >= 0)
 		close(d->lfd);
 	d->lfd = -1;
+	if (d->pfd >= 0)
+		close(d->pfd);
+	d->pfd = -1;
 	d->active = 0;
 	d->connecting = 0;
 	conn_close(&d->conn);
@@ -180,6 +184,19 @@ static int ftp_data_accept(struct ftp_sess *s)
 		if (fd < 0)
 			break;
 		progress = 1;
+		if (s->proxied) {
+			/* behind a proxy the data connection names its client in
+			 * its own PROXY header (ftp_data_proxy) */
+			if (d->pfd >= 0 ||
+			    ftp_ev_add(s->loop, fd, &d->dev,
+			               EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
+				close(fd);
+				continue;
+			}
+			d->pfd = fd;
+			d->pfd_since = ftp_now();
+			continue;
+		}
 		if (!net_same_host(&peer, &s->peer)) {
 			char a[80];
 			net_addr_str(&peer, 1, a, sizeof(a));
@@ -477,12 +494,46 @@ broken:
 	return 1;
 }
 
+/* A proxied passive data connection: its PROXY header must name the
+ * session's client.  SECURITY: the same no-port-theft rule as without a
+ * proxy. */
+static int ftp_data_proxy(struct ftp_sess *s)
+{
+	struct ftp_data *d = s->data;
+	struct sockaddr_storage src;
+	int has_src = 0;
+	const char *why = "";
+	int r = ftp_proxy_take(d->pfd, &src, &has_src, &why);
+
+	if (r == 0)
+		return 0;
+	if (r > 0 && !(has_src && net_same_host(&src, &s->peer))) {
+		r = -1;
+		why = "its PROXY header names another client";
+	}
+	if (r < 0) {
+		log_warn("ftp: %s: proxied data connection refused: %s", s->peer_str, why);
+		close(d->pfd);
+		d->pfd = -1;
+		return 1;
+	}
+	if (d->lfd >= 0)
+		close(d->lfd);
+	d->lfd = -1;
+	conn_init(&d->conn, d->pfd);
+	d->pfd = -1;
+	d->events = 0;
+	return 1;
+}
+
 int ftp_data_run(struct ftp_sess *s)
 {
 	struct ftp_data *d = s->data;
 	const struct config *c = config_get();
 	int progress = 0;
 
+	if (d->pfd >= 0 && d->conn.fd < 0)
+		progress |= ftp_data_proxy(s);
 	if (d->lfd >= 0 && d->conn.fd < 0)
 		progress |= ftp_data_accept(s);
 	switch (d->xs) {
@@ -623,6 +674,11 @@ void ftp_data_timeouts(struct ftp_sess *s, uint64_t now)
 {
 	struct ftp_data *d = s->data;
 
+	if (d->pfd >= 0 && ftp_elapsed(now, d->pfd_since) > 10 * FTP_SEC) {
+		log_info("ftp: %s: proxied data connection sent no PROXY header", s->peer_str);
+		close(d->pfd);
+		d->pfd = -1;
+	}
 	switch (d->xs) {
 	case XS_NONE:
 		return;

@@ -59,8 +59,10 @@ struct ftp_data {
 	int active; /* PORT/EPRT target set */
 	struct sockaddr_storage target;
 	struct conn conn; /* fd -1 until connected */
-	int connecting;   /* active connect in progress */
-	uint32_t events;  /* last epoll events of conn */
+	int pfd;          /* proxied session: accepted, PROXY header not read */
+	uint64_t pfd_since;
+	int connecting;  /* active connect in progress */
+	uint32_t events; /* last epoll events of conn */
 	enum ftp_xs xs;
 	/* the transfer */
 	enum ftp_src src;
@@ -94,8 +96,10 @@ struct ftp_sess {
 	struct conn ctrl;
 	struct sockaddr_storage peer, local;
 	char peer_str[64];
-	int counted; /* limiter_conn_open said OK */
-	int reject;  /* greeting is a 421 */
+	int counted;       /* limiter_conn_open said OK */
+	int proxy_pending; /* waiting for the PROXY header */
+	int proxied;       /* peer came from a PROXY header */
+	int reject;        /* greeting is a 421 */
 	const char *reject_text;
 	int ctrl_hs;       /* control TLS handshake running */
 	int greet_pending; /* greeting after the implicit handshake */
@@ -160,6 +164,14 @@ int ftp_ev_add(struct ftp_loop *l, int fd, struct ftp_ev *ev, uint32_t events);
 int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
                     int algo, uint64_t off, uint64_t len);
 int ftp_busy(const struct ftp_sess *s);
+/* Read a PROXY protocol header at the start of fd (peeked, then consumed
+ * exactly, so the bytes after it stay in the socket).  1 done (*src set,
+ * *has_src 0 for a LOCAL header), 0 more bytes needed, -1 refused (why). */
+int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why);
+/* Read a PROXY protocol header at the start of fd (peeked, then consumed
+ * exactly, so the bytes after it stay in the socket).  1 done (*src set,
+ * *has_src 0 for a LOCAL header), 0 more bytes needed, -1 refused (why). */
+int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why);
 void ftp_stat_add(int which, uint64_t n);
 enum { FTP_STAT_BYTES, FTP_STAT_XFERS, FTP_STAT_HS, FTP_STAT_HS_FAIL, FTP_STAT_REUSE_REFUSED };
 
