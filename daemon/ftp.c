@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ftp.h"
+#include "auth.h"
 #include "ftp_int.h"
 #include "limiter.h"
 #include "log.h"
@@ -184,10 +185,17 @@ int ftp_busy(const struct ftp_sess *s)
 
 /* --- digests on the worker pool --- */
 
+/* A job for the worker pool: a digest (HASH) or a password check (PASS of
+ * an auth_file user: crypt can take tens of milliseconds, too long to run
+ * on a loop that serves thousands of sessions). */
 struct ftp_hash_job {
 	struct ftp_hash_job *next;
 	struct ftp_loop *loop;
 	struct ftp_sess *sess; /* loop thread only; NULL when the session left */
+	int auth;              /* 1: password check, 0: digest */
+	char user[PM_AUTH_USER_MAX + 1];
+	char pass[PM_AUTH_PASS_MAX + 1];
+	size_t passlen;
 	int fd;
 	char *rel;
 	uint64_t size, off, len;
@@ -222,8 +230,13 @@ static void *ftp_hash_worker(void *arg)
 		ftp_hq_len--;
 		pthread_mutex_unlock(&ftp_hq_lock);
 
-		j->rc = hash_file(j->fd, j->rel, j->size, j->mtime, (enum hash_algo)j->algo, j->off,
-		                  j->len, j->hex, sizeof(j->hex));
+		if (j->auth) {
+			j->rc = auth_check(j->user, j->pass, j->passlen) ? 0 : -1;
+			explicit_bzero(j->pass, sizeof(j->pass));
+		} else {
+			j->rc = hash_file(j->fd, j->rel, j->size, j->mtime, (enum hash_algo)j->algo,
+			                  j->off, j->len, j->hex, sizeof(j->hex));
+		}
 		pthread_mutex_lock(&j->loop->done_lock);
 		j->next = j->loop->done;
 		j->loop->done = j;
@@ -235,6 +248,44 @@ static void *ftp_hash_worker(void *arg)
 	}
 }
 
+static int ftp_job_enqueue(struct ftp_sess *s, struct ftp_hash_job *j)
+{
+	j->loop = s->loop;
+	j->sess = s;
+	pthread_mutex_lock(&ftp_hq_lock);
+	if (ftp_hq_len >= FTP_HASH_QUEUE_MAX || ftp_hq_n == 0) {
+		pthread_mutex_unlock(&ftp_hq_lock);
+		return -1;
+	}
+	*ftp_hq_tail = j;
+	ftp_hq_tail = &j->next;
+	ftp_hq_len++;
+	pthread_cond_signal(&ftp_hq_cond);
+	pthread_mutex_unlock(&ftp_hq_lock);
+	s->hjob = j;
+	return 0;
+}
+
+int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size_t passlen)
+{
+	struct ftp_hash_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || passlen > PM_AUTH_PASS_MAX)
+		goto fail;
+	j->auth = 1;
+	j->fd = -1;
+	snprintf(j->user, sizeof(j->user), "%s", user);
+	memcpy(j->pass, pass, passlen);
+	j->passlen = passlen;
+	if (ftp_job_enqueue(s, j) == 0)
+		return 0;
+fail:
+	if (j)
+		explicit_bzero(j->pass, sizeof(j->pass));
+	free(j);
+	return -1;
+}
+
 int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
                     int algo, uint64_t off, uint64_t len)
 {
@@ -244,27 +295,17 @@ int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, 
 		free(j);
 		return -1;
 	}
-	j->loop = s->loop;
-	j->sess = s;
 	j->fd = fd;
 	j->size = size;
 	j->mtime = mtime;
 	j->algo = algo;
 	j->off = off;
 	j->len = len;
-	pthread_mutex_lock(&ftp_hq_lock);
-	if (ftp_hq_len >= FTP_HASH_QUEUE_MAX || ftp_hq_n == 0) {
-		pthread_mutex_unlock(&ftp_hq_lock);
+	if (ftp_job_enqueue(s, j) != 0) {
 		free(j->rel);
 		free(j);
 		return -1;
 	}
-	*ftp_hq_tail = j;
-	ftp_hq_tail = &j->next;
-	ftp_hq_len++;
-	pthread_cond_signal(&ftp_hq_cond);
-	pthread_mutex_unlock(&ftp_hq_lock);
-	s->hjob = j;
 	return 0;
 }
 
@@ -277,7 +318,11 @@ static void ftp_hash_done(struct ftp_loop *l)
 	while (j) {
 		struct ftp_hash_job *next = j->next;
 		struct ftp_sess *s = j->sess;
-		if (s) {
+		if (s && j->auth) {
+			s->hjob = NULL;
+			ftp_cmd_auth_done(s, j->rc == 0);
+			ftp_ready(s);
+		} else if (s) {
 			s->hjob = NULL;
 			if (j->rc != 0) {
 				ftp_reply(s, 550, "Could not read the file to hash it");
@@ -292,7 +337,8 @@ static void ftp_hash_done(struct ftp_loop *l)
 			}
 			ftp_ready(s);
 		}
-		close(j->fd);
+		if (j->fd >= 0)
+			close(j->fd);
 		free(j->rel);
 		free(j);
 		j = next;

@@ -259,19 +259,32 @@ static void cmd_pass(struct ftp_sess *s, char *arg)
 		ftp_bad(s);
 		return;
 	}
+	if (plen > PM_AUTH_PASS_MAX || ftp_auth_submit(s, s->user, arg, plen) != 0) {
+		if (plen > PM_AUTH_PASS_MAX) {
+			ftp_cmd_auth_done(s, 0);
+			return;
+		}
+		ftp_sess_close(s, 421, "Server busy; try again later");
+		return;
+	}
+	/* the reply comes with ftp_cmd_auth_done, from the worker */
+}
+
+void ftp_cmd_auth_done(struct ftp_sess *s, int ok)
+{
 	struct limiter *lim = limiter_global();
-	if (plen <= PM_AUTH_PASS_MAX && auth_check(s->user, arg, plen)) {
+	char esc[100];
+
+	if (ok) {
 		if (lim)
 			limiter_auth_ok(lim, &s->peer);
 		s->anonymous = 0;
 		ftp_logged_in(s);
-		char esc[100];
 		log_info("ftp: %s: user %s logged in", s->peer_str,
 		         log_esc(esc, sizeof(esc), s->user, strlen(s->user)));
 		ftp_reply(s, 230, "Logged in; this server is read-only");
 		return;
 	}
-	char esc[100];
 	log_info("ftp: %s: failed login for user %s", s->peer_str,
 	         log_esc(esc, sizeof(esc), s->user, strlen(s->user)));
 	if (lim && limiter_auth_fail(lim, &s->peer, ftp_now())) {
@@ -1090,7 +1103,7 @@ static void cmd_clnt(struct ftp_sess *s, char *arg)
 static void cmd_abor(struct ftp_sess *s, char *arg)
 {
 	if (s->hjob) {
-		ftp_reply(s, 225, "No transfer to abort (a digest is being computed)");
+		ftp_reply(s, 225, "No transfer to abort");
 		return;
 	}
 	ftp_data_abort(s);

@@ -163,6 +163,8 @@ void ftp_throttle(struct ftp_sess *s, uint64_t when);
 int ftp_ev_add(struct ftp_loop *l, int fd, struct ftp_ev *ev, uint32_t events);
 int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
                     int algo, uint64_t off, uint64_t len);
+/* Check a user's password on the worker pool; ftp_cmd_auth_done answers. */
+int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size_t passlen);
 int ftp_busy(const struct ftp_sess *s);
 /* Read a PROXY protocol header at the start of fd (peeked, then consumed
  * exactly, so the bytes after it stay in the socket).  1 done (*src set,
@@ -180,6 +182,8 @@ enum { FTP_STAT_BYTES, FTP_STAT_XFERS, FTP_STAT_HS, FTP_STAT_HS_FAIL, FTP_STAT_R
 void ftp_cmd_line(struct ftp_sess *s, char *line, size_t n);
 /* 1 when the line may run while a transfer or digest is busy. */
 int ftp_cmd_busy_ok(const char *line, size_t n);
+/* The result of ftp_auth_submit (ok: the password matched). */
+void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
 /* Reset the session to its just-connected state (AUTH TLS). */
 void ftp_cmd_reset(struct ftp_sess *s);
 
