@@ -148,21 +148,19 @@ static void ftp_fmt_time(int64_t mtime, char *out, size_t outsz)
 	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* MLSx facts of e restricted to the facts chosen by OPTS MLST. */
-static int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
-                     const char *type_override)
+int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
+              const char *type_override)
 {
 	struct buf all;
 	static const char *const names[] = {"type=", "size=", "modify=", "perm=", "unique="};
+	size_t mark = out->len;
 	int rc = -1;
 
+	if (s->mlst_mask == FTP_FACT_ALL)
+		return listing_mlsx_facts(out, e, type_override);
 	buf_init(&all, PM_FTP_REPLY_MAX);
 	if (listing_mlsx_facts(&all, e, type_override) != 0)
 		goto fail;
-	if (s->mlst_mask == FTP_FACT_ALL) {
-		rc = buf_append(out, all.data, all.len);
-		goto fail;
-	}
 	char *p = all.data;
 	char *sp = strchr(p, ' '); /* facts end at the first space */
 	if (sp == NULL)
@@ -180,6 +178,10 @@ static int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_ent
 	}
 	rc = buf_append(out, sp, all.len - (size_t)(sp - all.data));
 fail:
+	if (rc != 0 && out->data) {
+		out->len = mark;
+		out->data[mark] = '\0';
+	}
 	buf_free(&all);
 	return rc;
 }

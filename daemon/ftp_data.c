@@ -311,7 +311,7 @@ static int ftp_data_produce(struct ftp_sess *s)
 			break;
 		case SRC_MLSD: {
 			size_t mark = d->raw.len;
-			if (listing_mlsx_facts(&d->raw, e, NULL) == 0 &&
+			if (ftp_facts(s, &d->raw, e, NULL) == 0 &&
 			    buf_append(&d->raw, "\r\n", 2) != 0) {
 				d->raw.len = mark;
 			}

@@ -285,6 +285,20 @@ def main():
                         sorted(["/pub/KEYS.asc", "/pub/docs", "/pub/hello", "/pub/misc",
                                 "/pub/releases"]),
                         sorted(data.decode().split("\r\n")[:-1]))
+        r.code("OPTS MLST type;size;")
+        c1, data, c2 = r.retr_bytes("MLSD /pub")
+        lines = data.decode().split("\r\n")[:-1]
+        pmtest.check("OPTS MLST type;size; limits MLSD facts",
+                     lines and all(re.match(r"^type=\w+;size=\d+; \S", x) for x in lines), lines)
+        c, t = r.cmd("MLST /README")
+        pmtest.check("OPTS MLST limits MLST facts",
+                     re.search(r"^ type=file;size=\d+; /README$", t, re.M) is not None, t)
+        r.code("OPTS MLST type;size;modify;perm;unique;")
+        # Telnet IP + Synch before ABOR (IAC IP IAC DM), as lftp sends it
+        r.send(b"\xff\xf4\xff\xf2ABOR")
+        pmtest.check_eq("ABOR after Telnet IAC IP/DM: 225", 225, r.reply()[0])
+        r.send(b"\xff\xf4\xffABOR")  # the DM went out of band
+        pmtest.check_eq("ABOR after IAC IP and a lone IAC: 225", 225, r.reply()[0])
         pmtest.check_eq("EPSV ALL: 200", 200, r.code("EPSV ALL"))
         pmtest.check_eq("PASV after EPSV ALL: 503", 503, r.code("PASV"))
         pmtest.check_eq("PORT after EPSV ALL: 503", 503, r.code("PORT 127,0,0,1,200,1"))
