@@ -751,6 +751,11 @@ static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 			ftp_data_timeouts(s, now);
 		if (s->dead || s->closing)
 			continue;
+		if (s->proxy_pending && ftp_elapsed(now, s->t_start) > 10 * 1000000000ull) {
+			log_info("ftp: %s: no PROXY header within 10 seconds", s->peer_str);
+			ftp_sess_kill(s);
+			continue;
+		}
 		if (!s->logged_in &&
 		    ftp_elapsed(now, s->t_start) > (uint64_t)PM_FTP_LOGIN_TIMEOUT * 1000000000u) {
 			if (s->ctrl_hs)
