@@ -84,6 +84,17 @@ def main():
                                 capture_output=True, timeout=60)
             pmtest.check("required: curl resumes and downloads (%s)" % label,
                          rc.returncode == 0 and rc.stdout == src, rc.stderr)
+        rc = subprocess.run(["curl", "-sS", "--max-time", "20", "--cacert", d.cert,
+                             "ftps://127.0.0.1:%d/%s" % (d.ftps_port, FILE)],
+                            capture_output=True, timeout=60)
+        pmtest.check("required: curl on implicit FTPS resumes and downloads",
+                     rc.returncode == 0 and rc.stdout == src, rc.stderr)
+        rc = subprocess.run(["lftp", "-u", "anonymous,r@example.org",
+                             "ftps://127.0.0.1:%d" % d.ftps_port],
+                            input=b"set ssl:verify-certificate no\nls pub\n",
+                            capture_output=True, timeout=90)
+        pmtest.check("required: lftp on implicit FTPS lists", b"misc" in rc.stdout,
+                     rc.stderr.decode("utf-8", "replace")[-300:])
         work = tempfile.mkdtemp(prefix="pm-lftp-reuse-")
         script = """set ssl:verify-certificate no
 set ftp:ssl-force true
