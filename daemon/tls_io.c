@@ -300,8 +300,10 @@ int tls_io_start(struct conn *c, const struct conn *ctrl)
 	ssl = SSL_new(ctx);
 	if (ssl == NULL)
 		goto fail;
-	SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-	                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Idle control connections give their record buffers back; a data
+	 * connection is busy for its whole life and keeps them. */
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	                      (ctrl ? 0 : SSL_MODE_RELEASE_BUFFERS));
 	SSL_set_session_id_context(ssl, tls_io_sid_ctx, sizeof(tls_io_sid_ctx) - 1);
 	/* TLS 1.3 tickets only at login (control) and never on data. */
 	SSL_set_num_tickets(ssl, 0);
