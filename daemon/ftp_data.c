@@ -22,10 +22,10 @@
 #include "net.h"
 #include "path.h"
 
-#define FTP_DATA_CHUNK (64 * 1024)        /* listings, TYPE A, MODE Z */
-#define FTP_DATA_SENDFILE (1024 * 1024)   /* one sendfile call at most */
-#define FTP_DATA_BUDGET (8 * 1024 * 1024) /* bytes per turn, then yield */
-#define FTP_DATA_DRAIN_SECS 3             /* wait for the client to close */
+#define FTP_DATA_CHUNK (64 * 1024)          /* listings, TYPE A, MODE Z */
+#define FTP_DATA_SENDFILE (4 * 1024 * 1024) /* one sendfile call at most */
+#define FTP_DATA_BUDGET (16 * 1024 * 1024)  /* bytes per turn, then yield */
+#define FTP_DATA_DRAIN_SECS 3               /* wait for the client to close */
 #define FTP_SEC 1000000000ull
 
 struct ftp_data *ftp_data_get(struct ftp_sess *s)
