@@ -130,6 +130,13 @@ class Raw:
             pass
 
 
+def wide_pasv(n=100):
+    """pasv_ports of n free ports: every passive transfer leaves its port in
+    TIME_WAIT for a minute, and a busy test uses more than pmtest's 20."""
+    lo, hi = pmtest.free_range(n)
+    return {"pasv_ports": "%d-%d" % (lo, hi)}
+
+
 # (command, expected code) in order on one logged-in session
 TABLE = [
     ("SYST", 215),
@@ -235,7 +242,7 @@ TABLE = [
 
 
 def main():
-    with pmtest.Daemon() as d:
+    with pmtest.Daemon(sets=wide_pasv()) as d:
         r = Raw(d.ftp_port)
         pmtest.check_eq("greeting 220", 220, r.greeting[0])
         pmtest.check_eq("LIST before login: 530", 530, r.code("LIST"))

@@ -7,6 +7,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
+from t_ftp_conformance import wide_pasv  # noqa: E402
 
 FILE = "pub/hello/hello-2.12.tar.gz"
 
@@ -19,7 +20,7 @@ def curl(*args):
 
 def main():
     work = tempfile.mkdtemp(prefix="pm-curl-")
-    with pmtest.Daemon(ipv6=True) as d:
+    with pmtest.Daemon(ipv6=True, sets=wide_pasv()) as d:
         with open(os.path.join(d.root, FILE), "rb") as f:
             src = f.read()
         base = "ftp://127.0.0.1:%d/" % d.ftp_port

@@ -12,6 +12,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftplib  # noqa: E402
 import pmtest  # noqa: E402
+from t_ftp_conformance import wide_pasv  # noqa: E402
 
 FILE = "pub/hello/hello-2.12.tar.gz"
 
@@ -33,7 +34,7 @@ def fetch(f, cmd, rest=None):
 
 
 def main():
-    with pmtest.Daemon() as d:
+    with pmtest.Daemon(sets=wide_pasv()) as d:
         path = os.path.join(d.root, FILE)
         with open(path, "rb") as fh:
             src = fh.read()

@@ -10,6 +10,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
+from t_ftp_conformance import wide_pasv  # noqa: E402
 
 
 def lftp(port, script, cwd):
@@ -53,7 +54,7 @@ exit
 
 
 def main():
-    with pmtest.Daemon() as d:
+    with pmtest.Daemon(sets=wide_pasv()) as d:
         base = """set ssl:verify-certificate no
 set ftp:ssl-force true
 set ftp:ssl-protect-data true

@@ -10,11 +10,11 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from t_ftp_conformance import Raw, wide_pasv  # noqa: E402
 
 
 def main():
-    with pmtest.Daemon() as d:
+    with pmtest.Daemon(sets=wide_pasv()) as d:
         with open(os.path.join(d.root, "README"), "rb") as f:
             readme = f.read()
         with open(os.path.join(d.root, "pub/misc/speedtest-256K.bin"), "rb") as f:

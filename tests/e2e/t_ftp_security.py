@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from t_ftp_conformance import Raw, wide_pasv  # noqa: E402
 
 
 def htpasswd(user, password):
@@ -27,7 +27,7 @@ def htpasswd(user, password):
 
 def main():
     auth = htpasswd("alice", "s3cret-pass")
-    with pmtest.Daemon(sets={"auth_paths": "/pub/releases", "auth_file": auth}) as d:
+    with pmtest.Daemon(sets=dict(wide_pasv(), auth_paths="/pub/releases", auth_file=auth)) as d:
         with open(os.path.join(d.root, "README"), "rb") as f:
             readme = f.read()
         r = Raw(d.ftp_port)

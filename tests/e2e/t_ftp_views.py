@@ -13,6 +13,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftplib  # noqa: E402
 import pmtest  # noqa: E402
+from t_ftp_conformance import wide_pasv  # noqa: E402
 
 
 def https_json(d, path):
@@ -21,7 +22,7 @@ def https_json(d, path):
 
 
 def main():
-    with pmtest.Daemon() as d:
+    with pmtest.Daemon(sets=wide_pasv()) as d:
         ctx = ssl.create_default_context(cafile=d.cert)
         ctx.check_hostname = False
         f = ftplib.FTP_TLS(context=ctx, timeout=15)
