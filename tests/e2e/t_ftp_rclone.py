@@ -1,6 +1,6 @@
 """rclone's FTP backend (MLSD, EPSV, explicit and implicit TLS): listing
-with exact sizes and times, copies equal to the tree, uploads refused with
-nothing written."""
+with exact sizes, copies equal to the tree, uploads refused with nothing
+written, and data-channel TLS session reuse under ftp_tls_reuse=required."""
 import filecmp
 import os
 import subprocess
@@ -50,6 +50,14 @@ def main():
         pmtest.check("upload refused", rc != 0, err[-300:])
         pmtest.check("nothing written under the root",
                      not os.path.exists(os.path.join(d.root, "pub/upload.txt")))
+    with pmtest.Daemon(sets={"ftp_tls_reuse": "required"}) as d:
+        pw = rclone("obscure", "you@example.org")[1].strip()
+        work = tempfile.mkdtemp(prefix="pm-rclone-reuse-")
+        rc, out, err = rclone("copy", ":ftp,host=127.0.0.1,port=%d,user=anonymous,pass=%s,"
+                              "explicit_tls=true,no_check_certificate=true:pub/hello"
+                              % (d.ftp_port, pw), work)
+        pmtest.check("ftp_tls_reuse=required: rclone resumes and copies",
+                     rc == 0 and "hello-2.12.tar.gz" in os.listdir(work), err[-300:])
     pmtest.done()
 
 
