@@ -53,9 +53,12 @@ def main():
     with pmtest.Daemon(sets={"ftp_tls_reuse": "required"}) as d:
         pw = rclone("obscure", "you@example.org")[1].strip()
         work = tempfile.mkdtemp(prefix="pm-rclone-reuse-")
+        # One control connection: rclone shares one TLS session cache among
+        # its connections, and a data connection that resumes a ticket of
+        # another control connection is rightly refused.
         rc, out, err = rclone("copy", ":ftp,host=127.0.0.1,port=%d,user=anonymous,pass=%s,"
-                              "explicit_tls=true,no_check_certificate=true:pub/hello"
-                              % (d.ftp_port, pw), work)
+                              "explicit_tls=true,no_check_certificate=true,concurrency=1:"
+                              "pub/hello" % (d.ftp_port, pw), work)
         pmtest.check("ftp_tls_reuse=required: rclone resumes and copies",
                      rc == 0 and "hello-2.12.tar.gz" in os.listdir(work), err[-300:])
     pmtest.done()
