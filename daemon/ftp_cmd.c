@@ -59,6 +59,18 @@ static int ftp_hidden(const struct ftp_sess *s, const char *rel)
 	return auth_path_protected(c, rel);
 }
 
+int ftp_child_hidden(const struct ftp_sess *s, const char *dir, const char *name)
+{
+	const struct config *c = cfg();
+	char rel[PM_PATH_MAX];
+
+	/* the common case (no protected paths) composes nothing */
+	if (!s->anonymous || c == NULL || c->auth_paths.n == 0)
+		return 0;
+	int n = snprintf(rel, sizeof(rel), "%s%s%s", dir, dir[0] ? "/" : "", name);
+	return n < 0 || (size_t)n >= sizeof(rel) || auth_path_protected(c, rel);
+}
+
 /* Resolve arg against the cwd; replies 550 on refusal. */
 static int ftp_resolve(struct ftp_sess *s, const char *arg, char *out)
 {
@@ -936,7 +948,6 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 		return;
 	}
 	time_t now = time(NULL);
-	const struct config *c = cfg();
 	buf_puts(&b, "213-Status follows:\r\n");
 	size_t room = PM_FTP_REPLY_MAX - 64;
 	if (k == FT_FILE) {
@@ -944,13 +955,8 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 	} else {
 		for (uint32_t i = 0; i < d->count; i++) {
 			const struct index_entry *x = &ix->entries[d->first + i];
-			if (s->anonymous && c && c->auth_paths.n) {
-				char r2[PM_PATH_MAX];
-				int n = snprintf(r2, sizeof(r2), "%s%s%s", d->path,
-				                 d->path[0] ? "/" : "", x->name);
-				if (n < 0 || (size_t)n >= sizeof(r2) || auth_path_protected(c, r2))
-					continue;
-			}
+			if (ftp_child_hidden(s, d->path, x->name))
+				continue;
 			size_t mark = b.len;
 			if (listing_ls_line(&b, x, now) != 0 || b.len > room) {
 				b.len = mark;

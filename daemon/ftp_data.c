@@ -249,7 +249,6 @@ void ftp_data_begin(struct ftp_sess *s, const char *what)
 static int ftp_data_produce(struct ftp_sess *s)
 {
 	struct ftp_data *d = s->data;
-	const struct config *c = config_get();
 	time_t now = time(NULL);
 
 	buf_reset(&d->raw);
@@ -282,15 +281,9 @@ static int ftp_data_produce(struct ftp_sess *s)
 			if (d->pos >= d->dir->count || d->pos >= PM_LIST_ENTRIES_MAX)
 				break;
 			e = &d->ix->entries[d->dir->first + d->pos];
-			if (s->anonymous && c && c->auth_paths.n > 0) {
-				char rel[PM_PATH_MAX];
-				int n = snprintf(rel, sizeof(rel), "%s%s%s", d->dir->path,
-				                 d->dir->path[0] ? "/" : "", e->name);
-				if (n < 0 || (size_t)n >= sizeof(rel) ||
-				    auth_path_protected(c, rel)) {
-					d->pos++;
-					continue; /* SECURITY: invisible to anonymous */
-				}
+			if (ftp_child_hidden(s, d->dir->path, e->name)) {
+				d->pos++;
+				continue; /* SECURITY: invisible to anonymous */
 			}
 		}
 		d->pos++;

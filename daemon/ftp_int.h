@@ -185,6 +185,9 @@ int ftp_cmd_busy_ok(const char *line, size_t n);
 /* MLSx facts of e restricted to the facts chosen by OPTS MLST. 0 or -1. */
 int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
               const char *type_override);
+/* 1 when entry name of directory dir is a protected path an anonymous
+ * session must not see (also when the joined path would not fit). */
+int ftp_child_hidden(const struct ftp_sess *s, const char *dir, const char *name);
 /* The result of ftp_auth_submit (ok: the password matched). */
 void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
 /* Reset the session to its just-connected state (AUTH TLS). */
