@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from ftptest import Raw  # noqa: E402
 
 BIG = "/pub/misc/speedtest-256K.bin"
 

@@ -3,26 +3,13 @@
 its file), no PORT/EPRT bounce, no path escapes, the session survives
 every refusal, auth_paths are invisible to anonymous sessions."""
 import os
-import re
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw, wide_pasv  # noqa: E402
-
-
-def htpasswd(user, password):
-    """An auth_file with one sha512-crypt user (outside the served tree)."""
-    h = subprocess.run(["openssl", "passwd", "-6", password], capture_output=True,
-                       check=True).stdout.decode().strip()
-    fd, path = tempfile.mkstemp(prefix="pm-htpasswd-")
-    with os.fdopen(fd, "w") as f:
-        f.write("%s:%s\n" % (user, h))
-    return path
+from ftptest import Raw, wide_pasv, htpasswd  # noqa: E402
 
 
 def main():

@@ -11,7 +11,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftplib  # noqa: E402
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from ftptest import Raw  # noqa: E402
 
 FILE = "pub/misc/speedtest-256K.bin"
 

@@ -13,7 +13,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftplib  # noqa: E402
 import pmtest  # noqa: E402
-from t_ftp_conformance import wide_pasv  # noqa: E402
+from ftptest import wide_pasv  # noqa: E402
 
 
 def https_json(d, path):
