@@ -72,6 +72,16 @@ class Raw:
         self.cmd("USER anonymous")
         return self.cmd("PASS test@example.org")
 
+    def login_prot(self, tls):
+        """Log in anonymously; with tls, AUTH TLS first and PROT P after."""
+        if tls:
+            self.auth_tls()
+        r = self.login()
+        if tls:
+            self.code("PBSZ 0")
+            self.code("PROT P")
+        return r
+
     def auth_tls(self, ctx=None):
         if ctx is None:
             ctx = ssl.create_default_context()
@@ -106,11 +116,7 @@ class Raw:
         if c1 == 150:
             if tls:  # the server starts TLS once the command is accepted
                 d = self.ctx.wrap_socket(d, session=self.sock.session)
-            while True:
-                chunk = d.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_all(d)
             if tls:
                 try:
                     d.unwrap()
@@ -128,6 +134,19 @@ class Raw:
             self.sock.close()
         except OSError:
             pass
+
+
+def read_all(sock, timeout=60):
+    """Every byte from sock until the peer closes (at most timeout seconds)."""
+    end = time.time() + timeout
+    data = b""
+    while True:
+        if time.time() > end:
+            raise TimeoutError("data connection still open after %ds" % timeout)
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
 
 
 def wide_pasv(n=100):

@@ -17,12 +17,7 @@ BIG = "/pub/misc/speedtest-256K.bin"
 def abort_during_transfer(d, tls):
     tag = "TLS" if tls else "plain"
     r = Raw(d.ftp_port)
-    if tls:
-        r.auth_tls()
-    r.login()
-    if tls:
-        r.code("PBSZ 0")
-        r.code("PROT P")
+    r.login_prot(tls)
     r.code("TYPE I")
     addr = r.pasv_addr()
     dc = r.data_conn(addr)

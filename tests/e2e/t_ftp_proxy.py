@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from ftptest import Raw  # noqa: E402
+from ftptest import Raw, read_all  # noqa: E402
 
 CLIENT = "203.0.113.9"
 
@@ -46,12 +46,7 @@ def main():
         good = socket.create_connection(addr, timeout=5)
         good.sendall(hdr(CLIENT, addr[1]))
         c1 = r.code("RETR /README")
-        data = b""
-        while True:
-            chunk = good.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(good)
         good.close()
         stolen = b""
         try:

@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from ftptest import Raw, wide_pasv, htpasswd  # noqa: E402
+from ftptest import Raw, htpasswd, read_all, wide_pasv  # noqa: E402
 
 
 def main():
@@ -35,12 +35,7 @@ def main():
             stolen = thief.recv(65536)
         except OSError:
             pass
-        data = b""
-        while c1 == 150:
-            chunk = good.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(good) if c1 == 150 else b""
         good.close()
         c2 = r.reply()[0]
         thief.close()
@@ -63,12 +58,7 @@ def main():
             stolen = b""
         thief.close()
         good = r.data_conn(addr)
-        data = b""
-        while True:
-            chunk = good.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(good)
         good.close()
         pmtest.check_eq("thief after RETR gets nothing", b"", stolen)
         pmtest.check_eq("real client after the thief gets the file", readme, data)
