@@ -4,12 +4,11 @@ checks); a connection without a header is refused; a proxied passive data
 connection must name the same client in its own header."""
 import os
 import socket
-import ssl
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from ftptest import Raw, read_all  # noqa: E402
+from ftptest import Raw, read_all, tls_ctx  # noqa: E402
 
 CLIENT = "203.0.113.9"
 
@@ -78,8 +77,7 @@ def main():
         s.close()
         pmtest.check_eq("a connection without a PROXY header is closed", b"", got)
         # implicit FTPS behind the proxy
-        ctx = ssl.create_default_context(cafile=d.cert)
-        ctx.check_hostname = False
+        ctx = tls_ctx(d)
         r.close()
         i = ProxiedRaw(d.ftps_port, hdr("192.0.2.51", d.ftps_port), implicit_ctx=ctx)
         pmtest.check_eq("implicit FTPS after a PROXY header", 220, i.greeting[0])
