@@ -112,6 +112,34 @@ static void ftp_not_found(struct ftp_sess *s)
 	ftp_reply(s, 550, "No such file or directory");
 }
 
+/* The regular file arg names (resolved into rel), from the current
+ * snapshot, which is returned held in *ixp for the caller to release.
+ * NULL when there is none, after the reply: dircode with dirtext for a
+ * directory, 550 for anything else. */
+static const struct index_entry *ftp_file_entry(struct ftp_sess *s, const char *arg, char *rel,
+                                                struct index **ixp, int dircode,
+                                                const char *dirtext)
+{
+	const struct index_entry *e;
+	const struct index_dir *d;
+
+	*ixp = NULL;
+	if (ftp_resolve(s, arg, rel) != 0)
+		return NULL;
+	struct index *ix = index_acquire();
+	int k = ftp_kind(s, ix, rel, &e, &d);
+	if (k != FT_FILE) {
+		index_release(ix);
+		if (k == FT_DIR)
+			ftp_reply(s, dircode, "%s", dirtext);
+		else
+			ftp_not_found(s);
+		return NULL;
+	}
+	*ixp = ix;
+	return e;
+}
+
 static void ftp_bad(struct ftp_sess *s)
 {
 	s->bad++;
@@ -640,23 +668,13 @@ static int ftp_xfer_ready(struct ftp_sess *s)
 static void cmd_retr(struct ftp_sess *s, char *arg)
 {
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
+	struct index *ix;
 	uint64_t rest = s->rest;
 
 	s->rest = 0;
-	if (ftp_xfer_ready(s) != 0 || ftp_resolve(s, arg, rel) != 0)
+	if (ftp_xfer_ready(s) != 0 ||
+	    ftp_file_entry(s, arg, rel, &ix, 550, "Not a regular file") == NULL)
 		return;
-	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
-	if (k != FT_FILE) {
-		index_release(ix);
-		if (k == FT_DIR)
-			ftp_reply(s, 550, "Not a regular file");
-		else
-			ftp_not_found(s);
-		return;
-	}
 	struct stat st;
 	int fd = file_open(ix->rootfd, rel, FILE_REG, &st);
 	index_release(ix);
@@ -806,27 +824,18 @@ static void cmd_mlst(struct ftp_sess *s, char *arg)
 static void cmd_size(struct ftp_sess *s, char *arg)
 {
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
+	struct index *ix;
+	const struct index_entry *e = ftp_file_entry(s, arg, rel, &ix, 550, "Not a regular file");
 
-	if (ftp_resolve(s, arg, rel) != 0)
+	if (e == NULL)
 		return;
-	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
-	if (k == FT_FILE)
-		ftp_reply(s, 213, "%" PRIu64, e->size);
-	else if (k == FT_DIR)
-		ftp_reply(s, 550, "Not a regular file");
-	else
-		ftp_not_found(s);
+	ftp_reply(s, 213, "%" PRIu64, e->size);
 	index_release(ix);
 }
 
 static void cmd_mdtm(struct ftp_sess *s, char *arg)
 {
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
 
 	/* "MDTM YYYYMMDDHHMMSS path" sets a time: a write, refused */
 	size_t digits = strspn(arg, "0123456789");
@@ -835,19 +844,13 @@ static void cmd_mdtm(struct ftp_sess *s, char *arg)
 		          "Permission denied: this server is read-only (MDTM cannot set times)");
 		return;
 	}
-	if (ftp_resolve(s, arg, rel) != 0)
+	struct index *ix;
+	const struct index_entry *e = ftp_file_entry(s, arg, rel, &ix, 550, "Not a regular file");
+	if (e == NULL)
 		return;
-	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
-	if (k == FT_FILE) {
-		char t[32];
-		ftp_fmt_time(e->mtime, t, sizeof(t));
-		ftp_reply(s, 213, "%s", t);
-	} else if (k == FT_DIR) {
-		ftp_reply(s, 550, "Not a regular file");
-	} else {
-		ftp_not_found(s);
-	}
+	char t[32];
+	ftp_fmt_time(e->mtime, t, sizeof(t));
+	ftp_reply(s, 213, "%s", t);
 	index_release(ix);
 }
 
@@ -855,23 +858,12 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 {
 	const struct config *c = cfg();
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
+	struct index *ix;
 	uint64_t rest = s->rest;
 
 	s->rest = 0;
-	if (ftp_resolve(s, arg, rel) != 0)
+	if (ftp_file_entry(s, arg, rel, &ix, 553, "HASH needs a regular file") == NULL)
 		return;
-	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
-	if (k != FT_FILE) {
-		index_release(ix);
-		if (k == FT_DIR)
-			ftp_reply(s, 553, "HASH needs a regular file");
-		else
-			ftp_not_found(s);
-		return;
-	}
 	struct stat st;
 	int fd = file_open(ix->rootfd, rel, FILE_REG, &st);
 	index_release(ix);
