@@ -191,39 +191,43 @@ static void ftp_fmt_time(int64_t mtime, char *out, size_t outsz)
 int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
               const char *type_override)
 {
-	struct buf all;
 	static const char *const names[] = {"type=", "size=", "modify=", "perm=", "unique="};
 	size_t mark = out->len;
-	int rc = -1;
 
+	/* on failure listing_mlsx_facts leaves out as it was */
+	if (listing_mlsx_facts(out, e, type_override) != 0)
+		return -1;
 	if (s->mlst_mask == FTP_FACT_ALL)
-		return listing_mlsx_facts(out, e, type_override);
-	buf_init(&all, PM_FTP_REPLY_MAX);
-	if (listing_mlsx_facts(&all, e, type_override) != 0)
-		goto fail;
-	char *p = all.data;
-	char *sp = strchr(p, ' '); /* facts end at the first space */
-	if (sp == NULL)
-		goto fail;
+		return 0;
+	/* Keep the chosen facts in place: "f=v;...; name" only shrinks, so an
+	 * MLSD under OPTS MLST needs no scratch buffer per entry. */
+	char *start = out->data + mark, *end = out->data + out->len;
+	char *sp = memchr(start, ' ', (size_t)(end - start)); /* facts end at the first space */
+	if (sp == NULL) {
+		out->len = mark;
+		out->data[mark] = '\0';
+		return -1;
+	}
+	char *w = start, *p = start;
 	while (p < sp) {
 		char *semi = memchr(p, ';', (size_t)(sp - p));
 		if (semi == NULL)
 			break;
+		size_t n = (size_t)(semi - p + 1);
 		for (unsigned i = 0; i < 5; i++)
 			if ((s->mlst_mask & (1u << i)) &&
-			    strncasecmp(p, names[i], strlen(names[i])) == 0 &&
-			    buf_append(out, p, (size_t)(semi - p + 1)) != 0)
-				goto fail;
+			    strncasecmp(p, names[i], strlen(names[i])) == 0) {
+				memmove(w, p, n);
+				w += n;
+				break; /* names are distinct: at most one matches */
+			}
 		p = semi + 1;
 	}
-	rc = buf_append(out, sp, all.len - (size_t)(sp - all.data));
-fail:
-	if (rc != 0 && out->data) {
-		out->len = mark;
-		out->data[mark] = '\0';
-	}
-	buf_free(&all);
-	return rc;
+	size_t tail = (size_t)(end - sp);
+	memmove(w, sp, tail);
+	out->len = (size_t)(w - out->data) + tail;
+	out->data[out->len] = '\0';
+	return 0;
 }
 
 /* --- login --- */
