@@ -681,10 +681,11 @@ static void cmd_retr(struct ftp_sess *s, char *arg)
 		return;
 	struct stat st;
 	int fd = file_open(ix->rootfd, rel, FILE_REG, &st);
+	int err = errno; /* the last release of a replaced snapshot closes files */
 	index_release(ix);
 	if (fd < 0) {
 		ftp_reply(s, 550, "%s",
-		          errno == ENOENT ? "No such file or directory" : "Cannot open the file");
+		          err == ENOENT ? "No such file or directory" : "Cannot open the file");
 		return;
 	}
 	uint64_t size = (uint64_t)st.st_size;
