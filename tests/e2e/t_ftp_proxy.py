@@ -5,6 +5,7 @@ connection must name the same client in its own header."""
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
@@ -58,6 +59,24 @@ def main():
         pmtest.check_eq("226", 226, r.reply()[0])
         pmtest.check_eq("data connection naming another client gets nothing", b"", stolen)
         pmtest.check("that refusal is logged", d.wait_log("PROXY header names another client"))
+        # a data connection that sends no header does not cost the client
+        # its own, arriving after it
+        addr = r.pasv_addr()
+        silent = socket.create_connection(addr, timeout=5)
+        time.sleep(0.5)  # accepted and waiting for its header
+        good = socket.create_connection(addr, timeout=5)
+        good.sendall(hdr(CLIENT, addr[1]))
+        c1 = r.code("RETR /README")
+        try:
+            data = read_all(good)
+        except OSError as e:
+            data = repr(e).encode()
+        good.close()
+        silent.close()
+        pmtest.check_eq("after a silent data connection: 150", 150, c1)
+        pmtest.check_eq("after a silent data connection the client still gets its file",
+                        readme, data)
+        pmtest.check_eq("after a silent data connection: 226", 226, r.reply()[0])
         # the limiter counts the header's address: 2 allowed, the third is 421
         r2 = ProxiedRaw(d.ftp_port, hdr(CLIENT, d.ftp_port))
         r3 = ProxiedRaw(d.ftp_port, hdr(CLIENT, d.ftp_port))
