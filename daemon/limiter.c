@@ -418,7 +418,7 @@ uint64_t limiter_take(struct limiter *l, const struct sockaddr_storage *addr, ui
 {
 	uint64_t rate_ip = atomic_load(&l->rate_per_ip);
 	uint64_t rate_all = atomic_load(&l->rate_total);
-	uint64_t got = want, wait = 0;
+	uint64_t got = want, wait = 0, floor = 0;
 
 	if (wait_ns != NULL)
 		*wait_ns = 0;
@@ -439,6 +439,7 @@ uint64_t limiter_take(struct limiter *l, const struct sockaddr_storage *addr, ui
 			limiter_refill(&r->b, rate_ip, now_ns);
 			if (r->b.tokens < got)
 				got = r->b.tokens;
+			floor = limiter_wake_amount(rate_ip, want);
 		}
 	}
 	if (rate_all != 0) {
@@ -446,9 +447,21 @@ uint64_t limiter_take(struct limiter *l, const struct sockaddr_storage *addr, ui
 		limiter_refill(&l->gb, rate_all, now_ns);
 		if (l->gb.tokens < got)
 			got = l->gb.tokens;
+		uint64_t f = limiter_wake_amount(rate_all, want);
+		if (f > floor)
+			floor = f;
+	}
+	/* Never hand out a sliver: a caller woken early (a writable socket)
+	 * would otherwise send a few bytes per wake-up, tens of thousands of
+	 * system calls a second for a throttled transfer.  Below the floor
+	 * (1/LIMITER_WAKE_HZ of a second of rate, or all that is wanted) the
+	 * answer is "nothing yet, wait this long". */
+	if (got < floor)
+		got = 0;
+	if (rate_all != 0) {
 		l->gb.tokens -= got;
 		if (got < want) {
-			uint64_t n = limiter_wake_amount(rate_all, want - got);
+			uint64_t n = got == 0 ? floor : limiter_wake_amount(rate_all, want - got);
 			uint64_t w = limiter_wait(&l->gb, rate_all, n, now_ns);
 			if (w > wait)
 				wait = w;
@@ -458,7 +471,7 @@ uint64_t limiter_take(struct limiter *l, const struct sockaddr_storage *addr, ui
 	if (r != NULL) {
 		r->b.tokens -= got;
 		if (got < want) {
-			uint64_t n = limiter_wake_amount(rate_ip, want - got);
+			uint64_t n = got == 0 ? floor : limiter_wake_amount(rate_ip, want - got);
 			uint64_t w = limiter_wait(&r->b, rate_ip, n, now_ns);
 			if (w > wait)
 				wait = w;

@@ -220,6 +220,29 @@ static void test_burst_cap(void)
 	CHECK_INT("wait for a large want is 20 ms", 20000000, wait);
 	limiter_free(l);
 
+	/* No slivers: at 1 MB/s a large want is served in pieces of at least
+	 * 1/50 s of rate (20,000 bytes), never the few bytes that trickled in
+	 * since the last call, so a throttled transfer wakes ~50 times a
+	 * second instead of once per system call. */
+	l = mk(0, 0, 1000000, 0);
+	limiter_take(l, &a, 1ull << 30, T0, &wait); /* drain the burst */
+	CHECK_INT("1 ms later: nothing (1,000 bytes is a sliver)", 0,
+		  limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000, &wait));
+	CHECK_INT("told to wait until 20,000 bytes are there", 19000000, wait);
+	CHECK_INT("after the wait: the whole piece", 20000,
+		  limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000 + wait, &wait));
+	CHECK_INT("a small want is not held back", 10,
+		  limiter_take(l, &a, 10, T0 + SEC / 1000 + 20000000 + SEC / 100000, NULL));
+	limiter_free(l);
+
+	/* The same floor for the global bucket. */
+	l = mk(0, 0, 0, 1000000);
+	limiter_take(l, &a, 1ull << 30, T0, &wait);
+	CHECK_INT("global: 1 ms later nothing", 0,
+		  limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000, &wait));
+	CHECK_INT("global: wait for the piece", 19000000, wait);
+	limiter_free(l);
+
 	l = mk(0, 0, 0, 0);
 	wait = 7;
 	CHECK_INT("unlimited: all of want", 1ull << 40, limiter_take(l, &a, 1ull << 40, T0, &wait));
