@@ -82,7 +82,11 @@ $(BUILD)/pubmirrord: $(BUILD)/obj/main.o $(BUILD)/libpm.a
 $(BUILD)/test_%: tests/unit/test_%.c tests/unit/unit.h $(BUILD)/libpm.a
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libpm.a $(LDLIBS_ALL)
 
-run: $(BUILD)/pubmirrord
+# Installs missing build dependencies first (a no-op when all are present),
+# then builds in a fresh make so that pkg-config sees them.
+run:
+	sh tests/tools/deps.sh
+	$(MAKE) $(BUILD)/pubmirrord
 	./$(BUILD)/pubmirrord -f -c conf/pubmirror.conf
 
 # The test command of the README.
