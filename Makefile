@@ -47,7 +47,7 @@ SANLD :=
 endif
 
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN_CFLAGS) \
-	$(PKG_CFLAGS) $(SECCOMP_CFLAGS) -Idaemon -I$(BUILD) $(CFLAGS)
+	$(PKG_CFLAGS) $(SECCOMP_CFLAGS) -iquote daemon -I$(BUILD) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) $(SECCOMP_LIBS) -lcrypt -lpthread $(LDLIBS)
 LDFLAGS_ALL := $(HARDEN_LDFLAGS) $(SANLD) $(LDFLAGS)
 
@@ -116,7 +116,7 @@ fuzz:
 analyze: $(BUILD)/web_assets.h
 	cppcheck --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem -D_GNU_SOURCE -Idaemon -I$(BUILD) -q daemon
-	clang-tidy --quiet daemon/*.c -- -std=c11 -D_GNU_SOURCE -Idaemon -I$(BUILD) $(PKG_CFLAGS)
+	clang-tidy --quiet daemon/*.c -- -std=c11 -D_GNU_SOURCE -iquote daemon -I$(BUILD) $(PKG_CFLAGS)
 
 format:
 	clang-format -i daemon/*.c daemon/*.h tests/unit/*.c tests/unit/*.h

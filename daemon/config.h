@@ -38,6 +38,13 @@ enum config_http_mode { CONFIG_HTTP_REDIRECT, CONFIG_HTTP_SERVE };
 enum config_ftp_tls { CONFIG_FTP_TLS_ALLOW, CONFIG_FTP_TLS_REQUIRE, CONFIG_FTP_TLS_OFF };
 enum config_tls_reuse { CONFIG_REUSE_OFF, CONFIG_REUSE_PREFERRED, CONFIG_REUSE_REQUIRED };
 
+/* proxy_protocol: listeners that expect a PROXY protocol header (v1 or v2)
+ * before anything else.  Bit flags in struct config.proxy_protocol. */
+#define CONFIG_PROXY_FTP 0x1u   /* ftp_listen */
+#define CONFIG_PROXY_FTPS 0x2u  /* ftps_listen */
+#define CONFIG_PROXY_HTTPS 0x4u /* https_listen */
+#define CONFIG_PROXY_HTTP 0x8u  /* http_listen */
+
 struct config {
 	/* where things are */
 	char root[PM_PATH_MAX];
@@ -49,6 +56,7 @@ struct config {
 	char error_log[PM_PATH_MAX];   /* "" = stderr in foreground, else syslog */
 	char access_log[PM_PATH_MAX];  /* "" = none */
 	char xfer_log[PM_PATH_MAX];    /* "" = none */
+	char json_log[PM_PATH_MAX];    /* "" = none; JSON lines of both protocols */
 	char user[64];                 /* drop to this user when root */
 
 	/* listeners */
@@ -58,6 +66,7 @@ struct config {
 	struct config_addrs http_listen;
 	struct config_addrs metrics_listen;
 	enum config_http_mode http_mode;
+	unsigned proxy_protocol;       /* CONFIG_PROXY_* bits; 0 = none */
 
 	/* FTP */
 	enum config_ftp_tls ftp_tls;
@@ -96,8 +105,9 @@ struct config *config_load(const char *file, char *const *sets, int nsets,
 /* Free a snapshot from config_load. */
 void config_free(struct config *c);
 
-/* The snapshot in force.  Never NULL after config_publish; stays valid for
- * the life of the process (retired snapshots are freed only at exit). */
+/* The snapshot in force.  Never NULL: before the first config_publish it
+ * is the built-in defaults.  A snapshot stays valid for the life of the
+ * process (retired snapshots are freed only by config_shutdown, at exit). */
 const struct config *config_get(void);
 /* Make c the snapshot in force (takes ownership). */
 void config_publish(struct config *c);
@@ -108,9 +118,22 @@ void config_shutdown(void);
 void config_write_sample(FILE *f);
 /* Write the reference as a markdown table (README) or man(5) body. */
 void config_write_reference(FILE *f, int man);
+/* Write a complete roff page: section 5 = pubmirror.conf(5) (syntax and
+ * every key), section 8 = pubmirrord(8) (options, signals, files).  Any
+ * other section writes nothing (callers check 5 or 8 first). */
+void config_write_man(FILE *f, int section);
 
 /* Parse helpers also used by other modules and tests: 0 or -1. */
 int config_parse_size(const char *s, uint64_t *out);    /* 10, 4K, 2M, 1G */
 int config_parse_addrs(const char *s, struct config_addrs *out, char *err, size_t errsz);
+/* "1.2.3.4:21" or "[::1]:21" for address i of a list (out: >= 64 bytes). */
+void config_addr_text(const struct sockaddr_storage *a, char *out, size_t outsz);
+
+/* The address to announce in a PASV reply to a client at peer: the first
+ * pasv_address_map entry whose network holds peer (IPv4-mapped IPv6 peers
+ * match IPv4 networks), else pasv_address; NULL when neither applies (use
+ * the control connection's local address).  The string lives in c. */
+const char *config_pasv_address_for(const struct config *c,
+				    const struct sockaddr_storage *peer);
 
 #endif

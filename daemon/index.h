@@ -9,7 +9,21 @@
  *
  * Dot-files are absent unless show_dotfiles; symlinks appear only when they
  * resolve inside the root (as what they point to); only regular files and
- * directories appear.
+ * directories appear.  Names holding control characters or a backslash are
+ * absent (no client path can name them).
+ *
+ * A symlink to a directory inside the root is not walked a second time:
+ * its entry is an INDEX_DIR whose `dir` is the target's index_dir (so two
+ * entries may share one index_dir, whose `path` is the target's), and
+ * index_find_dir / index_lookup follow it, so "link/file" is found.  A
+ * directory symlink whose target is not itself indexed (hidden, outside)
+ * is absent.  This keeps loops and duplicate subtrees out of the snapshot.
+ *
+ * Directories are watched with inotify and the tree is rebuilt off the
+ * serving threads about PM_INDEX_SETTLE_MS after a burst of changes (well
+ * under 2 s for trees of a few hundred thousand entries); the root's parent
+ * is watched for the root's own name, so a root symlink swapped to a new
+ * directory is picked up, and every rebuild opens the root by name again.
  */
 #ifndef PUBMIRROR_INDEX_H
 #define PUBMIRROR_INDEX_H
@@ -62,6 +76,11 @@ int index_start(const struct config *c);
 void index_stop(void);
 /* Ask for a rescan (SIGHUP, config change).  Returns at once. */
 void index_request_rescan(void);
+/* Take root, show_dotfiles and index_rescan from a new configuration
+ * (SIGHUP) and rescan at once.  Returns at once: 0, or -1 (logged) when
+ * the root cannot be expressed; the running snapshot stays until a build
+ * of the new root succeeds.  c need not outlive the call. */
+int index_reconfigure(const struct config *c);
 
 /* Take a reference to the current snapshot (never NULL after index_start). */
 struct index *index_acquire(void);
@@ -80,5 +99,13 @@ struct index *index_build(const char *root, int show_dotfiles);
 
 /* Bytes of memory held by a snapshot (for benchmarks and metrics). */
 uint64_t index_memory(const struct index *ix);
+
+/* Be told when a new snapshot is published by the watcher thread: cb(ix,
+ * arg) runs on the index thread right after each publish (not for the
+ * first snapshot built by index_start: take that one with index_acquire
+ * when registering).  ix is valid during the call; keep it beyond with
+ * index_acquire.  The callback must be quick (no I/O of its own tree
+ * walk); at most 4 callbacks. */
+void index_on_publish(void (*cb)(struct index *ix, void *arg), void *arg);
 
 #endif

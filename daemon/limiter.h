@@ -25,7 +25,9 @@ struct limiter_params {
 
 enum limiter_verdict {
 	LIMITER_OK = 0,
-	LIMITER_FULL,    /* max_clients reached */
+	LIMITER_FULL,    /* max_clients reached, or the address table is full of
+			  * live records (an untracked address could not be
+			  * held to max_per_ip or bans, so it is refused) */
 	LIMITER_PER_IP,  /* max_per_ip reached for this address */
 	LIMITER_BANNED,  /* address banned after failed logins */
 };

@@ -361,6 +361,9 @@ int main(int argc, char **argv)
 		return 1;
 	if (index_start(cfg) != 0)
 		return 1;
+	/* SIGHUP re-reads the configuration: keep its directory readable. */
+	if (o.conf != NULL)
+		sandbox_allow_read(o.conf);
 	if (sandbox_enter(cfg, err, sizeof(err)) != 0) {
 		log_err("sandbox: %s", err);
 		return 1;

@@ -39,6 +39,12 @@ const char *tls_gnutls_priorities(void);
 void *tls_ctx_acquire(void);
 void tls_ctx_release(void *ctx);
 
+/* Protocol-specific settings for the FTPS context (SSL_CTX *): hook runs
+ * at once on the context in force and on every context a reload builds,
+ * before it is published.  It runs under tls's lock: it must not call
+ * tls_* functions.  Set it before serving (NULL removes it). */
+void tls_set_ctx_hook(void (*hook)(void *ssl_ctx));
+
 /* Generate a self-signed pair into cert_path/key_path (used by tls_init
  * and by tests/benchmarks).  0 or -1 (err). */
 int tls_generate(const char *cert_path, const char *key_path, char *err, size_t errsz);
