@@ -154,21 +154,22 @@ HAVE_PM=0
 [ "$HAVE_PM" = 1 ] || notok "pubmirrord is built ($PM_BIN)"
 
 INDEX_BENCH=""
-if [ "$SMOKE" = 0 ] && [ -f tests/bench/index_bench.c ] && [ -f "$BUILD/libpm.a" ]; then
-	make -s "$BUILD/libpm.a" >/dev/null 2>&1
-	if cc $CFLAGS_B $(pkg-config --cflags openssl libmicrohttpd zlib 2>/dev/null) -Idaemon \
-		-I"$BUILD" -o "$W/bin/index_bench" tests/bench/index_bench.c "$BUILD/libpm.a" \
-		$(pkg-config --libs openssl libmicrohttpd zlib 2>/dev/null) \
-		$(pkg-config --libs libseccomp 2>/dev/null) -lz -lcrypt -lpthread \
+if [ -f tests/bench/index_bench.c ]; then
+	[ "$SMOKE" = 0 ] && make -s "$BUILD/libpm.a" >/dev/null 2>&1
+	if [ -f "$BUILD/libpm.a" ] && cc -std=c11 -D_GNU_SOURCE -O2 -g -Idaemon -I"$BUILD" \
+		$(pkg-config --cflags openssl libmicrohttpd zlib 2>/dev/null) \
+		-o "$W/bin/index_bench" tests/bench/index_bench.c "$BUILD/libpm.a" \
+		$(pkg-config --libs openssl libmicrohttpd zlib libseccomp 2>/dev/null) -lcrypt -lpthread \
 		>"$W/logs/cc-index_bench.log" 2>&1; then
 		INDEX_BENCH="$W/bin/index_bench"
 	else
-		say "index_bench did not build (see $W/logs/cc-index_bench.log)"
+		notok "tests/bench/index_bench.c builds against $BUILD/libpm.a (see $W/logs/cc-index_bench.log)"
 	fi
 fi
 
 # ---- the tree and the certificate --------------------------------------------
 BIG_BYTES=$((BIG_MIB * 1024 * 1024))
+BIG_T="$BIG_MIB MiB"; [ "$BIG_MIB" = 1024 ] && BIG_T="1 GiB"
 stamp="$BIG_MIB $SMALL_N $DIR_N v1"
 if [ "$(cat "$TREE/.stamp" 2>/dev/null)" != "$stamp" ]; then
 	say "building the tree in $TREE"
@@ -499,9 +500,9 @@ FIGS=(
 "https_4k|HTTPS 4 KiB file, keep-alive (wrk -t2 -c$WRK_C)|req/s|nginx|>=|1.0"
 "https_dir|HTTPS listing, $DIR_N entries|req/s|nginx|>=|10"
 "https_dir_gz|HTTPS listing, $DIR_N entries, gzip|req/s|nginx|>=|10"
-"https_dl|HTTPS $BIG_MIB MiB download (curl)|MB/s|nginx|>=|0.95"
-"ftp_dl|FTP $BIG_MIB MiB download|MB/s|vsftpd|>=|0.95"
-"ftps_dl|FTPS (PROT P) $BIG_MIB MiB download|MB/s|vsftpd|>=|2.5"
+"https_dl|HTTPS $BIG_T download (curl)|MB/s|nginx|>=|0.95"
+"ftp_dl|FTP $BIG_T download|MB/s|vsftpd|>=|0.95"
+"ftps_dl|FTPS (PROT P) $BIG_T download|MB/s|vsftpd|>=|2.5"
 )
 for c in $CONC; do
 	if [ "$c" = "$CONC_TARGET" ]; then t=">=|10"; else t="|"; fi
@@ -514,6 +515,10 @@ for n in $IDLE_N; do
 done
 FIGS+=("thr_ftp|CPU of a 1 MB/s throttled FTP download|CPU s/s|vsftpd|abs<=|0.01")
 FIGS+=("thr_https|CPU of a 1 MB/s throttled HTTPS download|CPU s/s|nginx|abs<=|0.01")
+INDEX_T=$([ "$SMOKE" = 1 ] && echo 1,000 || echo 1,000,000)
+FIGS+=("index_s|Index build, $INDEX_T entries (index_bench, median of 3)|s|-||")
+FIGS+=("index_mib|Index memory, $INDEX_T entries (index_memory)|MiB|-||")
+FIGS+=("index_rss|Index memory, $INDEX_T entries (RSS growth)|MiB|-||")
 
 run_fig() { # key run server: one measurement
 	local k=$1 r=$2 s=$3 v
@@ -553,10 +558,12 @@ run_fig() { # key run server: one measurement
 server_up() { # key side
 	local k=$1 s=$2
 	if [ "$s" = pm ]; then
-		case $k in thr_*) [ "$PMT_PID" != 0 ];; *) [ "$PM_PID" != 0 ];; esac
+		case $k in thr_*) [ "$PMT_PID" != 0 ];; index_*) [ -n "$INDEX_BENCH" ];;
+		*) [ "$PM_PID" != 0 ];; esac
 		return
 	fi
 	case $k in
+	index_*) false;;
 	https_*) [ "$NG_PID" != 0 ] && [ "$HAVE_WRK" = 1 -o "$k" = https_dl ];;
 	thr_https) [ "$NG_PID" != 0 ];;
 	thr_ftp) [ "$VST_PID" != 0 ];;
@@ -576,7 +583,7 @@ peer_idle_ok() { # n
 for f in "${FIGS[@]}"; do
 	IFS='|' read -r key title unit peer op tv <<<"$f"
 	echo "$key" | grep -Eq "$ONLY" || continue
-	case $key in idlepss_*) continue;; esac # measured with idle_*
+	case $key in idlepss_*|index_*) continue;; esac # measured with idle_* / below
 	for r in $(seq 1 "$RUNS"); do
 		for s in pm peer; do
 			if [ "$(time_left)" -lt 20 ]; then
@@ -595,12 +602,22 @@ for f in "${FIGS[@]}"; do
 	done
 done
 
-# Index engine: build time and memory for 1,000,000 entries (its own program).
-INDEX_LINE="n/a"
-if [ -n "$INDEX_BENCH" ]; then
-	INDEX_LINE=$(tmo 600 $SRV "$INDEX_BENCH" 1000000 2>"$W/logs/index_bench.err" | tail -n 1)
-	echo "$(date -u +%H:%M:%S) index pm run=1 $INDEX_LINE" >>"$RAW"
-	[ -n "$INDEX_LINE" ] || INDEX_LINE="failed (see $W/logs/index_bench.err)"
+# Index engine: build time and memory for 1,000,000 entries (its own program,
+# on its own tree of empty files, created once under the work directory).
+INDEX_N=1000000
+[ "$SMOKE" = 1 ] && INDEX_N=1000
+if [ -n "$INDEX_BENCH" ] && echo index | grep -Eq "$ONLY"; then
+	say "index_bench $INDEX_N entries"
+	tmo 1200 $SRV "$INDEX_BENCH" "$W/index-tree" "$INDEX_N" >"$W/logs/index_bench.out" 2>&1
+	sed 's/^/index_bench: /' "$W/logs/index_bench.out" >>"$RAW"
+	# "index_build        median 1.234 s (min ..." / "index_memory       95.3 MiB, ..."
+	v=$(awk '/^index_build/ { for (i = 1; i < NF; i++) if ($i == "median") print $(i + 1) }' \
+		"$W/logs/index_bench.out")
+	record index_s pm 1 "${v:-fail}"
+	v=$(awk '/^index_memory/ { print $2 }' "$W/logs/index_bench.out")
+	record index_mib pm 1 "${v:-fail}"
+	v=$(awk '/^RSS growth/ { print $3 }' "$W/logs/index_bench.out")
+	record index_rss pm 1 "${v:-fail}"
 fi
 
 cleanup
@@ -620,6 +637,8 @@ fmt() { # number: at most 4 significant figures, or as is
 	esac
 }
 cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+cpu_flags=$(awk -F': ' '/^flags/ { n = split($2, f, " "); for (i = 1; i <= n; i++)
+	if (f[i] ~ /^(aes|avx2|avx512f|vaes|vpclmulqdq|sha_ni)$/) printf "%s ", f[i]; exit }' /proc/cpuinfo)
 aes=$(openssl speed -evp aes-128-gcm -bytes 16384 -seconds 1 2>/dev/null |
 	awk '/^AES-128-GCM/ { v = $NF; sub(/k$/, "", v); printf "%.0f MB/s", v * 1000 / 1e6 }')
 lb=$("$FL" loopback -d 2 | sed -n 's/.*mbps=\([0-9.]*\).*/\1 MB\/s/p')
@@ -628,10 +647,9 @@ RES="$W/results.md"
 	echo "### pubmirrord against nginx and vsftpd"
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); mode: $([ "$SMOKE" = 1 ] && echo smoke || echo full), medians of $RUNS run(s), ${DUR} s each$([ -n "$SRV" ] && echo ", servers pinned to CPU 1, clients to CPU 0")"
-	echo "- CPU: $cpu_model, $NCPU cores; kernel $(uname -r); $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
+	echo "- CPU: $cpu_model, $NCPU cores (flags: ${cpu_flags% }); kernel $(uname -r); $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
 	echo "- nginx $(nginx -v 2>&1 | sed 's/.*\///'), vsftpd $(vsftpd -v 0>&1 2>&1 | sed 's/.*version //'), $(openssl version | cut -d' ' -f1-2), libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?'), GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}')"
 	echo "- one core: openssl speed -evp aes-128-gcm (16 KiB): ${aes:-?}; loopback TCP copy, one stream: ${lb:-?}"
-	echo "- index build, 1,000,000 entries (tests/bench/index_bench): $INDEX_LINE"
 	echo
 	echo "| figure | pubmirrord | peer | ratio | target | met |"
 	echo "|---|---:|---:|---:|---|---|"
@@ -641,6 +659,7 @@ for f in "${FIGS[@]}"; do
 	echo "$key" | grep -Eq "$ONLY" || continue
 	a=$(median ${VALS["$key|pm"]:-}); b=$(median ${VALS["$key|peer"]:-})
 	ratio="n/a"
+	[ "$peer" = "-" ] && ratio="-"
 	if [ "$a" != n/a ] && [ "$b" != n/a ]; then
 		ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "n/a" }')
 	fi
@@ -653,6 +672,7 @@ for f in "${FIGS[@]}"; do
 	esac
 	[ "$met" = "-" ] && [ -n "$op" ] && met="n/a"
 	pk="$(fmt "$b")"
+	[ "$peer" = "-" ] && pk="" 
 	case "${VALS["$key|peer"]:-}" in *skip*) pk="not run (${NOTE["$key|peer"]:-skipped})";; esac
 	echo "| $title, $unit | $(fmt "$a") | $peer $pk | $ratio | $target | $met |" >>"$RES"
 	if [ "$SMOKE" = 1 ]; then
