@@ -10,7 +10,7 @@
 #                                    (make bench-smoke, tests/e2e/t_bench_smoke.sh)
 #
 # Environment: RUNS (default 3), DUR (seconds per timed run, default 10),
-# PIN=1 pins the servers to CPU 1 and the clients to CPU 0 (taskset),
+# PIN=auto|1|0 (see "Pinning" below),
 # BENCH_ONLY=regex runs only the figures whose key matches (e.g. 'ftp_dl|https_dl').
 #
 # Choices, so that the comparison is fair and reproducible:
@@ -218,10 +218,26 @@ PMT_PASV="$((PR_LO + 4000))-$((PR_LO + 4099))"
 VST_PASV_LO=$((PR_LO + 4100)); VST_PASV_HI=$((PR_LO + 4199))
 
 # ---- configurations -----------------------------------------------------------
+# Pinning (PIN=auto, the default): single-stream downloads run with the
+# server on CPU 1 and the client on CPU 0, because otherwise the scheduler
+# often stacks both on one core and the figure measures that (runs vary 2x);
+# the many-client workloads are left to the scheduler, so that a server can
+# use both cores.  PIN=1 pins every workload apart, PIN=0 none.
+PIN=${PIN:-auto}
 SRV=""; CLI=""
-if [ "${PIN:-0}" = 1 ] && [ "$NCPU" -ge 2 ]; then
-	SRV="taskset -c 1"; CLI="taskset -c 0"
-fi
+ALL_CPUS="0-$((NCPU - 1))"
+pin_tree() { # pid cpus: the process, its threads and its children
+	local p=$1 k
+	[ "$p" != 0 ] || return 0
+	taskset -a -p -c "$2" "$p" >/dev/null 2>&1
+	for k in $(ps -o pid= --ppid "$p" 2>/dev/null); do taskset -a -p -c "$2" "$k" >/dev/null 2>&1; done
+}
+pinned_apart() { # key: whether this workload runs pinned apart
+	[ "$NCPU" -ge 2 ] || return 1
+	case "$PIN" in 1) return 0;; 0) return 1;; esac
+	case "$1" in *_dl) return 0;; esac
+	return 1
+}
 
 pm_conf() { # file ftp ftps https pasv [extra lines]
 	local f=$1
@@ -244,6 +260,7 @@ pm_conf() { # file ftp ftps https pasv [extra lines]
 		echo "access_log = $W/logs/pm-access.log"
 		echo "xfer_log = $W/logs/pm-xfer.log"
 		echo "error_log = $W/logs/pm-error.log"
+		echo "idle_timeout = 900"
 		shift 5
 		for l in "$@"; do echo "$l"; done
 	} >"$f"
@@ -355,7 +372,7 @@ vs_conf "$W/vsftpd-throttled.conf" "$VST_FTP" "$VST_PASV_LO" "$VST_PASV_HI" "ano
 start() { # var name port logfile cmd...: starts cmd, waits for port, sets var=PID
 	local var=$1 name=$2 port=$3 log=$4 pid
 	shift 4
-	$SRV "$@" >"$log" 2>&1 </dev/null &
+	"$@" >"$log" 2>&1 </dev/null &
 	pid=$!
 	PIDS="$PIDS $pid"
 	if ! "$FL" wait "$port" 15 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; then
@@ -521,7 +538,12 @@ FIGS+=("index_mib|Index memory, $INDEX_T entries (index_memory)|MiB|-||")
 FIGS+=("index_rss|Index memory, $INDEX_T entries (RSS growth)|MiB|-||")
 
 run_fig() { # key run server: one measurement
-	local k=$1 r=$2 s=$3 v
+	local k=$1 r=$2 s=$3 v spid
+	spid=$(server_pid "$k" "$s")
+	CLI=""
+	if pinned_apart "$k"; then
+		pin_tree "$spid" 1; CLI="taskset -c 0"
+	fi
 	case "$k|$s" in
 	https_4k\|pm) v=$(m_wrk "https://127.0.0.1:$PM_HTTPS$SMALL_PATH");;
 	https_4k\|peer) v=$(m_wrk "https://127.0.0.1:$NG_HTTPS$SMALL_PATH");;
@@ -547,10 +569,19 @@ run_fig() { # key run server: one measurement
 	thr_https\|peer) v=$(m_thr "$NG_PID" https "$NG_THR");;
 	*) v="fail unknown";;
 	esac
+	if [ -n "$CLI" ]; then pin_tree "$spid" "$ALL_CPUS"; CLI=""; fi
 	set -- $v
 	record "$k" "$s" "$r" "${1:-fail}" "${*:2}"
 	case "$k ${2:-}" in idle_*\ pss=*) # the same runs, counted by proportional share
 		record "idlepss_${k#idle_}" "$s" "$r" "${2#pss=}";;
+	esac
+}
+
+server_pid() { # key side
+	case "$2|$1" in
+	pm\|thr_*) echo "$PMT_PID";; pm\|*) echo "$PM_PID";;
+	peer\|thr_ftp) echo "$VST_PID";; peer\|https_*|peer\|thr_https) echo "$NG_PID";;
+	*) echo "$VS_PID";;
 	esac
 }
 
@@ -608,7 +639,7 @@ INDEX_N=1000000
 [ "$SMOKE" = 1 ] && INDEX_N=1000
 if [ -n "$INDEX_BENCH" ] && echo index | grep -Eq "$ONLY"; then
 	say "index_bench $INDEX_N entries"
-	tmo 1200 $SRV "$INDEX_BENCH" "$W/index-tree" "$INDEX_N" >"$W/logs/index_bench.out" 2>&1
+	tmo 1200 "$INDEX_BENCH" "$W/index-tree" "$INDEX_N" >"$W/logs/index_bench.out" 2>&1
 	sed 's/^/index_bench: /' "$W/logs/index_bench.out" >>"$RAW"
 	# "index_build        median 1.234 s (min ..." / "index_memory       95.3 MiB, ..."
 	v=$(awk '/^index_build/ { for (i = 1; i < NF; i++) if ($i == "median") print $(i + 1) }' \
@@ -646,7 +677,7 @@ RES="$W/results.md"
 {
 	echo "### pubmirrord against nginx and vsftpd"
 	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); mode: $([ "$SMOKE" = 1 ] && echo smoke || echo full), medians of $RUNS run(s), ${DUR} s each$([ -n "$SRV" ] && echo ", servers pinned to CPU 1, clients to CPU 0")"
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); mode: $([ "$SMOKE" = 1 ] && echo smoke || echo full), medians of $RUNS run(s), ${DUR} s each; pinning: $(case "$PIN" in 1) echo "every workload: server on CPU 1, client on CPU 0";; 0) echo none;; *) echo "single-stream downloads: server on CPU 1, client on CPU 0; others unpinned";; esac)"
 	echo "- CPU: $cpu_model, $NCPU cores (flags: ${cpu_flags% }); kernel $(uname -r); $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
 	echo "- nginx $(nginx -v 2>&1 | sed 's/.*\///'), vsftpd $(vsftpd -v 0>&1 2>&1 | sed 's/.*version //'), $(openssl version | cut -d' ' -f1-2), libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?'), GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}')"
 	echo "- one core: openssl speed -evp aes-128-gcm (16 KiB): ${aes:-?}; loopback TCP copy, one stream: ${lb:-?}"
