@@ -20,6 +20,8 @@
  *       holds them for HOLD seconds (or until stdin reaches end of file when
  *       -d 0), then QUITs.
  *   ftpload loopback  -d SECS        single-stream TCP copy over 127.0.0.1
+ *   ftpload handshake -d SECS -f CERT,KEY   full TLS handshakes per CPU second,
+ *                                    client and server in this process
  *   ftpload tree      PID            VmRSS and Pss (KiB) of PID + descendants
  *   ftpload cpu       PID            CPU seconds (utime+stime+cutime+cstime)
  *                                    of PID + descendants
@@ -78,6 +80,15 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_self_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void die(const char *fmt, ...)
@@ -534,8 +545,9 @@ static int mode_sessions(void)
 	free(t);
 	unsigned long done = atomic_load(&g_done), fail = atomic_load(&g_fail);
 
-	printf("sessions=%lu failures=%lu secs=%.1f rate=%.1f\n", done, fail, opt.secs,
-	       (double)done / opt.secs);
+	printf("sessions=%lu failures=%lu secs=%.1f rate=%.1f client_cpu_ms_per_session=%.2f\n",
+	       done, fail, opt.secs, (double)done / opt.secs,
+	       done ? cpu_self_s() * 1e3 / (double)done : 0.0);
 	if (fail && g_first_error[0])
 		fprintf(stderr, "ftpload: first failure: %s\n", g_first_error);
 	return done > 0 ? 0 : 1;
@@ -684,6 +696,53 @@ static int mode_loopback(void)
 	close(g_lb_fd);
 	close(lfd);
 	free(buf);
+	return 0;
+}
+
+/* ---- TLS handshake cost --------------------------------------------------- */
+
+/* Full handshakes, client and server in this process over a BIO pair, with
+ * the benchmark's certificate: the CPU floor of every FTPS/HTTPS session on
+ * this machine with this OpenSSL. */
+static int mode_handshake(const char *cert, const char *key)
+{
+	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+	double t0, c0, end;
+	unsigned long n = 0;
+
+	if (!sctx || SSL_CTX_use_certificate_chain_file(sctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(sctx, key, SSL_FILETYPE_PEM) != 1)
+		die("cannot load %s / %s", cert, key);
+	t0 = now_s();
+	c0 = cpu_self_s();
+	end = t0 + opt.secs;
+	while (now_s() < end) {
+		SSL *sv = SSL_new(sctx), *cl = SSL_new(g_ctx);
+		BIO *bs = NULL, *bc = NULL;
+		int k, done = 0;
+
+		if (!sv || !cl || BIO_new_bio_pair(&bs, 0, &bc, 0) != 1)
+			die("SSL_new failed");
+		SSL_set_bio(sv, bs, bs);
+		SSL_set_bio(cl, bc, bc);
+		SSL_set_accept_state(sv);
+		SSL_set_connect_state(cl);
+		for (k = 0; k < 20 && !done; k++) {
+			int rc = SSL_do_handshake(cl), rs = SSL_do_handshake(sv);
+
+			done = rc == 1 && rs == 1;
+		}
+		if (!done)
+			die("handshake did not complete");
+		SSL_free(sv);
+		SSL_free(cl);
+		n++;
+	}
+	double cpu = cpu_self_s() - c0;
+
+	printf("handshakes=%lu cpu_s=%.2f per_cpu_s=%.0f %s\n", n, cpu, (double)n / cpu,
+	       OpenSSL_version(OPENSSL_VERSION));
+	SSL_CTX_free(sctx);
 	return 0;
 }
 
@@ -912,7 +971,8 @@ static void usage(void)
 {
 	fputs("usage: ftpload download|sessions|idle -p PORT [-H HOST] [-f PATH] [-t]\n"
 	      "               [-c CLIENTS] [-d SECS] [-a ADDRS] [-v]\n"
-	      "       ftpload loopback -d SECS | tree PID | cpu PID | ports N | range N\n"
+	      "       ftpload loopback -d SECS | handshake -d SECS -f CERT,KEY\n"
+	      "       ftpload tree PID | cpu PID | ports N | range N\n"
 	      "       ftpload wait PORT SECS\n",
 	      stderr);
 	exit(2);
@@ -958,15 +1018,25 @@ int main(int argc, char **argv)
 		opt.secs = strcmp(mode, "download") ? 10.0 : 0.0;
 	if (!strcmp(mode, "loopback"))
 		return mode_loopback();
+	tls_init();
+	if (!strcmp(mode, "handshake"))
+		opt.port = 1; /* no network */
 	if (!opt.port)
 		usage();
-	tls_init();
 	if (!strcmp(mode, "download") && opt.path)
 		return mode_download();
 	if (!strcmp(mode, "sessions") && opt.path)
 		return mode_sessions();
 	if (!strcmp(mode, "idle"))
 		return mode_idle();
+	if (!strcmp(mode, "handshake") && opt.path && optind == argc) {
+		char *comma = strchr(opt.path, ',');
+
+		if (!comma)
+			usage();
+		*comma = '\0';
+		return mode_handshake(opt.path, comma + 1);
+	}
 	usage();
 	return 2;
 }

@@ -673,6 +673,7 @@ cpu_flags=$(awk -F': ' '/^flags/ { n = split($2, f, " "); for (i = 1; i <= n; i+
 aes=$(openssl speed -evp aes-128-gcm -bytes 16384 -seconds 1 2>/dev/null |
 	awk '/^AES-128-GCM/ { v = $NF; sub(/k$/, "", v); printf "%.0f MB/s", v * 1000 / 1e6 }')
 lb=$("$FL" loopback -d 2 | sed -n 's/.*mbps=\([0-9.]*\).*/\1 MB\/s/p')
+hs=$("$FL" handshake -d 2 -f "$CERT,$KEY" | sed -n 's/.*per_cpu_s=\([0-9]*\).*/\1/p')
 RES="$W/results.md"
 {
 	echo "### pubmirrord against nginx and vsftpd"
@@ -680,7 +681,7 @@ RES="$W/results.md"
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); mode: $([ "$SMOKE" = 1 ] && echo smoke || echo full), medians of $RUNS run(s), ${DUR} s each; pinning: $(case "$PIN" in 1) echo "every workload: server on CPU 1, client on CPU 0";; 0) echo none;; *) echo "single-stream downloads: server on CPU 1, client on CPU 0; others unpinned";; esac)"
 	echo "- CPU: $cpu_model, $NCPU cores (flags: ${cpu_flags% }); kernel $(uname -r); $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
 	echo "- nginx $(nginx -v 2>&1 | sed 's/.*\///'), vsftpd $(vsftpd -v 0>&1 2>&1 | sed 's/.*version //'), $(openssl version | cut -d' ' -f1-2), libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?'), GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}')"
-	echo "- one core: openssl speed -evp aes-128-gcm (16 KiB): ${aes:-?}; loopback TCP copy, one stream: ${lb:-?}"
+	echo "- one core: openssl speed -evp aes-128-gcm (16 KiB): ${aes:-?}; loopback TCP copy, one stream: ${lb:-?}; full TLS 1.3 handshakes (P-256 certificate, client and server both counted, OpenSSL): ${hs:-?} per CPU second"
 	echo
 	echo "| figure | pubmirrord | peer | ratio | target | met |"
 	echo "|---|---:|---:|---:|---|---|"
