@@ -952,13 +952,15 @@ static int mode_wait(int port, double secs)
 {
 	double end = now_s() + secs;
 
-	while (now_s() < end) {
+	for (;;) { /* at least one try, even with SECS 0 */
 		int fd = tcp_connect("127.0.0.1", port, NULL);
 
 		if (fd >= 0) {
 			close(fd);
 			return 0;
 		}
+		if (now_s() >= end)
+			break;
 		usleep(50000);
 	}
 	fprintf(stderr, "ftpload: nothing accepts on port %d after %.0f s\n", port, secs);

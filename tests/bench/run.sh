@@ -369,13 +369,21 @@ vs_conf "$W/vsftpd.conf" "$VS_FTP" "$VS_PASV_LO" "$VS_PASV_HI"
 vs_conf "$W/vsftpd-throttled.conf" "$VST_FTP" "$VST_PASV_LO" "$VST_PASV_HI" "anon_max_rate=1048576"
 
 # ---- starting servers ----------------------------------------------------------
-start() { # var name port logfile cmd...: starts cmd, waits for port, sets var=PID
-	local var=$1 name=$2 port=$3 log=$4 pid
+start() { # var name ports logfile cmd...: starts cmd, waits until one of the
+	# comma-separated ports accepts, sets var=PID (0 when it did not start)
+	local var=$1 name=$2 ports=$3 log=$4 pid i p up=0
 	shift 4
 	"$@" >"$log" 2>&1 </dev/null &
 	pid=$!
 	PIDS="$PIDS $pid"
-	if ! "$FL" wait "$port" 15 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; then
+	for i in $(seq 1 150); do
+		kill -0 "$pid" 2>/dev/null || break
+		for p in ${ports//,/ }; do
+			"$FL" wait "$p" 0 2>/dev/null && { up=1; break 2; }
+		done
+		sleep 0.1
+	done
+	if [ "$up" = 0 ] || ! kill -0 "$pid" 2>/dev/null; then
 		say "$name did not start; its log:"; tail -n 20 "$log" >&2
 		eval "$var=0"
 		return 1
@@ -383,14 +391,21 @@ start() { # var name port logfile cmd...: starts cmd, waits for port, sets var=P
 	eval "$var=$pid"
 	return 0
 }
+port_up() { "$FL" wait "$1" 3 2>/dev/null; }
 
-PM_PID=0; PMT_PID=0; NG_PID=0; VS_PID=0; VST_PID=0
+PM_PID=0; PMT_PID=0; NG_PID=0; VS_PID=0; VST_PID=0; PM_FTP_UP=0; PM_HTTPS_UP=0
 if [ "$HAVE_PM" = 1 ]; then
-	start PM_PID pubmirrord "$PM_FTP" "$W/logs/pm.out" "$PM_BIN" -f -c "$W/pm.conf" &&
-		"$FL" wait "$PM_HTTPS" 10 2>/dev/null
-	start PMT_PID pubmirrord-throttled "$PMT_FTP" "$W/logs/pm-throttled.out" \
+	start PM_PID pubmirrord "$PM_FTP,$PM_HTTPS" "$W/logs/pm.out" "$PM_BIN" -f -c "$W/pm.conf"
+	start PMT_PID pubmirrord-throttled "$PMT_FTP,$PMT_HTTPS" "$W/logs/pm-throttled.out" \
 		"$PM_BIN" -f -c "$W/pm-throttled.conf"
-	[ "$PM_PID" != 0 ] || notok "pubmirrord starts (see $W/logs/pm.out)"
+	if [ "$PM_PID" = 0 ]; then
+		notok "pubmirrord starts (see $W/logs/pm.out)"
+	else
+		port_up "$PM_FTP" && PM_FTP_UP=1
+		port_up "$PM_HTTPS" && PM_HTTPS_UP=1
+		[ "$PM_FTP_UP" = 1 ] || notok "pubmirrord serves FTP on 127.0.0.1:$PM_FTP"
+		[ "$PM_HTTPS_UP" = 1 ] || notok "pubmirrord serves HTTPS on 127.0.0.1:$PM_HTTPS"
+	fi
 fi
 if [ "$HAVE_NGINX" = 1 ]; then
 	start NG_PID nginx "$NG_HTTPS" "$W/logs/nginx.out" nginx -c "$W/nginx.conf" -p "$W/nginx-tmp" ||
@@ -590,7 +605,8 @@ server_up() { # key side
 	local k=$1 s=$2
 	if [ "$s" = pm ]; then
 		case $k in thr_*) [ "$PMT_PID" != 0 ];; index_*) [ -n "$INDEX_BENCH" ];;
-		*) [ "$PM_PID" != 0 ];; esac
+		https_*) [ "$PM_PID" != 0 ] && [ "$PM_HTTPS_UP" = 1 ];;
+		*) [ "$PM_PID" != 0 ] && [ "$PM_FTP_UP" = 1 ];; esac
 		return
 	fi
 	case $k in
