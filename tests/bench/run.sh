@@ -9,7 +9,7 @@
 #                                    workload; prints "ok - ..." / "not ok - ..."
 #                                    (make bench-smoke, tests/e2e/t_bench_smoke.sh)
 #
-# Environment: RUNS (default 3), DUR (seconds per timed run, default 10),
+# Environment: PUBMIRRORD (the binary; default build/pubmirrord), RUNS (default 3), DUR (seconds per timed run, default 10),
 # PIN=auto|1|0 (see "Pinning" below),
 # BENCH_ONLY=regex runs only the figures whose key matches (e.g. 'ftp_dl|https_dl').
 #
@@ -41,7 +41,7 @@ W="$top/tests/bench/work"
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 BUILD=${PM_BUILD:-build}
-PM_BIN="$top/$BUILD/pubmirrord"
+PM_BIN=${PUBMIRRORD:-$top/$BUILD/pubmirrord}  # tests/run.sh exports PUBMIRRORD
 NCPU=$(nproc)
 
 if [ "$SMOKE" = 1 ]; then
@@ -132,8 +132,24 @@ if [ "$(id -u)" != 0 ] && [ "$HAVE_VSFTPD" = 1 ]; then
 	notok "vsftpd needs root (run the benchmark as root)"; HAVE_VSFTPD=0
 fi
 
-# Enough descriptors for 10,000 idle sessions on each side.
+# Enough descriptors for 10,000 idle sessions on each side, where the hard
+# limit allows: pubmirrord refuses to start when max_clients * 3 + 64
+# descriptors are not available, so max_clients follows the limit, and the
+# 10,000-session figure becomes the largest thousand that fits.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+FD_LIMIT=$(ulimit -n)
+PM_MAXC=30000
+[ "$FD_LIMIT" != unlimited ] && [ $(((FD_LIMIT - 64) / 3)) -lt "$PM_MAXC" ] &&
+	PM_MAXC=$(((FD_LIMIT - 64) / 3))
+n2=""
+for n in $IDLE_N; do
+	if [ "$n" -gt $((PM_MAXC - 100)) ]; then
+		n=$(((PM_MAXC - 100) / 1000 * 1000))
+		say "RLIMIT_NOFILE is $FD_LIMIT: pubmirrord's max_clients is $PM_MAXC, idle sessions $n"
+	fi
+	n2="$n2 $n"
+done
+IDLE_N=$n2
 
 # ---- build ---------------------------------------------------------------------
 CFLAGS_B="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -146,7 +162,7 @@ fi
 [ "$SMOKE" = 1 ] && ok "load generator builds"
 FL="$W/bin/ftpload"
 
-if [ "$SMOKE" = 0 ]; then
+if [ "$SMOKE" = 0 ] && [ -z "${PUBMIRRORD:-}" ]; then
 	make -s "$BUILD/pubmirrord" >"$W/logs/make.log" 2>&1 || say "make failed (see $W/logs/make.log)"
 fi
 HAVE_PM=0
@@ -253,8 +269,8 @@ pm_conf() { # file ftp ftps https pasv [extra lines]
 		echo "https_listen = 127.0.0.1:$4"
 		echo "http_listen = off"
 		echo "pasv_ports = $5"
-		echo "max_clients = 30000"
-		echo "max_per_ip = 30000"
+		echo "max_clients = $PM_MAXC"
+		echo "max_per_ip = $PM_MAXC"
 		echo "ftp_threads = $NCPU"
 		echo "http_threads = $NCPU"
 		echo "access_log = $W/logs/pm-access.log"
