@@ -56,6 +56,7 @@ else
 fi
 ONLY=${BENCH_ONLY:-.}
 T_START=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$W/bin" "$W/logs"
 
 nfail=0
@@ -437,20 +438,48 @@ fi
 # ---- measurements ---------------------------------------------------------------
 RAW="$W/raw.txt"
 : >"$RAW"
-declare -A VALS NOTE
+declare -A VALS NOTE FAILS
+: >"$W/failures.md"
 record() { # key server run value [note...]
 	local k=$1 s=$2 r=$3 v=$4
 	shift 4
-	echo "$(date -u +%H:%M:%S) $k $s run=$r value=$v $*" >>"$RAW"
+	echo "$(date -u +%H:%M:%S) $k $s run=$r value=$v $* ${BUSY_NOTE:-}" >>"$RAW"
 	VALS["$k|$s"]="${VALS["$k|$s"]:-} $v"
 	[ $# -gt 0 ] && NOTE["$k|$s"]="$*"
+	local f
+	f=$(echo "$*" | sed -n 's/.*failures=\([0-9]*\).*/\1/p')
+	if [ "$v" = fail ] || [ "${f:-0}" -gt 0 ]; then
+		FAILS["$k|$s"]=$(( ${FAILS["$k|$s"]:-0} + ${f:-1} ))
+		echo "- $k, $([ "$s" = pm ] && echo pubmirrord || echo peer), run $r: $*" >>"$W/failures.md"
+	fi
+}
+# The CPU share used by anything (other servers finishing work, other
+# programs on the machine) over half a second, in percent.
+busy_pct() {
+	local a b
+	a=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat)
+	sleep 0.5
+	b=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat)
+	echo "$a $b" | awk '{ u = $3 - $1; i = $4 - $2; printf "%.0f\n", (u + i) ? 100 * u / (u + i) : 0 }'
+}
+# Before each run (not in smoke mode): wait (5 s at most) until the machine is
+# quiet, so that a server still finishing the previous run does not slow
+# the next one; the share found busy goes into raw.txt with the run.
+quiesce() {
+	local i b=100 n=10
+	if [ "$SMOKE" = 1 ]; then BUSY_NOTE=""; return; fi
+	for i in $(seq 1 $n); do
+		b=$(busy_pct)
+		[ "$b" -le 15 ] && break
+	done
+	BUSY_NOTE="busy_before=${b}%"
 }
 tmo() { timeout -k 5 "$@"; }
 
 m_wrk() { # url [wrk args]: prints req/s or fail
 	local url=$1 out rps
 	shift
-	out=$(tmo $((DUR + 30)) $CLI wrk -t2 -c"$WRK_C" -d"${DUR}s" "$@" "$url" 2>&1)
+	out=$(tmo $((DUR + 30)) $CLI wrk -t2 -c"$WRK_C" -d"${DUR}s" --timeout 10s "$@" "$url" 2>&1)
 	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
 	if [ -z "$rps" ] || echo "$out" | grep -q 'Non-2xx'; then
 		echo "fail $(echo "$out" | grep -E 'Non-2xx|errors' | tr '\n' ' ')"
@@ -659,7 +688,8 @@ for f in "${FIGS[@]}"; do
 					"$((${key#idle_} * 3)) processes, pid_max $(cat /proc/sys/kernel/pid_max)"
 					record "idlepss_${key#idle_}" peer "$r" skip "as above"; continue; };;
 			esac
-			say "$key $s run $r"
+			quiesce
+			say "$key $s run $r ($BUSY_NOTE)"
 			run_fig "$key" "$r" "$s"
 		done
 	done
@@ -735,10 +765,13 @@ for f in "${FIGS[@]}"; do
 		[ "$a" != n/a ] && met=$(awk -v r="$a" -v t="$tv" 'BEGIN { print (r <= t) ? "yes" : "NO" }');;
 	esac
 	[ "$met" = "-" ] && [ -n "$op" ] && met="n/a"
+	pa="$(fmt "$a")"
+	[ -n "${FAILS["$key|pm"]:-}" ] && pa="$pa (${FAILS["$key|pm"]} failed)"
 	pk="$(fmt "$b")"
+	[ -n "${FAILS["$key|peer"]:-}" ] && pk="$pk (${FAILS["$key|peer"]} failed)"
 	[ "$peer" = "-" ] && pk="" 
 	case "${VALS["$key|peer"]:-}" in *skip*) pk="not run (${NOTE["$key|peer"]:-skipped})";; esac
-	echo "| $title, $unit | $(fmt "$a") | $peer $pk | $ratio | $target | $met |" >>"$RES"
+	echo "| $title, $unit | $pa | $peer $pk | $ratio | $target | $met |" >>"$RES"
 	if [ "$SMOKE" = 1 ]; then
 		for s in pm peer; do
 			sv=${VALS["$key|$s"]:-}
@@ -757,6 +790,10 @@ for f in "${FIGS[@]}"; do
 	fi
 done
 echo >>"$RES"
+if [ -s "$W/failures.md" ]; then
+	{ echo "Failed runs and sessions (first error of each run):"; echo; head -c 6000 "$W/failures.md"; echo; } >>"$RES"
+fi
+echo "Load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)." >>"$RES"
 echo "Raw runs: tests/bench/work/raw.txt.  Ratios are pubmirrord / peer (for memory and CPU, lower is better)." >>"$RES"
 cat "$RES"
 kill "$WATCHDOG" 2>/dev/null
