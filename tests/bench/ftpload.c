@@ -888,8 +888,12 @@ static int mode_cpu(int root)
 static int try_bind(int port)
 {
 	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok, one = 1;
 
+	/* As the servers bind: a port whose old connections linger in
+	 * TIME_WAIT is free for them. */
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

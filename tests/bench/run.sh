@@ -689,7 +689,7 @@ for f in "${FIGS[@]}"; do
 					record "idlepss_${key#idle_}" peer "$r" skip "as above"; continue; };;
 			esac
 			quiesce
-			say "$key $s run $r ($BUSY_NOTE)"
+			say "$key $s run $r ${BUSY_NOTE:-}"
 			run_fig "$key" "$r" "$s"
 		done
 	done
