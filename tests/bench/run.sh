@@ -84,7 +84,7 @@ cleanup() {
 	PIDS=""
 }
 trap 'cleanup' EXIT
-trap 'cleanup; exit 130' INT TERM
+trap 'notok "interrupted (a signal, or the ${WALL_LIMIT} s limit)"; cleanup; exit 130' INT TERM
 
 # Bound the whole run: a watchdog that signals this shell (smoke: < 2 min).
 MAIN=$$
@@ -523,9 +523,11 @@ m_idle() { # pid port n: KiB per idle logged-in FTPS control connection
 	base_pss=$(echo "$base_all" | sed -n 's/.*pss_kib=\([0-9]*\).*/\1/p')
 	out="$W/logs/idle.out"
 	: >"$out"
-	$CLI "$FL" idle -p "$port" -c "$n" -t -d 900 -a 64 >"$out" 2>&1 &
+	# It holds the sessions 60 s after the last one is up, and is stopped as
+	# soon as the memory is read (this runs in a subshell: the hold bounds
+	# it should the harness itself be stopped meanwhile).
+	$CLI "$FL" idle -p "$port" -c "$n" -t -d 60 -a 64 >"$out" 2>&1 &
 	cpid=$!
-	PIDS="$PIDS $cpid"
 	for i in $(seq 1 $((6000))); do # 10 minutes at most to log them all in
 		grep -q '^ready' "$out" && { ready=1; break; }
 		kill -0 "$cpid" 2>/dev/null || break
