@@ -453,6 +453,7 @@ static int mode_download(void)
 /* ---- sessions ------------------------------------------------------------ */
 
 static atomic_ulong g_done, g_fail;
+static atomic_int g_running; /* session threads not yet returned */
 static double g_deadline;
 static char g_first_error[256];
 static pthread_mutex_t g_err_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -511,6 +512,7 @@ static void *session_thread(void *arg)
 		if (!ok)
 			usleep(10000); /* do not spin on a refusing server */
 	}
+	atomic_fetch_sub(&g_running, 1);
 	return NULL;
 }
 
@@ -539,17 +541,29 @@ static int mode_sessions(void)
 
 	t0 = now_s();
 	g_deadline = t0 + opt.secs;
+	atomic_store(&g_running, opt.clients);
 	t = start_threads(opt.clients, session_thread);
+	/* Sessions still running at the deadline do not count: give them a
+	 * second to end, then report without waiting for stragglers (a client
+	 * stuck in a SYN retry against a full backlog would hold us for tens
+	 * of seconds). */
+	while (now_s() < g_deadline + 1.0 && atomic_load(&g_running) > 0)
+		usleep(20000);
+	unsigned long done = atomic_load(&g_done), fail = atomic_load(&g_fail);
+
+	printf("sessions=%lu failures=%lu secs=%.1f rate=%.1f client_cpu_ms_per_session=%.2f"
+	       " stragglers=%d\n",
+	       done, fail, opt.secs, (double)done / opt.secs,
+	       done ? cpu_self_s() * 1e3 / (double)done : 0.0, atomic_load(&g_running));
+	if (fail && g_first_error[0])
+		fprintf(stderr, "ftpload: first failure: %s\n", g_first_error);
+	fflush(stdout);
+	fflush(stderr);
+	if (atomic_load(&g_running) > 0)
+		_exit(done > 0 ? 0 : 1); /* threads still blocked: no cleanup */
 	for (i = 0; i < opt.clients; i++)
 		pthread_join(t[i], NULL);
 	free(t);
-	unsigned long done = atomic_load(&g_done), fail = atomic_load(&g_fail);
-
-	printf("sessions=%lu failures=%lu secs=%.1f rate=%.1f client_cpu_ms_per_session=%.2f\n",
-	       done, fail, opt.secs, (double)done / opt.secs,
-	       done ? cpu_self_s() * 1e3 / (double)done : 0.0);
-	if (fail && g_first_error[0])
-		fprintf(stderr, "ftpload: first failure: %s\n", g_first_error);
 	return done > 0 ? 0 : 1;
 }
 
