@@ -9,8 +9,8 @@
 #                                    workload; prints "ok - ..." / "not ok - ..."
 #                                    (make bench-smoke, tests/e2e/t_bench_smoke.sh)
 #
-# Environment: PUBMIRRORD (the binary; default build/pubmirrord), RUNS (default 3), DUR (seconds per timed run, default 10),
-# PIN=auto|1|0 (see "Pinning" below),
+# Environment: PUBMIRRORD (the binary; default build/pubmirrord), RUNS (default
+# 3), DUR (seconds per timed run, default 10), PIN=auto|1|0 (see "Pinning"),
 # BENCH_ONLY=regex runs only the figures whose key matches (e.g. 'ftp_dl|https_dl').
 #
 # Choices, so that the comparison is fair and reproducible:
@@ -194,7 +194,8 @@ if [ "$(cat "$TREE/.stamp" 2>/dev/null)" != "$stamp" ]; then
 	mkdir -p "$TREE/small" "$TREE/dir"
 	head -c "$BIG_BYTES" /dev/urandom >"$TREE/big.bin" || die "writing $TREE/big.bin"
 	head -c $((SMALL_N * 4096)) /dev/urandom >"$W/small.tmp"
-	(cd "$TREE/small" && split -a 4 -d -b 4096 "$W/small.tmp" f && for f in f*; do mv "$f" "$f.bin"; done)
+	(cd "$TREE/small" && split -a 4 -d -b 4096 "$W/small.tmp" f &&
+		for f in f*; do mv "$f" "$f.bin"; done)
 	rm -f "$W/small.tmp"
 	(cd "$TREE/dir" && seq -f 'package-%05g.tar.gz' 1 "$DIR_N" | xargs touch)
 	chmod -R a+rX "$TREE"
@@ -733,19 +734,36 @@ fmt() { # number: at most 4 significant figures, or as is
 }
 cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 cpu_flags=$(awk -F': ' '/^flags/ { n = split($2, f, " "); for (i = 1; i <= n; i++)
-	if (f[i] ~ /^(aes|avx2|avx512f|vaes|vpclmulqdq|sha_ni)$/) printf "%s ", f[i]; exit }' /proc/cpuinfo)
+	if (f[i] ~ /^(aes|avx2|avx512f|vaes|vpclmulqdq|sha_ni)$/) printf "%s ", f[i]; exit }' \
+	/proc/cpuinfo)
 aes=$(openssl speed -evp aes-128-gcm -bytes 16384 -seconds 1 2>/dev/null |
 	awk '/^AES-128-GCM/ { v = $NF; sub(/k$/, "", v); printf "%.0f MB/s", v * 1000 / 1e6 }')
 lb=$("$FL" loopback -d 2 | sed -n 's/.*mbps=\([0-9.]*\).*/\1 MB\/s/p')
 hs=$("$FL" handshake -d 2 -f "$CERT,$KEY" | sed -n 's/.*per_cpu_s=\([0-9]*\).*/\1/p')
 RES="$W/results.md"
+mode=full; [ "$SMOKE" = 1 ] && mode=smoke
+case "$PIN" in
+1) pinning="every workload: server on CPU 1, client on CPU 0";;
+0) pinning=none;;
+*) pinning="single-stream downloads: server on CPU 1, client on CPU 0; others unpinned";;
+esac
+v_nginx=$(nginx -v 2>&1 | sed 's/.*\///')
+v_vsftpd=$(vsftpd -v 0>&1 2>&1 | sed 's/.*version //')
+v_mhd=$(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?')
+v_gnutls=$(pkg-config --modversion gnutls 2>/dev/null || echo '?')
+v_wrk=$(wrk -v 2>&1 | awk 'NR == 1 {print $2}')
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 {
 	echo "### pubmirrord against nginx and vsftpd"
 	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); mode: $([ "$SMOKE" = 1 ] && echo smoke || echo full), medians of $RUNS run(s), ${DUR} s each; pinning: $(case "$PIN" in 1) echo "every workload: server on CPU 1, client on CPU 0";; 0) echo none;; *) echo "single-stream downloads: server on CPU 1, client on CPU 0; others unpinned";; esac)"
-	echo "- CPU: $cpu_model, $NCPU cores (flags: ${cpu_flags% }); kernel $(uname -r); $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
-	echo "- nginx $(nginx -v 2>&1 | sed 's/.*\///'), vsftpd $(vsftpd -v 0>&1 2>&1 | sed 's/.*version //'), $(openssl version | cut -d' ' -f1-2), libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?'), GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}')"
-	echo "- one core: openssl speed -evp aes-128-gcm (16 KiB): ${aes:-?}; loopback TCP copy, one stream: ${lb:-?}; full TLS 1.3 handshakes (P-256 certificate, client and server both counted, OpenSSL): ${hs:-?} per CPU second"
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); mode: $mode, medians of $RUNS run(s)," \
+		"${DUR} s each; pinning: $pinning"
+	echo "- CPU: $cpu_model, $NCPU cores (flags: ${cpu_flags% }); kernel $(uname -r); $mem RAM"
+	echo "- nginx $v_nginx, vsftpd $v_vsftpd, $(openssl version | cut -d' ' -f1-2)," \
+		"libmicrohttpd $v_mhd, GnuTLS $v_gnutls, wrk $v_wrk"
+	echo "- one core: openssl speed -evp aes-128-gcm (16 KiB): ${aes:-?};" \
+		"loopback TCP copy, one stream: ${lb:-?}; full TLS 1.3 handshakes" \
+		"(P-256 certificate, client and server both counted, OpenSSL): ${hs:-?} per CPU second"
 	echo
 	echo "| figure | pubmirrord | peer | ratio | target | met |"
 	echo "|---|---:|---:|---:|---|---|"
@@ -757,12 +775,14 @@ for f in "${FIGS[@]}"; do
 	ratio="n/a"
 	[ "$peer" = "-" ] && ratio="-"
 	if [ "$a" != n/a ] && [ "$b" != n/a ]; then
-		ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "n/a" }')
+		ratio=$(awk -v a="$a" -v b="$b" \
+			'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "n/a" }')
 	fi
 	target="-"; met="-"
 	case "$op" in
 	">=") target="ratio >= $tv"
-		[ "$ratio" != n/a ] && met=$(awk -v r="$ratio" -v t="$tv" 'BEGIN { print (r >= t) ? "yes" : "NO" }');;
+		[ "$ratio" != n/a ] &&
+			met=$(awk -v r="$ratio" -v t="$tv" 'BEGIN { print (r >= t) ? "yes" : "NO" }');;
 	"abs<=") target="<= $tv $unit"
 		[ "$a" != n/a ] && met=$(awk -v r="$a" -v t="$tv" 'BEGIN { print (r <= t) ? "yes" : "NO" }');;
 	esac
@@ -771,7 +791,7 @@ for f in "${FIGS[@]}"; do
 	[ -n "${FAILS["$key|pm"]:-}" ] && pa="$pa (${FAILS["$key|pm"]} failed)"
 	pk="$(fmt "$b")"
 	[ -n "${FAILS["$key|peer"]:-}" ] && pk="$pk (${FAILS["$key|peer"]} failed)"
-	[ "$peer" = "-" ] && pk="" 
+	[ "$peer" = "-" ] && pk=""
 	case "${VALS["$key|peer"]:-}" in *skip*) pk="not run (${NOTE["$key|peer"]:-skipped})";; esac
 	echo "| $title, $unit | $pa | $peer $pk | $ratio | $target | $met |" >>"$RES"
 	if [ "$SMOKE" = 1 ]; then
@@ -793,10 +813,12 @@ for f in "${FIGS[@]}"; do
 done
 echo >>"$RES"
 if [ -s "$W/failures.md" ]; then
-	{ echo "Failed runs and sessions (first error of each run):"; echo; head -c 6000 "$W/failures.md"; echo; } >>"$RES"
+	{ echo "Failed runs and sessions (first error of each run):"; echo
+	  head -c 6000 "$W/failures.md"; echo; } >>"$RES"
 fi
 echo "Load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)." >>"$RES"
-echo "Raw runs: tests/bench/work/raw.txt.  Ratios are pubmirrord / peer (for memory and CPU, lower is better)." >>"$RES"
+echo "Raw runs: tests/bench/work/raw.txt.  Ratios are pubmirrord / peer" \
+	"(for memory and CPU, lower is better)." >>"$RES"
 cat "$RES"
 kill "$WATCHDOG" 2>/dev/null
 if [ "$SMOKE" = 1 ]; then
