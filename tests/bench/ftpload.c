@@ -73,6 +73,7 @@ static struct {
 } opt = { "127.0.0.1", 0, NULL, 0, 1, -1.0, 0, 0 };
 
 static SSL_CTX *g_ctx;
+static atomic_ulong g_resumed; /* data connections that resumed the control's TLS session */
 
 static double now_s(void)
 {
@@ -385,6 +386,8 @@ static int ftp_retr(struct conn *c, const char *path, char *buf, size_t bufsz,
 		*t_first = now_s();
 	if (opt.tls && tls_start(&d, c->ssl) < 0)
 		goto fail;
+	if (d.ssl && SSL_session_reused(d.ssl))
+		atomic_fetch_add(&g_resumed, 1);
 	for (;;) {
 		ssize_t r = conn_read(&d, buf, bufsz);
 
@@ -439,8 +442,8 @@ static int mode_download(void)
 	if (rc < 0)
 		die("RETR failed after %llu bytes: %s", (unsigned long long)bytes, c.line);
 	if (c.ssl && opt.verbose)
-		fprintf(stderr, "tls %s %s\n", SSL_get_version(c.ssl),
-			SSL_get_cipher_name(c.ssl));
+		fprintf(stderr, "tls %s %s data_resumed=%lu\n", SSL_get_version(c.ssl),
+			SSL_get_cipher_name(c.ssl), atomic_load(&g_resumed));
 	if (rc == 0)
 		cmd(&c, "QUIT");
 	conn_close(&c);
@@ -552,9 +555,10 @@ static int mode_sessions(void)
 	unsigned long done = atomic_load(&g_done), fail = atomic_load(&g_fail);
 
 	printf("sessions=%lu failures=%lu secs=%.1f rate=%.1f client_cpu_ms_per_session=%.2f"
-	       " stragglers=%d\n",
+	       " stragglers=%d tls_resumed=%lu\n",
 	       done, fail, opt.secs, (double)done / opt.secs,
-	       done ? cpu_self_s() * 1e3 / (double)done : 0.0, atomic_load(&g_running));
+	       done ? cpu_self_s() * 1e3 / (double)done : 0.0, atomic_load(&g_running),
+	       atomic_load(&g_resumed));
 	if (fail && g_first_error[0])
 		fprintf(stderr, "ftpload: first failure: %s\n", g_first_error);
 	fflush(stdout);
