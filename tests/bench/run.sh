@@ -143,6 +143,8 @@ PM_MAXC=30000
 [ "$FD_LIMIT" != unlimited ] && [ $(((FD_LIMIT - 64) / 3)) -lt "$PM_MAXC" ] &&
 	PM_MAXC=$(((FD_LIMIT - 64) / 3))
 n2=""
+FIGS+=("ftp_cpu|Server CPU per FTP session ($CONC_TARGET concurrent)|ms|vsftpd||")
+FIGS+=("ftps_cpu|Server CPU per FTPS session ($CONC_TARGET concurrent)|ms|vsftpd||")
 for n in $IDLE_N; do
 	if [ "$n" -gt $((PM_MAXC - 100)) ]; then
 		n=$(((PM_MAXC - 100) / 1000 * 1000))
@@ -508,14 +510,21 @@ m_ftpdl() { # port [-t]: MB/s or fail
 	*) echo "fail $(echo "$out" | tr '\n' ' ')";;
 	esac
 }
-m_sessions() { # port conc [-t]: sessions/s [failures]
-	local out rate fails
+m_sessions() { # port conc [-t]: sessions/s, failures, server CPU ms per session
+	local out rate fails done c0 c1 cms
+	c0=$("$FL" cpu "$spid" | sed -n 's/cpu_s=\([0-9.]*\).*/\1/p')
 	out=$(tmo $((DUR + 60)) $CLI "$FL" sessions -p "$1" -c "$2" -d "$DUR" ${3:-} -a 64 \
 		-f "$SMALL_PATH" 2>&1)
+	sleep 1 # forked sessions are reaped into their parent's cutime
+	c1=$("$FL" cpu "$spid" | sed -n 's/cpu_s=\([0-9.]*\).*/\1/p')
 	rate=$(echo "$out" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p')
 	fails=$(echo "$out" | sed -n 's/.*failures=\([0-9]*\).*/\1/p')
+	done=$(echo "$out" | sed -n 's/^sessions=\([0-9]*\).*/\1/p')
 	if [ -z "$rate" ]; then echo "fail $(echo "$out" | tr '\n' ' ')"; return; fi
-	echo "$rate failures=$fails $(echo "$out" | grep 'first failure' | head -1)"
+	cms=$(awk -v a="${c0:-0}" -v b="${c1:-0}" -v n="${done:-0}" \
+		'BEGIN { if (n > 0) printf "%.3f", (b - a) * 1000 / n; else print "n/a" }')
+	echo "$rate failures=$fails server_cpu_ms=$cms $(echo "$out" | grep -v '^sessions' |
+		head -1) $(echo "$out" | grep -o 'client_cpu_ms_per_session=[0-9.]*')"
 }
 m_idle() { # pid port n: KiB per idle logged-in FTPS control connection
 	local pid=$1 port=$2 n=$3 base base_pss base_all now cpid out got i rss pss ready=0
@@ -638,6 +647,10 @@ run_fig() { # key run server: one measurement
 	case "$k ${2:-}" in idle_*\ pss=*) # the same runs, counted by proportional share
 		record "idlepss_${k#idle_}" "$s" "$r" "${2#pss=}";;
 	esac
+	case "$k" in ftp_sess_$CONC_TARGET|ftps_sess_$CONC_TARGET) # and the server's CPU
+		record "${k%%_*}_cpu" "$s" "$r" "$(echo "$v" |
+			sed -n 's/.*server_cpu_ms=\([0-9.]*\).*/\1/p')";;
+	esac
 }
 
 server_pid() { # key side
@@ -678,7 +691,7 @@ peer_idle_ok() { # n
 for f in "${FIGS[@]}"; do
 	IFS='|' read -r key title unit peer op tv <<<"$f"
 	echo "$key" | grep -Eq "$ONLY" || continue
-	case $key in idlepss_*|index_*) continue;; esac # measured with idle_* / below
+	case $key in idlepss_*|index_*|ftp_cpu|ftps_cpu) continue;; esac # measured with others
 	for r in $(seq 1 "$RUNS"); do
 		for s in pm peer; do
 			if [ "$(time_left)" -lt 20 ]; then
