@@ -143,8 +143,6 @@ PM_MAXC=30000
 [ "$FD_LIMIT" != unlimited ] && [ $(((FD_LIMIT - 64) / 3)) -lt "$PM_MAXC" ] &&
 	PM_MAXC=$(((FD_LIMIT - 64) / 3))
 n2=""
-FIGS+=("ftp_cpu|Server CPU per FTP session ($CONC_TARGET concurrent)|ms|vsftpd||")
-FIGS+=("ftps_cpu|Server CPU per FTPS session ($CONC_TARGET concurrent)|ms|vsftpd||")
 for n in $IDLE_N; do
 	if [ "$n" -gt $((PM_MAXC - 100)) ]; then
 		n=$(((PM_MAXC - 100) / 1000 * 1000))
@@ -598,6 +596,8 @@ for c in $CONC; do
 	FIGS+=("ftp_sess_$c|FTP sessions/s, $c concurrent|sess/s|vsftpd||")
 	FIGS+=("ftps_sess_$c|FTPS sessions/s, $c concurrent|sess/s|vsftpd|$t")
 done
+FIGS+=("ftp_cpu|Server CPU per FTP session ($CONC_TARGET concurrent)|ms|vsftpd||")
+FIGS+=("ftps_cpu|Server CPU per FTPS session ($CONC_TARGET concurrent)|ms|vsftpd||")
 for n in $IDLE_N; do
 	FIGS+=("idle_$n|Memory per idle FTPS session, $n sessions (VmRSS sum)|KiB|vsftpd|abs<=|32")
 	FIGS+=("idlepss_$n|Memory per idle FTPS session, $n sessions (Pss sum)|KiB|vsftpd||")
