@@ -837,7 +837,7 @@ if [ -s "$W/failures.md" ]; then
 	  head -c 6000 "$W/failures.md"; echo; } >>"$RES"
 fi
 echo "Load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)." >>"$RES"
-echo "Raw runs: tests/bench/work/raw.txt.  Ratios are pubmirrord / peer" \
+echo "Raw runs: ${RAW#$top/}.  Ratios are pubmirrord / peer" \
 	"(for memory and CPU, lower is better)." >>"$RES"
 cat "$RES"
 kill "$WATCHDOG" 2>/dev/null
