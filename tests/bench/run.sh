@@ -463,11 +463,11 @@ busy_pct() {
 	b=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat)
 	echo "$a $b" | awk '{ u = $3 - $1; i = $4 - $2; printf "%.0f\n", (u + i) ? 100 * u / (u + i) : 0 }'
 }
-# Before each run (not in smoke mode): wait (5 s at most) until the machine is
+# Before each run (not in smoke mode): wait (3 s at most) until the machine is
 # quiet, so that a server still finishing the previous run does not slow
 # the next one; the share found busy goes into raw.txt with the run.
 quiesce() {
-	local i b=100 n=10
+	local i b=100 n=6
 	if [ "$SMOKE" = 1 ]; then BUSY_NOTE=""; return; fi
 	for i in $(seq 1 $n); do
 		b=$(busy_pct)
