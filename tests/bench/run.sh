@@ -609,8 +609,20 @@ FIGS+=("index_s|Index build, $INDEX_T entries (index_bench, median of 3)|s|-||")
 FIGS+=("index_mib|Index memory, $INDEX_T entries (index_memory)|MiB|-||")
 FIGS+=("index_rss|Index memory, $INDEX_T entries (RSS growth)|MiB|-||")
 
+# A fresh pubmirrord, so that the idle-session memory is not hidden by heap
+# that earlier workloads grew and the allocator kept (vsftpd's sessions are
+# fresh processes anyway).
+restart_pm() {
+	local old=$PM_PID
+	stop_pid "$old"
+	PIDS=$(echo " $PIDS " | sed "s/ $old / /")
+	start PM_PID pubmirrord "$PM_FTP,$PM_HTTPS" "$W/logs/pm.out" "$PM_BIN" -f -c "$W/pm.conf" &&
+		port_up "$PM_FTP" || PM_FTP_UP=0
+}
+
 run_fig() { # key run server: one measurement
 	local k=$1 r=$2 s=$3 v spid
+	case "$k|$s" in idle_*\|pm) restart_pm;; esac
 	spid=$(server_pid "$k" "$s")
 	CLI=""
 	if pinned_apart "$k"; then
