@@ -70,13 +70,22 @@ def tree_digest(root):
 
 def start_daemon(sets=None, setup=None, **kw):
     """A Daemon with BIG in its tree; setup(root) may add more before the
-    start.  Returns (daemon, sha256 of BIG)."""
-    d = pmtest.Daemon(sets=sets, start=False, **kw)
-    digest = make_tree_file(d.root)
-    if setup is not None:
-        setup(d.root)
-    d.start()
-    return d, digest
+    start.  Returns (daemon, sha256 of BIG).  pmtest.free_port may hand out
+    one port twice (each probe socket is closed before the next): such a
+    start is retried with fresh ports."""
+    for attempt in range(3):
+        d = pmtest.Daemon(sets=sets, start=False, **kw)
+        digest = make_tree_file(d.root)
+        if setup is not None:
+            setup(d.root)
+        try:
+            d.start()
+            return d, digest
+        except RuntimeError as e:
+            d.cleanup()
+            if "is also in" not in str(e) or attempt == 2:
+                raise
+    raise RuntimeError("unreachable")
 
 
 def ssl_ctx(d):
