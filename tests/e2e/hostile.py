@@ -292,6 +292,12 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_seconds_task(pid, tid):
+    with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def finish(d, good, digest, tree_before, rss_start, slack_kib=20 * 1024, tls=False):
     """The common end of a hostile test: downloads byte-exact, still
     serving, memory back, tree unchanged."""
