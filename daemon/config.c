@@ -81,7 +81,7 @@ static const struct conf_key conf_keys[] = {
 	{"auth_file", CT_PATH, FIELD(auth_file), "", 0, 0, NULL, CK_NONE, NULL,
 	 "htpasswd file of users for HTTPS Basic auth and FTP after AUTH TLS; empty: none."},
 	{"auth_paths", CT_PREFIXES, FIELD(auth_paths), "", 0, 0, NULL, CK_NONE, NULL,
-	 "Comma-separated path prefixes that need a login (/ for the whole site); needs auth_file."},
+	 "Comma-separated path prefixes that need a login (/: the whole site); needs auth_file."},
 	{"acme_webroot", CT_PATH, FIELD(acme_webroot), "", 0, 0, NULL, CK_NONE, NULL,
 	 "Directory served at /.well-known/acme-challenge/ over plain HTTP; empty: none."},
 	{"error_log", CT_PATH, FIELD(error_log), "", 0, 0, NULL, CK_NONE, "Logs",
@@ -95,7 +95,8 @@ static const struct conf_key conf_keys[] = {
 	{"user", CT_STRING, FIELD(user), "nobody", 1, 0, NULL, CK_USER, "Privileges",
 	 "Unprivileged user to run as after binding the ports (when started as root)."},
 	{"ftp_listen", CT_ADDRS, FIELD(ftp_listen), "127.0.0.1:2121", 0, 0, NULL, CK_NONE,
-	 "Listeners", "Plain and explicit-TLS FTP addresses (host:port, [v6]:port, *:port), or off."},
+	 "Listeners",
+	 "Plain and explicit-TLS FTP addresses (host:port, [v6]:port, *:port), or off."},
 	{"ftps_listen", CT_ADDRS, FIELD(ftps_listen), "127.0.0.1:9990", 0, 0, NULL, CK_NONE, NULL,
 	 "Implicit FTPS addresses, or off."},
 	{"https_listen", CT_ADDRS, FIELD(https_listen), "127.0.0.1:8443", 0, 0, NULL, CK_NONE, NULL,
@@ -135,7 +136,7 @@ static const struct conf_key conf_keys[] = {
 	{"max_per_ip", CT_UINT, FIELD(max_per_ip), "50", 0, 1000000, NULL, CK_NONE, NULL,
 	 "Connections at once from one address, all protocols together; 0: no limit."},
 	{"rate_per_ip", CT_RATE, FIELD(rate_per_ip), "0", 0, NOMAX, NULL, CK_NONE, NULL,
-	 "Bytes per second to one address, all protocols together (K, M, G suffixes); 0: unlimited."},
+	 "Bytes per second to one address, all protocols together (K, M, G); 0: unlimited."},
 	{"rate_total", CT_RATE, FIELD(rate_total), "0", 0, NOMAX, NULL, CK_NONE, NULL,
 	 "Bytes per second in total (K, M, G suffixes); 0: unlimited."},
 	{"ban_after", CT_UINT, FIELD(ban_after), "10", 0, 1000000, NULL, CK_NONE, NULL,
@@ -283,8 +284,8 @@ static void num_text(enum conf_type t, uint64_t v, char *out, size_t outsz)
 	if (v != 0 && (t == CT_SIZE || t == CT_RATE)) {
 		for (int i = 3; i >= 0; i--) {
 			if (v % size_mul[i] == 0) {
-				snprintf(out, outsz, "%llu%c", (unsigned long long)(v / size_mul[i]),
-					 size_sfx[i]);
+				snprintf(out, outsz, "%llu%c",
+					 (unsigned long long)(v / size_mul[i]), size_sfx[i]);
 				return;
 			}
 		}
@@ -292,8 +293,8 @@ static void num_text(enum conf_type t, uint64_t v, char *out, size_t outsz)
 	if (v != 0 && t == CT_SECONDS) {
 		for (int i = 3; i >= 1; i--) {
 			if (v % secs_mul[i] == 0) {
-				snprintf(out, outsz, "%llu%c", (unsigned long long)(v / secs_mul[i]),
-					 secs_sfx[i]);
+				snprintf(out, outsz, "%llu%c",
+					 (unsigned long long)(v / secs_mul[i]), secs_sfx[i]);
 				return;
 			}
 		}
@@ -376,7 +377,8 @@ static int parse_one_addr(const char *s, size_t n, struct sockaddr_storage *ss,
 			a4->sin_addr.s_addr = htonl(INADDR_ANY);
 		} else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
 			/* SECURITY/robustness: no DNS at start-up or reload. */
-			say(err, errsz, "\"%s\" is not a numeric IPv4 address (names are not resolved)",
+			say(err, errsz,
+			    "\"%s\" is not a numeric IPv4 address (names are not resolved)",
 			    shown(sh, sizeof(sh), host));
 			return -1;
 		}
@@ -621,14 +623,13 @@ const char *config_pasv_address_for(const struct config *c,
 	for (int i = 0; i < c->pasv_address_map.n; i++) {
 		const struct sockaddr_storage *net = &c->pasv_address_map.m[i].net;
 		int plen = c->pasv_address_map.m[i].prefix;
-		if (net->ss_family == AF_INET && p4 &&
-		    bits_match(p4, (const unsigned char *)&((const struct sockaddr_in *)net)->sin_addr,
-			       plen))
+		const unsigned char *n4 =
+			(const unsigned char *)&((const struct sockaddr_in *)net)->sin_addr;
+		const unsigned char *n6 =
+			(const unsigned char *)&((const struct sockaddr_in6 *)net)->sin6_addr;
+		if (net->ss_family == AF_INET && p4 && bits_match(p4, n4, plen))
 			return c->pasv_address_map.m[i].addr;
-		if (net->ss_family == AF_INET6 && p6 &&
-		    bits_match(p6,
-			       (const unsigned char *)&((const struct sockaddr_in6 *)net)->sin6_addr,
-			       plen))
+		if (net->ss_family == AF_INET6 && p6 && bits_match(p6, n6, plen))
 			return c->pasv_address_map.m[i].addr;
 	}
 	return c->pasv_address[0] ? c->pasv_address : NULL;
@@ -755,14 +756,16 @@ static int set_number(const struct conf_key *k, struct config *c, const char *v,
 	case CT_RATE:
 		rc = parse_scaled(v, "kmgt", size_mul, &x);
 		if (rc == -1)
-			say(err, errsz, "\"%s\" is not a %s (a number with an optional K, M, G or T)",
+			say(err, errsz,
+			    "\"%s\" is not a %s (a number with an optional K, M, G or T)",
 			    shown(sh, sizeof(sh), v),
 			    k->type == CT_SIZE ? "size in bytes" : "rate in bytes per second");
 		break;
 	default: /* CT_SECONDS */
 		rc = parse_scaled(v, "smhd", secs_mul, &x);
 		if (rc == -1)
-			say(err, errsz, "\"%s\" is not a duration (seconds, or a number with s, m, h or d)",
+			say(err, errsz,
+			    "\"%s\" is not a duration (seconds, or a number with s, m, h or d)",
 			    shown(sh, sizeof(sh), v));
 		break;
 	}
@@ -816,7 +819,8 @@ static int set_value(const struct conf_key *k, struct config *c, const char *v, 
 		if (check_text(k, v, err, errsz) != 0)
 			return -1;
 		if (v[0] && inet_pton(AF_INET, v, &a) != 1) {
-			say(err, errsz, "\"%s\" is not a numeric IPv4 address (PASV announces IPv4)",
+			say(err, errsz,
+			    "\"%s\" is not a numeric IPv4 address (PASV announces IPv4)",
 			    shown(sh, sizeof(sh), v));
 			return -1;
 		}
@@ -865,7 +869,8 @@ static int set_value(const struct conf_key *k, struct config *c, const char *v, 
 		size_t n = parse_digits(v, &lo, &over);
 		size_t m = (n && v[n] == '-') ? parse_digits(v + n + 1, &hi, &over) : 0;
 		if (n == 0 || m == 0 || v[n + 1 + m] != '\0') {
-			say(err, errsz, "\"%s\" is not a port range LOW-HIGH", shown(sh, sizeof(sh), v));
+			say(err, errsz, "\"%s\" is not a port range LOW-HIGH",
+			    shown(sh, sizeof(sh), v));
 			return -1;
 		}
 		if (lo < k->min || hi > k->max || lo > k->max || hi < k->min) {
@@ -874,7 +879,8 @@ static int set_value(const struct conf_key *k, struct config *c, const char *v, 
 			return -1;
 		}
 		if (lo > hi) {
-			say(err, errsz, "%s: low port is above high port", shown(sh, sizeof(sh), v));
+			say(err, errsz, "%s: low port is above high port",
+			    shown(sh, sizeof(sh), v));
 			return -1;
 		}
 		c->pasv_min = (unsigned)lo;
@@ -1100,7 +1106,8 @@ static int apply_set(struct config *c, const char *s, struct conf_origin *orig, 
 	while (vl && is_blank(v[vl - 1]))
 		vl--;
 	if (vl > PM_CONF_LINE_MAX) {
-		say(err, errsz, "--set %s: value is longer than %d bytes", k->name, PM_CONF_LINE_MAX);
+		say(err, errsz, "--set %s: value is longer than %d bytes", k->name,
+		    PM_CONF_LINE_MAX);
 		return -1;
 	}
 	char val[PM_CONF_LINE_MAX + 1];
@@ -1212,8 +1219,9 @@ static int apply_defaults(struct config *c, char *err, size_t errsz)
 		enum conf_type t = conf_keys[i].type;
 		/* A table entry whose field is neither unsigned nor uint64_t
 		 * would be written with the wrong width: refuse it loudly. */
+		size_t w = conf_keys[i].size;
 		if ((t == CT_UINT || t == CT_SIZE || t == CT_RATE || t == CT_SECONDS) &&
-		    conf_keys[i].size != sizeof(unsigned) && conf_keys[i].size != sizeof(uint64_t)) {
+		    w != sizeof(unsigned) && w != sizeof(uint64_t)) {
 			say(err, errsz, "internal error: %s has a field of %zu bytes",
 			    conf_keys[i].name, conf_keys[i].size);
 			return -1;

@@ -155,8 +155,9 @@ int log_reopen(void)
 		int fd = open_log(log_files[i].path);
 		if (fd < 0) {
 			int e = errno;
-			snprintf(failed[nfailed++], sizeof(failed[0]), "%s: cannot reopen %.1000s: %.100s",
-				 log_names[i], log_files[i].path, strerror(e));
+			snprintf(failed[nfailed++], sizeof(failed[0]),
+				 "%s: cannot reopen %.1000s: %.100s", log_names[i],
+				 log_files[i].path, strerror(e));
 			continue;
 		}
 		close(log_files[i].fd);
@@ -367,11 +368,13 @@ void log_access(const struct sockaddr_storage *peer, const char *user, const cha
 		else
 			snprintf(req, sizeof(req), "%s %s", m, r);
 	}
+	esc_or_dash(ref, sizeof(ref), referer);
+	esc_or_dash(ag, sizeof(ag), agent);
 	int n = snprintf(line, sizeof(line),
-			 "%s - %s [%02d/%s/%04d:%02d:%02d:%02d +0000] \"%s\" %u %llu \"%s\" \"%s\"\n",
+			 "%s - %s [%02d/%s/%04d:%02d:%02d:%02d +0000] \"%s\" %u %llu "
+			 "\"%s\" \"%s\"\n",
 			 host, u, tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-			 tm.tm_min, tm.tm_sec, req, status, (unsigned long long)bytes,
-			 esc_or_dash(ref, sizeof(ref), referer), esc_or_dash(ag, sizeof(ag), agent));
+			 tm.tm_min, tm.tm_sec, req, status, (unsigned long long)bytes, ref, ag);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -417,7 +420,8 @@ void log_xfer(const struct sockaddr_storage *peer, unsigned secs, uint64_t bytes
 			 "%s %s %2d %02d:%02d:%02d %04d %u %s %llu %s %c _ o %c %s ftp 0 * %c\n",
 			 wdays[tm.tm_wday], months[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min,
 			 tm.tm_sec, tm.tm_year + 1900, secs ? secs : 1, host,
-			 (unsigned long long)bytes, pe, binary ? 'b' : 'a', anonymous ? 'a' : 'r', id,
+			 (unsigned long long)bytes, pe, binary ? 'b' : 'a',
+			 anonymous ? 'a' : 'r', id,
 			 (complete == 0 || complete == 'i') ? 'i' : 'c');
 	if (n < 0)
 		return;

@@ -259,7 +259,8 @@ static void main_reload(const struct main_opts *o)
 	main_limiter_params(c, &p);
 	limiter_set_params(limiter_global(), &p);
 	http_reload();
-	index_request_rescan();
+	/* a changed root or show_dotfiles applies now; always rescans */
+	index_reconfigure(c);
 	log_info("reload done");
 }
 
@@ -394,8 +395,10 @@ int main(int argc, char **argv)
 			main_reload(&o);
 			break;
 		case SIGUSR1:
-			log_reopen();
-			log_info("log files reopened");
+			if (log_reopen() == 0)
+				log_info("log files reopened");
+			else
+				log_err("some log files could not be reopened; the old ones stay");
 			break;
 		case SIGINT:
 			drain = MAIN_INT_DRAIN;

@@ -154,6 +154,10 @@ static int sb_drop_user(const struct config *c, char *err, size_t errsz)
 	}
 	uid_t uid = pw.pw_uid;
 	gid_t gid = pw.pw_gid;
+	/* The log files were opened as root: hand them to the service user so
+	 * that SIGUSR1 (logrotate) can reopen them after the drop. */
+	if (log_chown(uid, gid) != 0)
+		log_warn("cannot hand the log files to user %s; SIGUSR1 reopen may fail", name);
 	if (setgroups(0, NULL) != 0) {
 		snprintf(err, errsz, "setgroups: %s", strerror(errno));
 		return -1;
@@ -280,6 +284,7 @@ static void sb_collect(const struct config *c, struct sb_rules *rs)
 	sb_add_dir_of(rs, c->error_log, SB_LOGDIR);
 	sb_add_dir_of(rs, c->access_log, SB_LOGDIR);
 	sb_add_dir_of(rs, c->xfer_log, SB_LOGDIR);
+	sb_add_dir_of(rs, c->json_log, SB_LOGDIR);
 	for (int i = 0; i < sb_nextra; i++)
 		sb_add_dir_of(rs, sb_extra[i], SB_READ);
 	/* System files libraries read after start: CA and OpenSSL config,

@@ -94,7 +94,8 @@ static const struct {
 	{"ftp_tls_reuse = off", NUMF(ftp_tls_reuse), CONFIG_REUSE_OFF},
 	{"pasv_ports = 1024-65535", NUMF(pasv_min), 1024},
 	{"pasv_ports = 50000-50000", NUMF(pasv_max), 50000},
-	{"proxy_protocol = ftp, https", NUMF(proxy_protocol), CONFIG_PROXY_FTP | CONFIG_PROXY_HTTPS},
+	{"proxy_protocol = ftp, https", NUMF(proxy_protocol),
+	 CONFIG_PROXY_FTP | CONFIG_PROXY_HTTPS},
 	{"proxy_protocol = ftps,http", NUMF(proxy_protocol), CONFIG_PROXY_FTPS | CONFIG_PROXY_HTTP},
 	{"proxy_protocol =", NUMF(proxy_protocol), 0},
 	/* trailing blanks and CR are trimmed; blanks around '=' optional */
@@ -116,61 +117,90 @@ static const struct {
 	{"max_clients = 1.5", "1: max_clients: \"1.5\" is not a number"},
 	{"max_clients = 10K", "1: max_clients: \"10K\" is not a number"},
 	{"max_clients =", "1: max_clients: \"\" is not a number"},
-	{"max_clients = 99999999999999999999999", "1: max_clients: 99999999999999999999999 is too large"},
+	{"max_clients = 99999999999999999999999", "1: max_clients: 99999999999999999999999 is "
+	 "too large"},
 	{"ftp_threads = 65", "1: ftp_threads: 65 is above the maximum 64"},
 	{"http_threads = 0", "1: http_threads: 0 is below the minimum 1"},
-	{"hash_max_size = 4X", "1: hash_max_size: \"4X\" is not a size in bytes (a number with an optional K, M, G or T)"},
-	{"hash_max_size = 4GB", "1: hash_max_size: \"4GB\" is not a size in bytes (a number with an optional K, M, G or T)"},
+	{"hash_max_size = 4X", "1: hash_max_size: \"4X\" is not a size in bytes (a number with "
+	 "an optional K, M, G or T)"},
+	{"hash_max_size = 4GB", "1: hash_max_size: \"4GB\" is not a size in bytes (a number "
+	 "with an optional K, M, G or T)"},
 	{"hash_max_size = 99999999T", "1: hash_max_size: 99999999T is too large"},
-	{"rate_total = fast", "1: rate_total: \"fast\" is not a rate in bytes per second (a number with an optional K, M, G or T)"},
-	{"ban_time = 5w", "1: ban_time: \"5w\" is not a duration (seconds, or a number with s, m, h or d)"},
+	{"rate_total = fast", "1: rate_total: \"fast\" is not a rate in bytes per second (a "
+	 "number with an optional K, M, G or T)"},
+	{"ban_time = 5w", "1: ban_time: \"5w\" is not a duration (seconds, or a number with s, "
+	 "m, h or d)"},
 	{"ban_time = 31d", "1: ban_time: 31d is above the maximum 30d"},
 	{"ban_window = 0", "1: ban_window: 0 is below the minimum 1"},
-	{"show_dotfiles = maybe", "1: show_dotfiles: \"maybe\" is not yes/no/on/off/true/false/1/0"},
+	{"show_dotfiles = maybe", "1: show_dotfiles: \"maybe\" is not "
+	 "yes/no/on/off/true/false/1/0"},
 	{"http_mode = proxy", "1: http_mode: \"proxy\" is not one of redirect, serve"},
-	{"http_mode = \"re\\\\dir\\\"\"", "1: http_mode: \"re\\x5Cdir\\x22\" is not one of redirect, serve"},
-	{"http_mode = \"\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\"",
-	 "1: http_mode: \"\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01...\" is not one of redirect, serve"},
-	{"http_mode = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	 "1: http_mode: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\" is not one of redirect, serve"},
+	{"http_mode = \"re\\\\dir\\\"\"", "1: http_mode: \"re\\x5Cdir\\x22\" is not one of "
+	 "redirect, serve"},
+	{"http_mode = \"\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01"
+	 "\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\"",
+	 "1: http_mode: \"\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01"
+	 "\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01...\" "
+	 "is not one of redirect, serve"},
+	{"http_mode = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	 "1: http_mode: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\" is "
+	  "not one of redirect, serve"},
 	{"ftp_tls = always", "1: ftp_tls: \"always\" is not one of allow, require, off"},
-	{"proxy_protocol = ftp,smtp", "1: proxy_protocol: \"smtp\" is not one of ftp, ftps, https, http"},
+	{"proxy_protocol = ftp,smtp", "1: proxy_protocol: \"smtp\" is not one of ftp, ftps, "
+	 "https, http"},
 	{"proxy_protocol = ftp,,http", "1: proxy_protocol: empty item in comma-separated list"},
-	{"ftp_listen = localhost:21", "1: ftp_listen: \"localhost\" is not a numeric IPv4 address (names are not resolved)"},
-	{"ftp_listen = 127.0.0.1", "1: ftp_listen: \"127.0.0.1\" has no port (host:port, [IPv6]:port or *:port)"},
+	{"ftp_listen = localhost:21", "1: ftp_listen: \"localhost\" is not a numeric IPv4 "
+	 "address (names are not resolved)"},
+	{"ftp_listen = 127.0.0.1", "1: ftp_listen: \"127.0.0.1\" has no port (host:port, "
+	 "[IPv6]:port or *:port)"},
 	{"ftp_listen = 127.0.0.1:0", "1: ftp_listen: \"0\" is not a port (1-65535)"},
 	{"ftp_listen = 127.0.0.1:65536", "1: ftp_listen: \"65536\" is not a port (1-65535)"},
 	{"ftp_listen = 127.0.0.1:21x", "1: ftp_listen: \"21x\" is not a port (1-65535)"},
 	{"ftp_listen = 127.0.0.1:", "1: ftp_listen: \"\" is not a port (1-65535)"},
-	{"ftp_listen = 300.0.0.1:21", "1: ftp_listen: \"300.0.0.1\" is not a numeric IPv4 address (names are not resolved)"},
-	{"ftp_listen = ::1:21", "1: ftp_listen: \"::1:21\": write an IPv6 address in brackets, [::1]:21"},
+	{"ftp_listen = 300.0.0.1:21", "1: ftp_listen: \"300.0.0.1\" is not a numeric IPv4 "
+	 "address (names are not resolved)"},
+	{"ftp_listen = ::1:21", "1: ftp_listen: \"::1:21\": write an IPv6 address in brackets, "
+	 "[::1]:21"},
 	{"ftp_listen = [::1:21", "1: ftp_listen: \"[::1:21\" is not [IPv6]:port"},
 	{"ftp_listen = [zz::1]:21", "1: ftp_listen: \"zz::1\" is not a numeric IPv6 address"},
 	{"ftp_listen = [::1]", "1: ftp_listen: \"[::1]\" is not [IPv6]:port"},
 	{"ftp_listen = 127.0.0.1:21,127.0.0.1:21", "1: ftp_listen: 127.0.0.1:21 is listed twice"},
 	{"ftp_listen =", "1: ftp_listen: empty; write off to disable"},
 	{"ftp_listen = 127.0.0.1:21,", "1: ftp_listen: empty item in comma-separated list"},
-	{"ftp_listen = *:1,*:2,*:3,*:4,*:5,*:6,*:7,*:8,*:9", "1: ftp_listen: more than 8 addresses"},
+	{"ftp_listen = *:1,*:2,*:3,*:4,*:5,*:6,*:7,*:8,*:9", "1: ftp_listen: more than 8 "
+	 "addresses"},
 	{"pasv_ports = 40000", "1: pasv_ports: \"40000\" is not a port range LOW-HIGH"},
 	{"pasv_ports = 1000-2000", "1: pasv_ports: 1000-2000 is outside 1024-65535"},
 	{"pasv_ports = 50000-70000", "1: pasv_ports: 50000-70000 is outside 1024-65535"},
 	{"pasv_ports = 50001-50000", "1: pasv_ports: 50001-50000: low port is above high port"},
 	{"pasv_ports = 5-x", "1: pasv_ports: \"5-x\" is not a port range LOW-HIGH"},
-	{"pasv_address = mirror.example.org", "1: pasv_address: \"mirror.example.org\" is not a numeric IPv4 address (PASV announces IPv4)"},
-	{"pasv_address = ::1", "1: pasv_address: \"::1\" is not a numeric IPv4 address (PASV announces IPv4)"},
-	{"pasv_address_map = 10.0.0.0=1.2.3.4", "1: pasv_address_map: \"10.0.0.0\" has no /prefix-length"},
-	{"pasv_address_map = 10.0.0.0/33=1.2.3.4", "1: pasv_address_map: \"33\" is not a prefix length (0-32)"},
-	{"pasv_address_map = 10.0.0.0/8", "1: pasv_address_map: \"10.0.0.0/8\" is not NETWORK/LEN=ADDRESS"},
-	{"pasv_address_map = 10.0.0.0/8=x", "1: pasv_address_map: \"x\" is not a numeric IPv4 address (PASV announces IPv4)"},
-	{"pasv_address_map = fe80::/129=1.2.3.4", "1: pasv_address_map: \"129\" is not a prefix length (0-128)"},
-	{"pasv_address_map = lan/8=1.2.3.4", "1: pasv_address_map: \"lan\" is not a numeric IPv4 or IPv6 network"},
-	{"ftp_banner = caf\xc3\xa9", "1: ftp_banner: only printable ASCII is allowed (byte 4 is 0xc3)"},
+	{"pasv_address = mirror.example.org", "1: pasv_address: \"mirror.example.org\" is not a "
+	 "numeric IPv4 address (PASV announces IPv4)"},
+	{"pasv_address = ::1", "1: pasv_address: \"::1\" is not a numeric IPv4 address (PASV "
+	 "announces IPv4)"},
+	{"pasv_address_map = 10.0.0.0=1.2.3.4", "1: pasv_address_map: \"10.0.0.0\" has no "
+	 "/prefix-length"},
+	{"pasv_address_map = 10.0.0.0/33=1.2.3.4", "1: pasv_address_map: \"33\" is not a prefix "
+	 "length (0-32)"},
+	{"pasv_address_map = 10.0.0.0/8", "1: pasv_address_map: \"10.0.0.0/8\" is not "
+	 "NETWORK/LEN=ADDRESS"},
+	{"pasv_address_map = 10.0.0.0/8=x", "1: pasv_address_map: \"x\" is not a numeric IPv4 "
+	 "address (PASV announces IPv4)"},
+	{"pasv_address_map = fe80::/129=1.2.3.4", "1: pasv_address_map: \"129\" is not a prefix "
+	 "length (0-128)"},
+	{"pasv_address_map = lan/8=1.2.3.4", "1: pasv_address_map: \"lan\" is not a numeric "
+	 "IPv4 or IPv6 network"},
+	{"ftp_banner = caf\xc3\xa9", "1: ftp_banner: only printable ASCII is allowed (byte 4 is "
+	 "0xc3)"},
 	{"ftp_banner = \"a\tb\"", "1: ftp_banner: value contains a control character (byte 2)"},
 	{"ftp_banner =", "1: ftp_banner: must not be empty"},
 	{"root =", "1: root: must not be empty"},
 	{"user = no body", "1: user: \"no body\" is not a user name (letters, digits, . _ -)"},
-	{"auth_file = /x\nauth_paths = /a/../..", "2: auth_paths: \"/a/../..\": path climbs above the root"},
-	{"auth_file = /x\nauth_paths = /a,,/b", "2: auth_paths: empty item in comma-separated list"},
+	{"auth_file = /x\nauth_paths = /a/../..", "2: auth_paths: \"/a/../..\": path climbs "
+	 "above the root"},
+	{"auth_file = /x\nauth_paths = /a,,/b", "2: auth_paths: empty item in comma-separated "
+	 "list"},
 	/* syntax */
 	{"max_clients 5", "1: expected \"key = value\""},
 	{"= 5", "1: expected \"key = value\""},
@@ -181,15 +211,20 @@ static const struct {
 	{"ftp_banner = \"a\\nb\"", "1: unknown escape in quoted value (only \\\" and \\\\)"},
 	{"max_clients = 5\n# x\nmax_clients = 6", "3: max_clients: already set on line 1"},
 	/* cross-key checks */
-	{"tls_cert = /etc/cert.pem", "1: tls_cert: tls_key is empty; set both tls_cert and tls_key, or neither"},
-	{"\ntls_key = /etc/key.pem", "2: tls_key: tls_cert is empty; set both tls_cert and tls_key, or neither"},
+	{"tls_cert = /etc/cert.pem", "1: tls_cert: tls_key is empty; set both tls_cert and "
+	 "tls_key, or neither"},
+	{"\ntls_key = /etc/key.pem", "2: tls_key: tls_cert is empty; set both tls_cert and "
+	 "tls_key, or neither"},
 	{"auth_paths = /private", "1: auth_paths: needs auth_file (the users who may log in)"},
 	{"ftp_listen = off\nftps_listen = off\nhttps_listen = off",
-	 "3: https_listen: no listener left: ftp_listen, ftps_listen, https_listen and http_listen are all off"},
+	 "3: https_listen: no listener left: ftp_listen, ftps_listen, https_listen and "
+	  "http_listen are all off"},
 	{"https_listen = off\nhttp_listen = 127.0.0.1:8080",
-	 "2: http_listen: http_mode is redirect but https_listen is off; set http_mode = serve or turn https_listen on"},
+	 "2: http_listen: http_mode is redirect but https_listen is off; set http_mode = serve "
+	  "or turn https_listen on"},
 	{"ftp_listen = 127.0.0.1:8443", "1: ftp_listen: 127.0.0.1:8443 is also in https_listen"},
-	{"metrics_listen = 127.0.0.1:2121", "1: metrics_listen: 127.0.0.1:2121 is also in ftp_listen"},
+	{"metrics_listen = 127.0.0.1:2121", "1: metrics_listen: 127.0.0.1:2121 is also in "
+	 "ftp_listen"},
 	{"ftps_listen = *:1\nhttp_mode = serve\nhttp_listen = 0.0.0.0:1",
 	 "3: http_listen: 0.0.0.0:1 is also in ftps_listen"},
 };
@@ -271,7 +306,8 @@ static void test_addrs(void)
 		{"off", "off", 0},
 		{"OFF", "off", 0},
 		{" 10.1.2.3:1 , [2001:db8::7]:65535 ", "10.1.2.3:1,[2001:db8::7]:65535", 0},
-		{"*:1,*:2,*:3,*:4,*:5,*:6,*:7,*:8", "0.0.0.0:1,0.0.0.0:2,0.0.0.0:3,0.0.0.0:4,0.0.0.0:5,"
+		{"*:1,*:2,*:3,*:4,*:5,*:6,*:7,*:8",
+		 "0.0.0.0:1,0.0.0.0:2,0.0.0.0:3,0.0.0.0:4,0.0.0.0:5,"
 						   "0.0.0.0:6,0.0.0.0:7,0.0.0.0:8", 0},
 	};
 	char err[256], got[512];
@@ -435,7 +471,8 @@ static void test_long_line(void)
 	config_free(c);
 
 	c = config_load("/nonexistent/pubmirror.conf", NULL, 0, err, sizeof(err));
-	CHECK_STR("missing file", "/nonexistent/pubmirror.conf: cannot open: No such file or directory",
+	CHECK_STR("missing file", "/nonexistent/pubmirror.conf: cannot open: No such file or "
+	 "directory",
 		  c ? "(loaded)" : err);
 	config_free(c);
 }
@@ -462,9 +499,11 @@ static void test_sets(void)
 		{"foo=1", "--set foo: unknown key"},
 		{"max_clients", "--set max_clients: expected KEY=VALUE"},
 		{"max_clients=0", "--set max_clients: 0 is below the minimum 1"},
-		{"ftp_listen=nowhere", "--set ftp_listen: \"nowhere\" has no port (host:port, [IPv6]:port or *:port)"},
+		{"ftp_listen=nowhere", "--set ftp_listen: \"nowhere\" has no port (host:port, "
+		 "[IPv6]:port or *:port)"},
 		{"auth_paths=/x", "--set auth_paths: needs auth_file (the users who may log in)"},
-		{"tls_key=/k", "--set tls_key: tls_cert is empty; set both tls_cert and tls_key, or neither"},
+		{"tls_key=/k", "--set tls_key: tls_cert is empty; set both tls_cert and "
+		 "tls_key, or neither"},
 	};
 	for (size_t i = 0; i < sizeof(badsets) / sizeof(badsets[0]); i++) {
 		char *one[] = {badsets[i].set};
@@ -507,7 +546,8 @@ static void test_netmap(void)
 {
 	char err[512];
 	struct config *c = load_text("pasv_address = 203.0.113.1\n"
-				     "pasv_address_map = 10.0.0.0/8=10.0.0.5, 192.168.0.0/16=192.168.1.2,"
+				     "pasv_address_map = 10.0.0.0/8=10.0.0.5, "
+				      "192.168.0.0/16=192.168.1.2,"
 				     " fd00::/8 = 10.9.9.9\n",
 				     NULL, 0, err, sizeof(err));
 	CHECK("netmap loads", c != NULL);
@@ -600,7 +640,8 @@ static void test_reference_and_man(void)
 
 	config_write_reference(m, 0);
 	fclose(m);
-	CHECK("markdown header", strncmp(t, "| key | default | meaning |\n|---|---|---|\n", 42) == 0);
+	CHECK("markdown header", strncmp(t, "| key | default | meaning "
+	 "|\n|---|---|---|\n", 42) == 0);
 	CHECK("markdown row", strstr(t, "| `max_clients` | `2000` | ") != NULL);
 	CHECK("markdown empty default", strstr(t, "| `tls_cert` | (empty) | ") != NULL);
 	free(t);

@@ -206,13 +206,15 @@ static void test_lines(void)
 	CHECK("long xferlog line: one line", strchr(t, '\n') == t + strlen(t) - 1);
 	CHECK("long xferlog line: bounded", strlen(t) <= PM_LOG_LINE_MAX);
 	CHECK("long xferlog line: path cut with ...", strstr(t, "aaa... b _ o a aaa") != NULL);
-	CHECK("long xferlog line: id cut, fields after it kept", strstr(t, "aaa... ftp 0 * c\n") != NULL);
+	CHECK("long xferlog line: id cut, fields after it kept", strstr(t, "aaa... ftp 0 * "
+	 "c\n") != NULL);
 	free(t);
 	t = slurp(p_access);
 	CHECK("long access line: one line", strchr(t, '\n') == t + strlen(t) - 1);
 	CHECK("long access line: bounded", strlen(t) <= PM_LOG_LINE_MAX);
 	CHECK("long access line: fields cut, quotes kept",
-	      strstr(t, "aaa... HTTP/1.1\" 200 1 \"aaa") != NULL && strstr(t, "aaa...\"\n") != NULL);
+	      strstr(t, "aaa... HTTP/1.1\" 200 1 "
+	       "\"aaa") != NULL && strstr(t, "aaa...\"\n") != NULL);
 	free(t);
 
 	struct log_event ev = {
@@ -223,8 +225,10 @@ static void test_lines(void)
 	log_json(&ev);
 	t = slurp(p_json);
 	CHECK_SHAPE("json line",
-		    "{\"time\":\"9999-99-99T99:99:99.999Z\",\"event\":\"transfer\",\"proto\":\"ftps\","
-		    "\"peer\":\"127.0.0.1\",\"method\":\"RETR\",\"path\":\"/p\\\"q\\u0001\\ufffd\xc3\xa9\","
+		    "{\"time\":\"9999-99-99T99:99:99.999Z\","
+		    "\"event\":\"transfer\",\"proto\":\"ftps\","
+		    "\"peer\":\"127.0.0.1\",\"method\":\"RETR\","
+		    "\"path\":\"/p\\\"q\\u0001\\ufffd\xc3\xa9\","
 		    "\"status\":226,\"bytes\":42,\"secs\":0.250}\n",
 		    t);
 	free(t);
