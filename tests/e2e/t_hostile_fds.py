@@ -112,6 +112,7 @@ def main():
               nfds(d.pid) <= fds_before + 4)
         hostile.still_serving(d, "after descriptor exhaustion")
         check_eq("nothing under the root changed", tree_before, hostile.tree_digest(d.root))
+        hostile.stopped_clean(d)
     pmtest.done()
 
 

@@ -35,6 +35,7 @@ def main():
         res = good.wait()
         check_eq("slow FTPS download complete and byte-exact", digest, res.get("ftps"))
         check_eq("slow HTTPS download complete and byte-exact", digest, res.get("https"))
+        hostile.stopped_clean(d)
     pmtest.done()
 
 

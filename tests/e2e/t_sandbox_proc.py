@@ -113,6 +113,7 @@ def run(d, newroot):
     code, _ = hostile.https_status(d, "/README")
     check_eq("the old tree is still served (200)", 200, code)
     check("daemon still running", d.proc.poll() is None)
+    hostile.stopped_clean(d)
 
 
 main()
