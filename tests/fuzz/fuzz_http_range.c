@@ -4,7 +4,7 @@
  * Input: 8 bytes of representation size, then the header value.
  * Invariant: HTTP_RANGE_OK gives 1..PM_HTTP_RANGES_MAX ranges, each with
  * first <= last < size, whose lengths sum to at most size; a parsed date formats back
- * to an IMF-fixdate that parses to the same time; the match functions
+ * to an IMF-fixdate (29 bytes, " GMT") that parses to the same time; the match functions
  * never crash and an ETag always matches itself. */
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char buf[64], again[64];
 		time_t t2;
 		http_date(t, buf, sizeof(buf));
+		if (strlen(buf) != 29 || strcmp(buf + 25, " GMT") != 0)
+			abort();
 		if (http_date_parse(buf, &t2) != 0 || t2 != t) {
 			/* only dates that the formatter can express round-trip */
 			if (t >= 0 && t < 253402300800LL) {
