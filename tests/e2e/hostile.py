@@ -82,6 +82,8 @@ def start_daemon(sets=None, setup=None, **kw):
             setup(d.root)
         try:
             d.start()
+            # ports answer once bound, before the sandbox is entered
+            d.wait_log("ready: root", timeout=30)
             return d, digest
         except RuntimeError as e:
             d.cleanup()

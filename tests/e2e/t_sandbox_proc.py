@@ -53,7 +53,9 @@ def run(d, newroot):
     nobody = pwd.getpwnam("nobody")
     want_uid = nobody.pw_uid if root else os.geteuid()
     want_gid = nobody.pw_gid if root else os.getegid()
-    time.sleep(0.5)
+    # the ports answer as soon as they are bound, before the privilege
+    # drop: wait until the daemon says it is ready (sandbox entered)
+    check("daemon logged ready", d.wait_log("ready: root", timeout=30))
     st = status(d.pid)
     check_eq("Uid: real, effective, saved, fs are the service user",
              "%d\t%d\t%d\t%d" % ((want_uid,) * 4), st.get("Uid"))
