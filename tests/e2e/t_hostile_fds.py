@@ -72,6 +72,15 @@ def main():
                 socks.append(s)
             except OSError:
                 refused += 1
+        # the daemon is out of descriptors now: more connections wait in
+        # the FTP listeners' backlogs, which stay readable
+        time.sleep(0.5)
+        for i in range(40):
+            try:
+                socks.append(hostile.conn(d, (d.ftp_port, d.ftps_port)[i % 2],
+                                          src="127.0.4.%d" % (1 + i // 20), timeout=2))
+            except OSError:
+                refused += 1
         print("# %d connections held, %d refused by the kernel; daemon fds %d -> %d"
               % (len(socks), refused, fds_before, nfds(d.pid)))
         cpu0 = hostile.cpu_seconds(d.pid)
