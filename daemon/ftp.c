@@ -474,6 +474,32 @@ static int ftp_admit(struct ftp_sess *s)
 	return 0;
 }
 
+/* Out of descriptors: the listeners stay readable, so a level-triggered
+ * epoll would wake at once and accept4 would fail again, spinning the loop.
+ * Take this loop's listeners out of epoll for FTP_ACCEPT_PAUSE_NS; pending
+ * clients wait in the kernel's backlog meanwhile (other loops still try). */
+#define FTP_ACCEPT_PAUSE_NS 250000000u
+
+static void ftp_accept_pause(struct ftp_loop *l)
+{
+	if (l->accept_paused_until != 0)
+		return;
+	for (int i = 0; i < l->nlev; i++)
+		epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lev[i].fd, NULL);
+	l->accept_paused_until = ftp_now() + FTP_ACCEPT_PAUSE_NS;
+	log_warn("ftp: out of file descriptors (%s); accepting paused for 250 ms",
+		 strerror(errno));
+}
+
+static void ftp_accept_resume(struct ftp_loop *l, uint64_t now)
+{
+	if (l->accept_paused_until == 0 || now < l->accept_paused_until)
+		return;
+	l->accept_paused_until = 0;
+	for (int i = 0; i < l->nlev; i++)
+		ftp_ev_add(l, l->lev[i].fd, &l->lev[i], EPOLLIN | EPOLLEXCLUSIVE);
+}
+
 static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 {
 	const struct config *c = config_get();
@@ -482,8 +508,11 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		struct sockaddr_storage peer;
 		socklen_t plen;
 		int fd = net_accept(lev->fd, &peer, &plen);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				ftp_accept_pause(l);
 			return;
+		}
 		struct ftp_sess *s = l->stopping ? NULL : calloc(1, sizeof(*s));
 		if (s == NULL) {
 			close(fd);
@@ -783,10 +812,13 @@ static void *ftp_loop_main(void *arg)
 	for (;;) {
 		uint64_t now = ftp_now();
 		int timeout = 1000;
+		ftp_accept_resume(l, now);
 		if (l->ready) {
 			timeout = 0;
 		} else {
 			uint64_t until = next_tick;
+			if (l->accept_paused_until != 0 && l->accept_paused_until < until)
+				until = l->accept_paused_until;
 			for (struct ftp_sess *s = l->throttled; s; s = s->tnext)
 				if (s->wake_ns < until)
 					until = s->wake_ns;

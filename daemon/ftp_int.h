@@ -46,6 +46,7 @@ struct ftp_loop {
 	unsigned nreject;
 	int stopping;
 	uint64_t drain_until;
+	uint64_t accept_paused_until; /* out of descriptors: listeners off until then */
 };
 
 enum ftp_xs { XS_NONE, XS_WAIT_CONN, XS_HANDSHAKE, XS_SEND, XS_SHUT, XS_DRAIN };
