@@ -98,6 +98,33 @@ def main():
         d.curl("-o", "/dev/null", path="/pub/?third")
         pmtest.check("access log recreated by the daemon", wait_for(d.access_log, "third"),
                      d.log_text()[-600:])
+
+        # The shipped logrotate configuration itself, run by logrotate.
+        os.chmod(d.tmp, 0o755)
+        with open(os.path.join(pmtest.TOP, "conf", "logrotate.pubmirror")) as f:
+            conf = f.read()
+        pmtest.check("shipped config rotates /var/log/pubmirror/*.log",
+                     "/var/log/pubmirror/*.log {" in conf)
+        conf = conf.replace("/var/log/pubmirror/*.log", os.path.join(d.tmp, "*.log"))
+        conf = "\n".join("\t\tkill -USR1 %d" % d.pid if "systemctl kill" in l else l
+                         for l in conf.splitlines()) + "\n"
+        lr = os.path.join(d.tmp, "logrotate.conf")
+        with open(lr, "w") as f:
+            f.write(conf)
+        os.chmod(lr, 0o644)
+        for p in (d.access_log + ".1", d.access_log + ".2", d.xfer_log + ".1"):
+            os.unlink(p)
+        import subprocess
+        r = subprocess.run(["logrotate", "-f", "-s", os.path.join(d.tmp, "lr.state"), lr],
+                           capture_output=True, timeout=30)
+        pmtest.check("logrotate ran", r.returncode == 0, r.stderr.decode()[-500:])
+        pmtest.check("logrotate renamed the access log", os.path.exists(d.access_log + ".1"))
+        time.sleep(0.3)
+        d.curl("-o", "/dev/null", path="/pub/?after-logrotate")
+        pmtest.check("after logrotate, lines go to the new access log",
+                     wait_for(d.access_log, "after-logrotate"), read(d.access_log))
+        pmtest.check("rotated file not written after logrotate",
+                     "after-logrotate" not in (read(d.access_log + ".1") or ""))
         pmtest.check("still serving", d.proc.poll() is None)
     pmtest.done()
 
