@@ -79,55 +79,72 @@ static void pa_refuse(struct proxy_accept *p, struct pa_conn *c, const char *why
 	free(c);
 }
 
-/* Peek at what arrived; deliver on a complete header.  1 when c is gone
- * (delivered or refused), 0 when more bytes are needed. */
-static int pa_try(struct proxy_accept *p, struct pa_conn *c)
+int proxy_accept_step(int fd, struct sockaddr_storage *peer, struct sockaddr_storage *local,
+		      const char **why)
 {
 	unsigned char buf[PROXY_HEADER_MAX];
 	struct sockaddr_storage src, dst;
-	const char *why = "malformed";
 	size_t used = 0;
 
-	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_PEEK);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	*why = "malformed";
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
 	if (n <= 0) {
-		pa_refuse(p, c, n == 0 ? "closed before a header" : strerror(errno));
-		return 1;
+		*why = n == 0 ? "closed before a header" : strerror(errno);
+		return -1;
 	}
 	memset(&src, 0, sizeof(src));
 	memset(&dst, 0, sizeof(dst));
-	enum proxy_result r = proxy_parse(buf, (size_t)n, &src, &dst, &used, &why);
+	enum proxy_result r = proxy_parse(buf, (size_t)n, &src, &dst, &used, why);
 	if (r == PROXY_NEED_MORE) {
 		if ((size_t)n >= sizeof(buf)) {
-			pa_refuse(p, c, "header too long");
-			return 1;
+			*why = "header too long";
+			return -1;
 		}
 		return 0;
 	}
 	if (r == PROXY_BAD) {
-		pa_refuse(p, c, why ? why : "not a PROXY header");
-		return 1;
+		if (*why == NULL)
+			*why = "not a PROXY header";
+		return -1;
 	}
-	/* Consume exactly the header: what follows is the protocol's. */
+	/* Consume exactly the header: what follows is the protocol's.  The
+	 * bytes were peeked, so they are there to read. */
 	size_t got = 0;
 	while (got < used) {
-		ssize_t k = recv(c->fd, buf, used - got, 0);
+		ssize_t k = recv(fd, buf, used - got, MSG_DONTWAIT);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
-			pa_refuse(p, c, "read error after the header");
-			return 1;
+			*why = "read error after the header";
+			return -1;
 		}
 		got += (size_t)k;
 	}
+	if (r == PROXY_OK) {
+		*peer = src;
+		*local = dst;
+	}
+	return 1;
+}
+
+/* Peek at what arrived; deliver on a complete header.  1 when c is gone
+ * (delivered or refused), 0 when more bytes are needed. */
+static int pa_try(struct proxy_accept *p, struct pa_conn *c)
+{
 	struct sockaddr_storage local;
 	socklen_t ll = sizeof(local);
+	const char *why = NULL;
+
 	memset(&local, 0, sizeof(local));
 	getsockname(c->fd, (struct sockaddr *)&local, &ll);
-	if (r == PROXY_OK) {
-		c->peer = src;
-		local = dst;
+	int r = proxy_accept_step(c->fd, &c->peer, &local, &why);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		pa_refuse(p, c, why);
+		return 1;
 	}
 	metrics_proxy_header(1);
 	pa_unlink(p, c);
@@ -255,60 +272,24 @@ void proxy_accept_stop(struct proxy_accept *p)
 int proxy_accept_read_header(int fd, int timeout_ms, struct sockaddr_storage *peer,
 			     struct sockaddr_storage *local, const char **why)
 {
-	unsigned char buf[PROXY_HEADER_MAX];
-	struct sockaddr_storage src, dst;
 	uint64_t end = limiter_now_ns() + (uint64_t)timeout_ms * 1000000u;
-	size_t used = 0;
 
-	*why = "no header within the time limit";
-	for (int round = 0; round < 1000; round++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
-		if (n == 0) {
-			*why = "closed before a header";
-			return -1;
-		}
-		if (n > 0) {
-			enum proxy_result r = proxy_parse(buf, (size_t)n, &src, &dst, &used, why);
-			if (r == PROXY_BAD)
-				return -1;
-			if (r != PROXY_NEED_MORE) {
-				size_t got = 0;
-				while (got < used) {
-					ssize_t k = recv(fd, buf, used - got, 0);
-					if (k < 0 && errno == EINTR)
-						continue;
-					if (k <= 0) {
-						*why = "read error after the header";
-						return -1;
-					}
-					got += (size_t)k;
-				}
-				if (r == PROXY_OK) {
-					*peer = src;
-					*local = dst;
-				}
-				return 0;
-			}
-			if ((size_t)n >= sizeof(buf)) {
-				*why = "header too long";
-				return -1;
-			}
-		} else if (errno != EAGAIN && errno != EINTR) {
-			*why = strerror(errno);
-			return -1;
-		}
+	for (int round = 0; round < 10000; round++) {
+		int r = proxy_accept_step(fd, peer, local, why);
+		if (r != 0)
+			return r > 0 ? 0 : -1;
 		uint64_t now = limiter_now_ns();
-		if (now >= end) {
-			*why = "no header within the time limit";
-			return -1;
-		}
-		/* Wait for more bytes (the peeked ones stay readable, so poll
-		 * would return at once: sleep a little instead). */
+		if (now >= end)
+			break;
+		/* Peeked bytes stay readable, so poll would return at once
+		 * once some arrived: nap briefly instead of spinning. */
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (n <= 0)
-			poll(&pfd, 1, (int)((end - now) / 1000000u) + 1);
-		else
+		char b;
+		if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
 			usleep(5000);
+		else
+			poll(&pfd, 1, (int)((end - now) / 1000000u) + 1);
 	}
+	*why = "no header within the time limit";
 	return -1;
 }

@@ -44,6 +44,16 @@ struct proxy_accept *proxy_accept_start(int lfd, proxy_accept_deliver deliver, v
  * the thread and free p.  NULL is allowed. */
 void proxy_accept_stop(struct proxy_accept *p);
 
+/* One non-blocking step for an event loop that accepts by itself (FTP):
+ * call it when a new connection on a proxy listener is readable (with
+ * edge-triggered polling: the header bytes are only peeked until whole).
+ * 1: header consumed, *peer / *local set (a LOCAL header leaves them
+ * untouched: fill them with the socket's own first); 0: incomplete, wait
+ * for more bytes (and give up after PROXY_ACCEPT_TIMEOUT); -1: refuse the
+ * connection, *why says why. */
+int proxy_accept_step(int fd, struct sockaddr_storage *peer, struct sockaddr_storage *local,
+		      const char **why);
+
 /* Read one PROXY header from the blocking-or-not socket fd, waiting up to
  * timeout_ms in total; for code that accepts by itself (an FTP event loop
  * may instead feed bytes to proxy_parse).  Consumes exactly the header.
