@@ -24,7 +24,7 @@
 
 #define METRICS_DAEMONS_MAX 8
 #define METRICS_CONNS_MAX 16
-#define METRICS_TIMEOUT 10           /* seconds */
+#define METRICS_TIMEOUT 10 /* seconds */
 #define METRICS_PAGE_MAX (1024 * 1024)
 #define METRICS_CT "text/plain; version=0.0.4; charset=utf-8"
 
@@ -33,8 +33,8 @@ static int metrics_fds[METRICS_DAEMONS_MAX];
 static int metrics_n;
 
 static enum MHD_Result metrics_answer(struct MHD_Connection *c, unsigned status, void *body,
-				      size_t len, enum MHD_ResponseMemoryMode mode,
-				      const char *ctype)
+                                      size_t len, enum MHD_ResponseMemoryMode mode,
+                                      const char *ctype)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
 	if (resp == NULL) {
@@ -53,7 +53,7 @@ static enum MHD_Result metrics_answer(struct MHD_Connection *c, unsigned status,
 static enum MHD_Result metrics_text(struct MHD_Connection *c, unsigned status, const char *t)
 {
 	return metrics_answer(c, status, (void *)t, strlen(t), MHD_RESPMEM_PERSISTENT,
-			      "text/plain; charset=utf-8");
+	                      "text/plain; charset=utf-8");
 }
 
 /* /healthz: 200 while serving with an index; 503 while draining (a load
@@ -82,8 +82,8 @@ static enum MHD_Result metrics_page(struct MHD_Connection *c)
 }
 
 static enum MHD_Result metrics_request_cb(void *cls, struct MHD_Connection *c, const char *url,
-					  const char *method, const char *version,
-					  const char *upload, size_t *upload_size, void **con_cls)
+                                          const char *method, const char *version,
+                                          const char *upload, size_t *upload_size, void **con_cls)
 {
 	(void)cls;
 	(void)version;
@@ -100,7 +100,7 @@ static enum MHD_Result metrics_request_cb(void *cls, struct MHD_Connection *c, c
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return metrics_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-				    "405 only GET and HEAD are served here\n");
+		                    "405 only GET and HEAD are served here\n");
 	if (strcmp(url, "/metrics") == 0)
 		return metrics_page(c);
 	if (strcmp(url, "/healthz") == 0)
@@ -128,12 +128,12 @@ int metrics_start(const int *fds, int nfds)
 	}
 	for (int i = 0; i < nfds; i++) {
 		struct MHD_Daemon *d = MHD_start_daemon(
-			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL,
-			NULL, metrics_request_cb, NULL, MHD_OPTION_LISTEN_SOCKET, fds[i],
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_TIMEOUT,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONNS_MAX,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-			MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log, NULL, MHD_OPTION_END);
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL,
+		    NULL, metrics_request_cb, NULL, MHD_OPTION_LISTEN_SOCKET, fds[i],
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_TIMEOUT,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONNS_MAX,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+		    MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log, NULL, MHD_OPTION_END);
 		if (d == NULL) {
 			log_err("metrics: cannot start the metrics service on fd %d", fds[i]);
 			metrics_stop();

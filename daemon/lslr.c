@@ -49,8 +49,8 @@ static uint32_t lslr_crc(uint32_t crc, const unsigned char *p, size_t n)
 /* ---------- rendering ---------- */
 
 struct lslr_sink {
-	struct buf *out;                /* plain: append here */
-	struct compress_stream *z;      /* gzip: compress into out */
+	struct buf *out;           /* plain: append here */
+	struct compress_stream *z; /* gzip: compress into out */
 	uint32_t crc;
 	uint64_t total;
 };
@@ -88,7 +88,7 @@ static int lslr_line(struct buf *text, const struct index_entry *e, time_t now)
 /* The section of directory d (path: "" for the root), then its
  * subdirectories, depth first.  depth bounds the recursion. */
 static int lslr_dir(struct lslr_sink *s, struct buf *text, const struct index *ix,
-		    const struct index_dir *d, const char *path, time_t now, int depth, int first)
+                    const struct index_dir *d, const char *path, time_t now, int depth, int first)
 {
 	uint64_t blocks = 0;
 
@@ -99,7 +99,7 @@ static int lslr_dir(struct lslr_sink *s, struct buf *text, const struct index *i
 		blocks += e->type == INDEX_DIR ? 4 : (e->size + 1023) / 1024;
 	}
 	if (buf_printf(text, "%s%s%s:\ntotal %" PRIu64 "\n", first ? "" : "\n",
-		       path[0] ? "./" : ".", path, blocks) != 0)
+	               path[0] ? "./" : ".", path, blocks) != 0)
 		return -1;
 	for (uint32_t i = 0; i < d->count; i++) {
 		if (lslr_line(text, &ix->entries[d->first + i], now) != 0)
@@ -131,8 +131,8 @@ static int lslr_dir(struct lslr_sink *s, struct buf *text, const struct index *i
 		/* A directory reached through a symlink has its target's path:
 		 * listed above, entered only where it really lives. */
 		int rc = strcmp(sub->path, child) == 0
-				 ? lslr_dir(s, text, ix, sub, child, now, depth + 1, 0)
-				 : 0;
+		             ? lslr_dir(s, text, ix, sub, child, now, depth + 1, 0)
+		             : 0;
 		free(child);
 		if (rc != 0)
 			return -1;
@@ -253,7 +253,7 @@ static int lslr_memfd(const unsigned char *p, size_t n)
 	if (fd < 0) {
 		if (!lslr_memfd_warned)
 			log_info("ls-lR.gz: memory files unavailable (%s); served from memory only",
-				 strerror(errno));
+			         strerror(errno));
 		lslr_memfd_warned = 1;
 		return -1;
 	}
@@ -290,8 +290,8 @@ static int lslr_build(struct index *ix)
 	buf_init(&out, LSLR_GZ_MAX);
 	if (lslr_gzip(&out, ix, ix->built ? ix->built : time(NULL)) != 0) {
 		log_warn("ls-lR.gz: not built for index generation %" PRIu64
-			 " (larger than %u bytes or out of memory)",
-			 ix->generation, LSLR_GZ_MAX);
+		         " (larger than %u bytes or out of memory)",
+		         ix->generation, LSLR_GZ_MAX);
 		buf_free(&out);
 		return -1;
 	}
@@ -322,9 +322,9 @@ static int lslr_build(struct index *ix)
 		return 0;
 	}
 	lslr_release(old);
-	log_debug("ls-lR.gz: %zu bytes for index generation %" PRIu64 " in %.3f s",
-		  len, ix->generation,
-		  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	log_debug("ls-lR.gz: %zu bytes for index generation %" PRIu64 " in %.3f s", len,
+	          ix->generation,
+	          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
 }
 

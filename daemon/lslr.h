@@ -37,11 +37,11 @@
 struct lslr_blob {
 	const unsigned char *data; /* gzip bytes */
 	size_t len;
-	int64_t mtime;             /* when the snapshot it describes was built */
-	uint64_t generation;       /* index generation it describes */
+	int64_t mtime;       /* when the snapshot it describes was built */
+	uint64_t generation; /* index generation it describes */
 	/* private from here */
 	int refs;
-	int memfd;                 /* sealed copy, or -1 */
+	int memfd; /* sealed copy, or -1 */
 };
 
 /* Build ls-lR.gz for the current snapshot now, register for every later

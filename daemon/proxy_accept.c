@@ -70,8 +70,8 @@ static void pa_refuse(struct proxy_accept *p, struct pa_conn *c, const char *why
 	if (p->log_n++ < PA_LOGS_PER_SEC) {
 		char host[80];
 		log_info("%s: connection from %s refused: %s (this listener expects a PROXY "
-			 "protocol header)",
-			 p->what, log_peer(host, sizeof(host), &c->peer), why);
+		         "protocol header)",
+		         p->what, log_peer(host, sizeof(host), &c->peer), why);
 	}
 	metrics_proxy_header(0);
 	pa_unlink(p, c);
@@ -80,7 +80,7 @@ static void pa_refuse(struct proxy_accept *p, struct pa_conn *c, const char *why
 }
 
 int proxy_accept_step(int fd, struct sockaddr_storage *peer, struct sockaddr_storage *local,
-		      const char **why)
+                      const char **why)
 {
 	unsigned char buf[PROXY_HEADER_MAX];
 	struct sockaddr_storage src, dst;
@@ -219,7 +219,7 @@ static void *pa_main(void *arg)
 }
 
 struct proxy_accept *proxy_accept_start(int lfd, proxy_accept_deliver deliver, void *arg,
-					const char *what)
+                                        const char *what)
 {
 	struct proxy_accept *p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -270,7 +270,7 @@ void proxy_accept_stop(struct proxy_accept *p)
 }
 
 int proxy_accept_read_header(int fd, int timeout_ms, struct sockaddr_storage *peer,
-			     struct sockaddr_storage *local, const char **why)
+                             struct sockaddr_storage *local, const char **why)
 {
 	uint64_t end = limiter_now_ns() + (uint64_t)timeout_ms * 1000000u;
 

@@ -34,12 +34,12 @@ struct proxy_accept;
  * destination, or the socket's own).  Runs on the accept thread: be quick.
  * Returns 0, or -1 when the connection was refused (already closed). */
 typedef int (*proxy_accept_deliver)(void *arg, int fd, const struct sockaddr_storage *peer,
-				    socklen_t peerlen, const struct sockaddr_storage *local);
+                                    socklen_t peerlen, const struct sockaddr_storage *local);
 
 /* Start the thread on listening socket lfd (which stays the caller's).
  * what: a short name for logs ("https", "ftp").  NULL on failure (logged). */
 struct proxy_accept *proxy_accept_start(int lfd, proxy_accept_deliver deliver, void *arg,
-					const char *what);
+                                        const char *what);
 /* Stop accepting, close the connections still waiting for a header, join
  * the thread and free p.  NULL is allowed. */
 void proxy_accept_stop(struct proxy_accept *p);
@@ -52,7 +52,7 @@ void proxy_accept_stop(struct proxy_accept *p);
  * for more bytes (and give up after PROXY_ACCEPT_TIMEOUT); -1: refuse the
  * connection, *why says why. */
 int proxy_accept_step(int fd, struct sockaddr_storage *peer, struct sockaddr_storage *local,
-		      const char **why);
+                      const char **why);
 
 /* Read one PROXY header from the blocking-or-not socket fd, waiting up to
  * timeout_ms in total; for code that accepts by itself (an FTP event loop
@@ -60,6 +60,6 @@ int proxy_accept_step(int fd, struct sockaddr_storage *peer, struct sockaddr_sto
  * 0 with *peer / *local set (a LOCAL header leaves them untouched), or -1
  * with *why set. */
 int proxy_accept_read_header(int fd, int timeout_ms, struct sockaddr_storage *peer,
-			     struct sockaddr_storage *local, const char **why);
+                             struct sockaddr_storage *local, const char **why);
 
 #endif

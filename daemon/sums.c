@@ -20,7 +20,7 @@
 #define SUMS_BUCKETS 65536
 
 static const char *const sums_names[] = {"SHA256SUMS", "SHA256SUMS.txt", "sha256sums.txt",
-					 "sha256sums"};
+                                         "sha256sums"};
 
 /* ---------- parsing ---------- */
 
@@ -90,12 +90,14 @@ static int sums_line(const char *l, size_t n, char *hex, char *name, size_t *nam
 		if (n < 8 + 1 + 4 + SUMS_HEX_LEN)
 			return 0;
 		size_t h = n - SUMS_HEX_LEN;
-		if (memcmp(l + h - 4, ") = ", 4) != 0 || sums_take_hex(l + h, SUMS_HEX_LEN, hex) != 0)
+		if (memcmp(l + h - 4, ") = ", 4) != 0 ||
+		    sums_take_hex(l + h, SUMS_HEX_LEN, hex) != 0)
 			return 0;
 		nm = l + 8;
 		nl = h - 4 - 8;
 	} else {
-		if (sums_take_hex(l, n, hex) != 0 || n < SUMS_HEX_LEN + 3 || l[SUMS_HEX_LEN] != ' ' ||
+		if (sums_take_hex(l, n, hex) != 0 || n < SUMS_HEX_LEN + 3 ||
+		    l[SUMS_HEX_LEN] != ' ' ||
 		    (l[SUMS_HEX_LEN + 1] != ' ' && l[SUMS_HEX_LEN + 1] != '*'))
 			return 0;
 		nm = l + SUMS_HEX_LEN + 2;
@@ -117,8 +119,7 @@ static int sums_line(const char *l, size_t n, char *hex, char *name, size_t *nam
 }
 
 int sums_parse(const char *text, size_t n,
-	       int (*cb)(void *arg, const char *name, size_t namelen, const char *hex),
-	       void *arg)
+               int (*cb)(void *arg, const char *name, size_t namelen, const char *hex), void *arg)
 {
 	char hex[SUMS_HEX_LEN + 1];
 	char *name = malloc(SUMS_LINE_MAX + 1);
@@ -155,18 +156,18 @@ struct sums_ent {
 struct sums_dir {
 	int refs;
 	size_t n, cap;
-	struct sums_ent *e;     /* sorted by name */
-	struct buf names;       /* the names' bytes (NUL-separated) */
+	struct sums_ent *e; /* sorted by name */
+	struct buf names;   /* the names' bytes (NUL-separated) */
 };
 
 struct sums_slot {
-	char *dir;               /* NULL: free */
-	struct sums_dir *sd;     /* NULL: the directory has no checksum file */
-	uint64_t gen;            /* index generation last verified against */
-	uint64_t size, ino;      /* identity of the file sd came from */
+	char *dir;           /* NULL: free */
+	struct sums_dir *sd; /* NULL: the directory has no checksum file */
+	uint64_t gen;        /* index generation last verified against */
+	uint64_t size, ino;  /* identity of the file sd came from */
 	int64_t mtime;
-	unsigned which;          /* index in sums_names + 1; 0: none */
-	uint64_t used;           /* for eviction */
+	unsigned which; /* index in sums_names + 1; 0: none */
+	uint64_t used;  /* for eviction */
 };
 
 static pthread_mutex_t sums_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -227,8 +228,8 @@ static struct sums_dir *sums_load(const struct index *ix, const char *rel)
 	if (st.st_size > (off_t)SUMS_FILE_MAX || buf_reserve(&text, (size_t)st.st_size + 1) != 0)
 		goto out;
 	while (text.len < (size_t)st.st_size) {
-		ssize_t r = pread(fd, text.data + text.len, (size_t)st.st_size - text.len,
-				  (off_t)text.len);
+		ssize_t r =
+		    pread(fd, text.data + text.len, (size_t)st.st_size - text.len, (off_t)text.len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -253,11 +254,11 @@ out:
 
 /* Which checksum file dir_rel has in ix: its index (1-based) and entry. */
 static unsigned sums_which(const struct index *ix, const char *dir_rel,
-			   const struct index_entry **ent, char *rel, size_t relsz)
+                           const struct index_entry **ent, char *rel, size_t relsz)
 {
 	for (unsigned i = 0; i < sizeof(sums_names) / sizeof(sums_names[0]); i++) {
-		int k = snprintf(rel, relsz, "%s%s%s", dir_rel, dir_rel[0] ? "/" : "",
-				 sums_names[i]);
+		int k =
+		    snprintf(rel, relsz, "%s%s%s", dir_rel, dir_rel[0] ? "/" : "", sums_names[i]);
 		if (k < 0 || (size_t)k >= relsz)
 			return 0;
 		const struct index_entry *e = index_lookup(ix, rel);
@@ -425,8 +426,7 @@ static struct sums_digest *dg_find(const char *rel)
 	return NULL;
 }
 
-static const struct sums_digest *dg_get(const char *rel, uint64_t size, int64_t mtime,
-					uint64_t ino)
+static const struct sums_digest *dg_get(const char *rel, uint64_t size, int64_t mtime, uint64_t ino)
 {
 	const struct sums_digest *d = dg_find(rel);
 	return d && d->size == size && d->mtime == mtime && d->ino == ino ? d : NULL;
@@ -451,10 +451,10 @@ int sums_cached_hex(const char *rel, uint64_t size, int64_t mtime, uint64_t ino,
 }
 
 int sums_repr_digest(const char *rel, uint64_t size, int64_t mtime, uint64_t ino, char *out,
-		     size_t outsz)
+                     size_t outsz)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	unsigned char md[32];
 	char enc[48];
 	size_t k = 0;
@@ -484,7 +484,7 @@ int sums_repr_digest(const char *rel, uint64_t size, int64_t mtime, uint64_t ino
 }
 
 static int dg_put(const char *rel, uint64_t size, int64_t mtime, uint64_t ino, uint64_t stamp,
-		  const char *hex)
+                  const char *hex)
 {
 	unsigned char md[32];
 	for (int i = 0; i < 32; i++) {
@@ -590,7 +590,7 @@ static int dg_pass(struct index *ix, uint64_t stamp)
 			if (e->type != INDEX_FILE || e->size > limit)
 				continue;
 			int k = snprintf(rel, sizeof(rel), "%s%s%s", d->path, d->path[0] ? "/" : "",
-					 e->name);
+			                 e->name);
 			if (k < 0 || (size_t)k >= sizeof(rel))
 				continue;
 			if (dg_touch(rel, e->size, e->mtime, e->ino, stamp))
@@ -604,7 +604,7 @@ static int dg_pass(struct index *ix, uint64_t stamp)
 			 * hashed after the next publish. */
 			if ((uint64_t)st.st_size == e->size && (int64_t)st.st_mtime == e->mtime &&
 			    hash_file(fd, rel, e->size, e->mtime, HASH_SHA256, 0, e->size, hex,
-				      sizeof(hex)) == 0)
+			              sizeof(hex)) == 0)
 				dg_put(rel, e->size, e->mtime, e->ino, stamp, hex);
 			close(fd);
 			/* At most half of one core: rest as long as we worked. */

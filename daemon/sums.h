@@ -33,8 +33,7 @@
  * algorithm and over-long lines are skipped.  A non-zero cb return stops.
  * Returns the number of entries given to cb. */
 int sums_parse(const char *text, size_t n,
-	       int (*cb)(void *arg, const char *name, size_t namelen, const char *hex),
-	       void *arg);
+               int (*cb)(void *arg, const char *name, size_t namelen, const char *hex), void *arg);
 
 /* One directory's parsed checksum file: immutable, reference-counted. */
 struct sums_dir;
@@ -66,7 +65,7 @@ int sums_wait_pass(uint64_t gen, int ms);
  * ("sha-256=:<base64>:") into out (>= 64 bytes), only if the hasher has
  * already computed it.  0, or -1 (not known yet; send no header). */
 int sums_repr_digest(const char *rel, uint64_t size, int64_t mtime, uint64_t ino, char *out,
-		     size_t outsz);
+                     size_t outsz);
 /* The hex SHA-256 already computed for that file (FTP's HASH may use it
  * before reading the file itself).  0 or -1. */
 int sums_cached_hex(const char *rel, uint64_t size, int64_t mtime, uint64_t ino, char *hex);

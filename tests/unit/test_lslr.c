@@ -83,23 +83,23 @@ static int gunzip(struct buf *out, const unsigned char *gz, size_t n)
 }
 
 static const char *const expected =
-	".:\n"
-	"total 9\n"
-	"-r--r--r--   1 ftp      ftp                10 Sep  9  2001 a.txt\n"
-	"dr-xr-xr-x   2 ftp      ftp              4096 Sep  9  2001 pub\n"
-	"dr-xr-xr-x   2 ftp      ftp              4096 Sep  9  2001 pub-x\n"
-	"\n"
-	"./pub:\n"
-	"total 7\n"
-	"-r--r--r--   1 ftp      ftp              2049 Sep  9  2001 big file.bin\n"
-	"dr-xr-xr-x   2 ftp      ftp              4096 Sep  9  2001 sub\n"
-	"\n"
-	"./pub/sub:\n"
-	"total 1\n"
-	"-r--r--r--   1 ftp      ftp                 1 Sep  9  2001 deep:colon.txt\n"
-	"\n"
-	"./pub-x:\n"
-	"total 0\n";
+    ".:\n"
+    "total 9\n"
+    "-r--r--r--   1 ftp      ftp                10 Sep  9  2001 a.txt\n"
+    "dr-xr-xr-x   2 ftp      ftp              4096 Sep  9  2001 pub\n"
+    "dr-xr-xr-x   2 ftp      ftp              4096 Sep  9  2001 pub-x\n"
+    "\n"
+    "./pub:\n"
+    "total 7\n"
+    "-r--r--r--   1 ftp      ftp              2049 Sep  9  2001 big file.bin\n"
+    "dr-xr-xr-x   2 ftp      ftp              4096 Sep  9  2001 sub\n"
+    "\n"
+    "./pub/sub:\n"
+    "total 1\n"
+    "-r--r--r--   1 ftp      ftp                 1 Sep  9  2001 deep:colon.txt\n"
+    "\n"
+    "./pub-x:\n"
+    "total 0\n";
 
 static void test_render(void)
 {
@@ -146,10 +146,10 @@ static void test_render(void)
 	CHECK_INT("gzip", 0, lslr_gzip(&gz, ix, time(NULL)));
 	buf_init(&back, 0);
 	CHECK_INT("gzip stream inflates with matching CRC and length", 0,
-		  gunzip(&back, (const unsigned char *)gz.data, gz.len));
+	          gunzip(&back, (const unsigned char *)gz.data, gz.len));
 	CHECK_STR("gzip holds the same text", text.data, back.data);
 	CHECK_INT("gzip mtime is the snapshot's", (long long)ix->built,
-		  (long long)le32((const unsigned char *)gz.data + 4));
+	          (long long)le32((const unsigned char *)gz.data + 4));
 
 	/* A capped buffer fails and stays as it was. */
 	struct buf small;
@@ -222,11 +222,11 @@ static void test_live(void)
 		goto out;
 	struct index *ix = index_acquire();
 	CHECK_INT("blob describes the snapshot", (long long)ix->generation,
-		  (long long)b->generation);
+	          (long long)b->generation);
 	struct index_entry ve;
 	const struct index_entry *e = lslr_entry(ix, &ve);
-	CHECK("virtual entry at the root", e != NULL && e->size == b->len &&
-						   strcmp(e->name, "ls-lR.gz") == 0);
+	CHECK("virtual entry at the root",
+	      e != NULL && e->size == b->len && strcmp(e->name, "ls-lR.gz") == 0);
 	CHECK("ls-lR.gz is virtual", lslr_is_virtual(ix, "ls-lR.gz"));
 	CHECK("other names are not", !lslr_is_virtual(ix, "pub/ls-lR.gz"));
 	index_release(ix);
@@ -235,8 +235,8 @@ static void test_live(void)
 	if (fd >= 0) {
 		unsigned char head[2];
 		CHECK_INT("memfd size", (long long)b->len, (long long)st.st_size);
-		CHECK("memfd holds the bytes", pread(fd, head, 2, 0) == 2 && head[0] == 0x1f &&
-						       head[1] == 0x8b);
+		CHECK("memfd holds the bytes",
+		      pread(fd, head, 2, 0) == 2 && head[0] == 0x1f && head[1] == 0x8b);
 		CHECK("memfd is sealed", write(fd, "x", 1) < 0);
 	} else {
 		CHECK("lslr_open fails only for want of memory files", errno == ENOSYS);
@@ -251,7 +251,8 @@ static void test_live(void)
 		struct buf back;
 		buf_init(&back, 0);
 		gunzip(&back, nb->data, nb->len);
-		CHECK("new file in the new ls-lR", back.data && strstr(back.data, " two-with-a-long-name\n"));
+		CHECK("new file in the new ls-lR",
+		      back.data && strstr(back.data, " two-with-a-long-name\n"));
 		buf_free(&back);
 		lslr_release(nb);
 	}
@@ -286,7 +287,7 @@ out:
 int main(void)
 {
 	snprintf(top, sizeof(top), "%s/pm-test-lslr.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(top))
 		return 2;
 	test_render();

@@ -67,7 +67,7 @@ static void test_counters(void)
 	CHECK_INT("render works without limiter or index", 0, metrics_render(&b));
 	CHECK("page is well formed", well_formed(b.data));
 	CHECK_INT("no connections yet", 0,
-		  (int)value_of(b.data, "pubmirror_connections_total{proto=\"ftp\"}"));
+	          (int)value_of(b.data, "pubmirror_connections_total{proto=\"ftp\"}"));
 
 	metrics_conn_open(METRICS_FTP);
 	metrics_conn_open(METRICS_FTP);
@@ -95,43 +95,59 @@ static void test_counters(void)
 	CHECK_INT("render", 0, metrics_render(&b));
 	CHECK("page is well formed after traffic", well_formed(b.data));
 	const char *p = b.data;
-	CHECK_INT("ftp connections", 2, (int)value_of(p, "pubmirror_connections_total{proto=\"ftp\"}"));
+	CHECK_INT("ftp connections", 2,
+	          (int)value_of(p, "pubmirror_connections_total{proto=\"ftp\"}"));
 	CHECK_INT("ftp open", 1, (int)value_of(p, "pubmirror_connections_open{proto=\"ftp\"}"));
 	CHECK_INT("https open", 1, (int)value_of(p, "pubmirror_connections_open{proto=\"https\"}"));
 	CHECK_INT("refused banned", 1,
-		  (int)value_of(p, "pubmirror_connections_refused_total{proto=\"https\",reason=\"banned\"}"));
+	          (int)value_of(
+	              p, "pubmirror_connections_refused_total{proto=\"https\",reason=\"banned\"}"));
 	CHECK_INT("refused other", 1,
-		  (int)value_of(p, "pubmirror_connections_refused_total{proto=\"https\",reason=\"other\"}"));
+	          (int)value_of(
+	              p, "pubmirror_connections_refused_total{proto=\"https\",reason=\"other\"}"));
 	CHECK_INT("bytes", 1234, (int)value_of(p, "pubmirror_sent_bytes_total{proto=\"https\"}"));
-	CHECK_INT("transfers complete", 1,
-		  (int)value_of(p, "pubmirror_transfers_total{proto=\"ftps\",result=\"complete\"}"));
-	CHECK_INT("transfers incomplete", 1,
-		  (int)value_of(p, "pubmirror_transfers_total{proto=\"ftps\",result=\"incomplete\"}"));
-	CHECK_INT("handshakes", 1, (int)value_of(p, "pubmirror_tls_handshakes_total{proto=\"ftps\"}"));
+	CHECK_INT(
+	    "transfers complete", 1,
+	    (int)value_of(p, "pubmirror_transfers_total{proto=\"ftps\",result=\"complete\"}"));
+	CHECK_INT(
+	    "transfers incomplete", 1,
+	    (int)value_of(p, "pubmirror_transfers_total{proto=\"ftps\",result=\"incomplete\"}"));
+	CHECK_INT("handshakes", 1,
+	          (int)value_of(p, "pubmirror_tls_handshakes_total{proto=\"ftps\"}"));
 	CHECK_INT("handshake failures", 2,
-		  (int)value_of(p, "pubmirror_tls_handshake_failures_total{proto=\"ftps\"}"));
-	CHECK_INT("2xx", 2, (int)value_of(p, "pubmirror_requests_total{proto=\"https\",code=\"2xx\"}"));
-	CHECK_INT("4xx", 1, (int)value_of(p, "pubmirror_requests_total{proto=\"https\",code=\"4xx\"}"));
+	          (int)value_of(p, "pubmirror_tls_handshake_failures_total{proto=\"ftps\"}"));
+	CHECK_INT("2xx", 2,
+	          (int)value_of(p, "pubmirror_requests_total{proto=\"https\",code=\"2xx\"}"));
+	CHECK_INT("4xx", 1,
+	          (int)value_of(p, "pubmirror_requests_total{proto=\"https\",code=\"4xx\"}"));
 	CHECK_INT("other status", 1,
-		  (int)value_of(p, "pubmirror_requests_total{proto=\"https\",code=\"other\"}"));
-	CHECK_INT("bucket 0.001 (cumulative)", 2,
-		  (int)value_of(p, "pubmirror_request_duration_seconds_bucket{proto=\"https\",le=\"0.001\"}"));
-	CHECK_INT("bucket 0.025", 3,
-		  (int)value_of(p, "pubmirror_request_duration_seconds_bucket{proto=\"https\",le=\"0.025\"}"));
+	          (int)value_of(p, "pubmirror_requests_total{proto=\"https\",code=\"other\"}"));
+	CHECK_INT(
+	    "bucket 0.001 (cumulative)", 2,
+	    (int)value_of(
+	        p, "pubmirror_request_duration_seconds_bucket{proto=\"https\",le=\"0.001\"}"));
+	CHECK_INT(
+	    "bucket 0.025", 3,
+	    (int)value_of(
+	        p, "pubmirror_request_duration_seconds_bucket{proto=\"https\",le=\"0.025\"}"));
 	CHECK_INT("bucket 10", 3,
-		  (int)value_of(p, "pubmirror_request_duration_seconds_bucket{proto=\"https\",le=\"10\"}"));
+	          (int)value_of(
+	              p, "pubmirror_request_duration_seconds_bucket{proto=\"https\",le=\"10\"}"));
 	CHECK_INT("bucket +Inf", 4,
-		  (int)value_of(p, "pubmirror_request_duration_seconds_bucket{proto=\"https\",le=\"+Inf\"}"));
+	          (int)value_of(
+	              p, "pubmirror_request_duration_seconds_bucket{proto=\"https\",le=\"+Inf\"}"));
 	CHECK_INT("count", 4,
-		  (int)value_of(p, "pubmirror_request_duration_seconds_count{proto=\"https\"}"));
+	          (int)value_of(p, "pubmirror_request_duration_seconds_count{proto=\"https\"}"));
 	double sum = value_of(p, "pubmirror_request_duration_seconds_sum{proto=\"https\"}");
 	CHECK("sum of latencies", sum > 30.0204 && sum < 30.0206);
 	CHECK_INT("proxy ok", 1, (int)value_of(p, "pubmirror_proxy_headers_total{result=\"ok\"}"));
 	CHECK_INT("proxy refused", 1,
-		  (int)value_of(p, "pubmirror_proxy_headers_total{result=\"refused\"}"));
-	CHECK_INT("auth failures", 1, (int)value_of(p, "pubmirror_auth_failures_total{proto=\"ftp\"}"));
+	          (int)value_of(p, "pubmirror_proxy_headers_total{result=\"refused\"}"));
+	CHECK_INT("auth failures", 1,
+	          (int)value_of(p, "pubmirror_auth_failures_total{proto=\"ftp\"}"));
 	CHECK_INT("up", 1, (int)value_of(p, "pubmirror_up"));
-	CHECK("histogram typed", strstr(p, "# TYPE pubmirror_request_duration_seconds histogram\n") != NULL);
+	CHECK("histogram typed",
+	      strstr(p, "# TYPE pubmirror_request_duration_seconds histogram\n") != NULL);
 
 	/* A full buffer fails cleanly and leaves the buffer as it was. */
 	struct buf small;
@@ -145,8 +161,8 @@ static void test_counters(void)
 
 static void test_limiter_gauges(void)
 {
-	struct limiter_params lp = {.max_clients = 10, .max_per_ip = 1, .ban_after = 1,
-				    .ban_window = 60, .ban_time = 60};
+	struct limiter_params lp = {
+	    .max_clients = 10, .max_per_ip = 1, .ban_after = 1, .ban_window = 60, .ban_time = 60};
 	struct limiter *l = limiter_new(&lp);
 	struct sockaddr_storage a;
 	struct sockaddr_in *in = (struct sockaddr_in *)&a;
@@ -164,7 +180,7 @@ static void test_limiter_gauges(void)
 	CHECK_INT("render with limiter", 0, metrics_render(&b));
 	CHECK_INT("limiter conns", 1, (int)value_of(b.data, "pubmirror_limiter_connections"));
 	CHECK_INT("limiter per_ip", 1,
-		  (int)value_of(b.data, "pubmirror_limiter_rejections_total{reason=\"per_ip\"}"));
+	          (int)value_of(b.data, "pubmirror_limiter_rejections_total{reason=\"per_ip\"}"));
 	CHECK_INT("limiter bans", 1, (int)value_of(b.data, "pubmirror_limiter_bans_total"));
 	buf_free(&b);
 	limiter_set_global(NULL);
@@ -191,8 +207,8 @@ static int http_get(unsigned port, const char *path, char *out, size_t outsz)
 		close(fd);
 		return -1;
 	}
-	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-			 path);
+	int n = snprintf(req, sizeof(req),
+	                 "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
 	if (write(fd, req, (size_t)n) != n) {
 		close(fd);
 		return -1;
@@ -233,12 +249,12 @@ static void test_side_port(void)
 	CHECK_INT("GET /metrics", 0, http_get(port, "/metrics", page, sizeof(page)));
 	CHECK("200 with the exposition type",
 	      strncmp(page, "HTTP/1.1 200", 12) == 0 &&
-		      strstr(page, "text/plain; version=0.0.4") != NULL);
+	          strstr(page, "text/plain; version=0.0.4") != NULL);
 	char *body = strstr(page, "\r\n\r\n");
 	CHECK("body present", body != NULL);
 	if (body)
 		CHECK_INT("counter visible over HTTP", 77,
-			  (int)value_of(body + 4, "pubmirror_sent_bytes_total{proto=\"ftp\"}"));
+		          (int)value_of(body + 4, "pubmirror_sent_bytes_total{proto=\"ftp\"}"));
 	/* No index in this process: not healthy yet. */
 	CHECK_INT("GET /healthz", 0, http_get(port, "/healthz", page, sizeof(page)));
 	CHECK("503 without an index", strncmp(page, "HTTP/1.1 503", 12) == 0);

@@ -20,7 +20,7 @@ static int delivered_fd = -1;
 static struct sockaddr_storage delivered_peer, delivered_local;
 
 static int deliver(void *arg, int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
-		   const struct sockaddr_storage *local)
+                   const struct sockaddr_storage *local)
 {
 	(void)arg;
 	(void)peerlen;
@@ -126,7 +126,7 @@ int main(void)
 	/* v2 (binary), the header split over two segments, IPv6 */
 	c = dial(port);
 	unsigned char v2[16 + 36] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51,
-				     0x55, 0x49, 0x54, 0x0A, 0x21, 0x21, 0x00, 36};
+	                             0x55, 0x49, 0x54, 0x0A, 0x21, 0x21, 0x00, 36};
 	inet_pton(AF_INET6, "2001:db8::42", v2 + 16);
 	inet_pton(AF_INET6, "2001:db8::1", v2 + 32);
 	v2[48] = 0x1f;
@@ -191,7 +191,7 @@ int main(void)
 	if (write(sv[0], "USER anonymous\r\n", 16) != 16)
 		exit(2);
 	CHECK_INT("read_header refuses other bytes", -1,
-		  proxy_accept_read_header(sv[1], 1000, &peer, &local, &why));
+	          proxy_accept_read_header(sv[1], 1000, &peer, &local, &why));
 	close(sv[0]);
 	close(sv[1]);
 	close(lfd);

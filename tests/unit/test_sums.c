@@ -43,23 +43,23 @@ static void test_parse(void)
 		const char *line;
 		const char *name; /* NULL: skipped */
 	} cases[] = {
-		{H_ABC "  hello-2.12.tar.gz", "hello-2.12.tar.gz"},
-		{H_ABC " *binary.iso", "binary.iso"},
-		{H_UPPER "  upper.txt", "upper.txt"},
-		{H_ABC "  name with  spaces", "name with  spaces"},
-		{H_ABC "  ./dotslash", "dotslash"},
-		{"\\" H_ABC "  back\\\\slash", "back\\slash"},
-		{"SHA256 (bsd.tar.gz) = " H_ABC, "bsd.tar.gz"},
-		{"SHA256 (odd) = name) = " H_ABC, "odd) = name"},
-		{"SHA512 (x) = " H_ABC, NULL},
-		{H_ABC "00  longer-digest", NULL},
-		{H_ABC " x", NULL},            /* one space, no mode char */
-		{H_ABC "  ", NULL},            /* no name */
-		{"zz" H_ABC "  bad-hex", NULL},
-		{"# comment", NULL},
-		{"", NULL},
-		{"\\" H_ABC "  bad\\escape", NULL},
-		{"SHA256 () = " H_ABC, NULL},
+	    {H_ABC "  hello-2.12.tar.gz", "hello-2.12.tar.gz"},
+	    {H_ABC " *binary.iso", "binary.iso"},
+	    {H_UPPER "  upper.txt", "upper.txt"},
+	    {H_ABC "  name with  spaces", "name with  spaces"},
+	    {H_ABC "  ./dotslash", "dotslash"},
+	    {"\\" H_ABC "  back\\\\slash", "back\\slash"},
+	    {"SHA256 (bsd.tar.gz) = " H_ABC, "bsd.tar.gz"},
+	    {"SHA256 (odd) = name) = " H_ABC, "odd) = name"},
+	    {"SHA512 (x) = " H_ABC, NULL},
+	    {H_ABC "00  longer-digest", NULL},
+	    {H_ABC " x", NULL}, /* one space, no mode char */
+	    {H_ABC "  ", NULL}, /* no name */
+	    {"zz" H_ABC "  bad-hex", NULL},
+	    {"# comment", NULL},
+	    {"", NULL},
+	    {"\\" H_ABC "  bad\\escape", NULL},
+	    {"SHA256 () = " H_ABC, NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct got g;
@@ -77,9 +77,8 @@ static void test_parse(void)
 	}
 	/* A whole file with CRLF ends, junk and an unterminated last line. */
 	const char *text = H_ABC "  a\r\n"
-			   "garbage line\n"
-			   H_EMPTY "  b\n"
-			   "SHA256 (c) = " H_ABC;
+	                         "garbage line\n" H_EMPTY "  b\n"
+	                         "SHA256 (c) = " H_ABC;
 	struct got g;
 	memset(&g, 0, sizeof(g));
 	CHECK_INT("three entries", 3, sums_parse(text, strlen(text), collect, &g));
@@ -188,18 +187,18 @@ static void test_hasher(void)
 	CHECK("first pass done", sums_wait_pass(ix->generation, 10000));
 	const struct index_entry *e = index_lookup(ix, "abc");
 	CHECK_INT("Repr-Digest known", 0,
-		  sums_repr_digest("abc", e->size, e->mtime, e->ino, out, sizeof(out)));
+	          sums_repr_digest("abc", e->size, e->mtime, e->ino, out, sizeof(out)));
 	CHECK_STR("Repr-Digest value (RFC 9530 form)",
-		  "sha-256=:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=:", out);
+	          "sha-256=:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=:", out);
 	CHECK_INT("hex known", 0, sums_cached_hex("abc", e->size, e->mtime, e->ino, hex));
 	CHECK_STR("hex", H_ABC, hex);
 	CHECK_INT("other identity: unknown", -1,
-		  sums_repr_digest("abc", e->size + 1, e->mtime, e->ino, out, sizeof(out)));
+	          sums_repr_digest("abc", e->size + 1, e->mtime, e->ino, out, sizeof(out)));
 	e = index_lookup(ix, "empty");
 	CHECK_INT("empty file", 0, sums_cached_hex("empty", e->size, e->mtime, e->ino, hex));
 	CHECK_STR("empty hex", H_EMPTY, hex);
 	CHECK_INT("short output refused", -1,
-		  sums_repr_digest("empty", e->size, e->mtime, e->ino, out, 10));
+	          sums_repr_digest("empty", e->size, e->mtime, e->ino, out, 10));
 	uint64_t g = ix->generation;
 	int64_t em = e->mtime;
 	uint64_t ei = e->ino;
@@ -224,10 +223,9 @@ static void test_hasher(void)
 	if (ne) {
 		CHECK("pass over it", ix->generation > g && sums_wait_pass(ix->generation, 10000));
 		CHECK_INT("new file hashed", 0,
-			  sums_cached_hex("new", ne->size, ne->mtime, ne->ino, hex));
+		          sums_cached_hex("new", ne->size, ne->mtime, ne->ino, hex));
 		CHECK_STR("new hex", H_ABC, hex);
-		CHECK_INT("removed file forgotten", -1,
-			  sums_cached_hex("empty", 0, em, ei, hex));
+		CHECK_INT("removed file forgotten", -1, sums_cached_hex("empty", 0, em, ei, hex));
 		index_release(ix);
 	}
 	sums_stop();
@@ -238,7 +236,7 @@ static void test_hasher(void)
 int main(void)
 {
 	snprintf(top, sizeof(top), "%s/pm-test-sums.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(top))
 		return 2;
 	test_parse();
