@@ -104,6 +104,9 @@ class Daemon:
     def __init__(self, sets=None, tree=None, ipv6=False, http=False,
                  start=True, env=None):
         self.tmp = tempfile.mkdtemp(prefix="pm-e2e-")
+        # When the tests run as root the daemon drops to an unprivileged
+        # user; it must still read its config on SIGHUP.
+        os.chmod(self.tmp, 0o755)
         if tree is None:
             tree = os.path.join(self.tmp, "root")
             shutil.copytree(os.path.join(TOP, "mirror-root"), tree, symlinks=True)
@@ -156,6 +159,7 @@ class Daemon:
             f.write("# throwaway config of an end-to-end test\n")
             for k, v in s.items():
                 f.write("%s = %s\n" % (k, v))
+        os.chmod(self.conf, 0o644)
 
     def argv(self):
         return [BINARY, "-f", "-c", self.conf]

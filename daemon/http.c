@@ -1,0 +1,856 @@
+/* http.c - HTTPS (and the optional plain-HTTP port) through libmicrohttpd:
+ * daemons on the listeners bound by main, the request dispatcher, redirects,
+ * Basic auth, connection limits, common headers and the access log.
+ *
+ * libmicrohttpd 0.9.75 notes that shape this file:
+ * - a response queued on the first call of the access handler closes the
+ *   connection, so every normal answer is queued on the second call;
+ * - URLs are taken raw (no-op unescape callback) so that %2f, %00 and dot
+ *   segments are judged once, by path_url_decode + path_resolve;
+ * - no MHD_USE_TURBO: with TLS it lost answers to HTTP/1.0 clients;
+ * - the idle timeout must be set (the default is none);
+ * - certificate renewal (SIGHUP): a new daemon with the new certificate
+ *   takes over the same listening socket and the old one is quiesced: it
+ *   accepts nothing more, finishes its open connections (keep-alive ones
+ *   keep working until their idle timeout) and is stopped when it is empty.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "file.h"
+#include "http.h"
+#include "http_int.h"
+#include "http_util.h"
+#include "log.h"
+#include "net.h"
+#include "path.h"
+#include "tls.h"
+#include "web_assets.h"
+
+#define HTTP_DAEMONS_MAX 16
+#define HTTP_RETIRED_MAX 64
+#define ACME_PREFIX "/.well-known/acme-challenge/"
+#define ASSET_PREFIX "/.pubmirror/"
+#define HTTP_REALM "Basic realm=\"pubmirror\", charset=\"UTF-8\""
+
+struct hd {
+	struct MHD_Daemon *d;
+	int fd;
+	int tls;
+	unsigned tls_gen;
+	char *cert, *key;      /* PEM bytes given to this daemon */
+};
+
+static pthread_mutex_t hd_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct hd daemons[HTTP_DAEMONS_MAX];
+static int ndaemons;
+static struct hd retired[HTTP_RETIRED_MAX];
+static int nretired;
+static pthread_t reaper;
+static pthread_cond_t reaper_cv = PTHREAD_COND_INITIALIZER;
+static int reaper_on;
+static int acme_fd = -1;
+
+/* The 40 ms stall of new TLS 1.3 connections.  In TLS 1.3 the client
+ * sends the last handshake message (Finished); GnuTLS has nothing to send
+ * after it, so the kernel delays its ACK (40 ms), and a client that has not
+ * disabled Nagle (Python's http.client, for one) holds its request until
+ * that ACK comes.  A handshake hook after the client's Finished asks the
+ * kernel for the ACK at once (TCP_QUICKACK sends a pending ACK).  The GnuTLS
+ * calls are looked up in the library libmicrohttpd already loaded, because
+ * the build links libmicrohttpd only. */
+typedef void (*hook_setter)(gnutls_session_t, unsigned, int, gnutls_handshake_hook_func);
+static hook_setter set_hook;
+static int (*transport_fd)(gnutls_session_t);
+
+static int finished_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+			 const gnutls_datum_t *msg)
+{
+	(void)msg;
+	if (htype == GNUTLS_HANDSHAKE_FINISHED && when == GNUTLS_HOOK_POST && incoming) {
+		int fd = transport_fd(s), one = 1;
+		if (fd >= 0)
+			setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+	}
+	return 0;
+}
+
+static void quickack_init(void)
+{
+	set_hook = (hook_setter)dlsym(RTLD_DEFAULT, "gnutls_handshake_set_hook_function");
+	transport_fd = (int (*)(gnutls_session_t))dlsym(RTLD_DEFAULT, "gnutls_transport_get_int");
+	if (set_hook == NULL || transport_fd == NULL) {
+		set_hook = NULL;
+		log_warn("http: GnuTLS handshake hooks unavailable; new TLS 1.3 connections "
+			 "may wait 40 ms for a delayed ACK");
+	}
+}
+
+/* ---------- small helpers ---------- */
+
+const char *http_hdr(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+void http_common_headers(struct MHD_Response *resp, const struct http_req *r)
+{
+	const struct config *cfg = config_get();
+	MHD_add_response_header(resp, "Server", "pubmirror");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	if (r->hc && r->hc->tls && cfg->hsts_max_age > 0) {
+		char v[48];
+		snprintf(v, sizeof(v), "max-age=%" PRIu64, cfg->hsts_max_age);
+		MHD_add_response_header(resp, "Strict-Transport-Security", v);
+	}
+}
+
+/* Per-request strings for the access log, valid during the handler. */
+struct req_meta {
+	const char *method, *version;
+};
+static __thread struct req_meta cur_meta;
+
+enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigned status,
+			   struct MHD_Response *resp, uint64_t bodylen)
+{
+	http_common_headers(resp, r);
+	r->status = status;
+	r->bytes = r->head ? 0 : bodylen;
+	log_access(r->hc ? &r->hc->peer : NULL, r->authed ? r->user : NULL,
+		   cur_meta.method ? cur_meta.method : "-", r->uri ? r->uri : "-",
+		   cur_meta.version ? cur_meta.version : "-", status, r->bytes,
+		   http_hdr(c, "Referer"), http_hdr(c, "User-Agent"));
+	enum MHD_Result ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static struct MHD_Response *text_response(const char *text)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+	if (resp)
+		MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	return resp;
+}
+
+enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
+			   const char *text)
+{
+	struct MHD_Response *resp = text_response(text);
+	if (resp == NULL)
+		return MHD_NO;
+	return http_queue(c, r, status, resp, strlen(text));
+}
+
+static enum MHD_Result http_error_why(struct MHD_Connection *c, struct http_req *r,
+				      unsigned status, const char *what, const char *why)
+{
+	char msg[256];
+	snprintf(msg, sizeof(msg), "%s: %s\n", what, why);
+	return http_error(c, r, status, msg);
+}
+
+static enum MHD_Result redirect(struct MHD_Connection *c, struct http_req *r, unsigned status,
+				const char *location)
+{
+	struct MHD_Response *resp = text_response("Moved\n");
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Location", location);
+	return http_queue(c, r, status, resp, 6);
+}
+
+static int safe_header_bytes(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* ---------- embedded assets under /.pubmirror/ ---------- */
+
+struct asset {
+	const char *name;
+	const unsigned char *data;
+	const size_t *len;
+	const char *type;
+};
+
+static const struct asset assets[] = {
+	{"style.css", web_style_css, &web_style_css_len, "text/css; charset=utf-8"},
+	{"filter.js", web_filter_js, &web_filter_js_len, "text/javascript; charset=utf-8"},
+	{"dir.svg", web_dir_svg, &web_dir_svg_len, "image/svg+xml"},
+	{"file.svg", web_file_svg, &web_file_svg_len, "image/svg+xml"},
+	{"up.svg", web_up_svg, &web_up_svg_len, "image/svg+xml"},
+};
+
+static enum MHD_Result serve_asset(struct MHD_Connection *c, struct http_req *r,
+				   const char *name)
+{
+	for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++) {
+		const struct asset *a = &assets[i];
+		if (strcmp(name, a->name) != 0)
+			continue;
+		uint64_t h = 1469598103934665603ull;
+		for (size_t k = 0; k < *a->len; k++)
+			h = (h ^ a->data[k]) * 1099511628211ull;
+		char etag[32];
+		snprintf(etag, sizeof(etag), "\"a%016" PRIx64 "\"", h);
+		const char *inm = http_hdr(c, "If-None-Match");
+		int nm = inm && http_etag_match_list(inm, etag);
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+			nm ? 0 : *a->len, nm ? (void *)"" : (void *)a->data,
+			MHD_RESPMEM_PERSISTENT);
+		if (resp == NULL)
+			return MHD_NO;
+		if (!nm)
+			MHD_add_response_header(resp, "Content-Type", a->type);
+		MHD_add_response_header(resp, "ETag", etag);
+		MHD_add_response_header(resp, "Cache-Control", "public, max-age=86400");
+		return http_queue(c, r, nm ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp,
+				  nm ? 0 : *a->len);
+	}
+	return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
+}
+
+/* ---------- plain HTTP: redirect to HTTPS, ACME ---------- */
+
+/* Host header without port, validated (name, IPv4, [IPv6]).  0 or -1. */
+static int host_of(const char *h, char *out, size_t outsz)
+{
+	size_t n = 0;
+	if (h == NULL || *h == '\0')
+		return -1;
+	if (h[0] == '[') {
+		const char *e = strchr(h, ']');
+		if (e == NULL)
+			return -1;
+		n = (size_t)(e - h) + 1;
+		for (size_t i = 1; i + 1 < n; i++)
+			if (!strchr("0123456789abcdefABCDEF:.", h[i]))
+				return -1;
+	} else {
+		while (h[n] && h[n] != ':') {
+			char ch = h[n];
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+				return -1;
+			n++;
+		}
+	}
+	if (n == 0 || n >= outsz)
+		return -1;
+	memcpy(out, h, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static enum MHD_Result redirect_https(struct MHD_Connection *c, struct http_req *r,
+				      const struct config *cfg)
+{
+	char host[300], loc[PM_HTTP_HEADER_MAX];
+	if (host_of(http_hdr(c, "Host"), host, sizeof(host)) != 0)
+		return http_error(c, r, MHD_HTTP_BAD_REQUEST, "400 a valid Host header is needed\n");
+	if (cfg->https_listen.n == 0)
+		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 no HTTPS service\n");
+	if (!safe_header_bytes(r->uri) || r->uri[0] != '/')
+		return http_error(c, r, MHD_HTTP_BAD_REQUEST, "400 malformed request target\n");
+	unsigned port = net_port(&cfg->https_listen.a[0]);
+	char ps[16] = "";
+	if (port != 443)
+		snprintf(ps, sizeof(ps), ":%u", port);
+	int n = snprintf(loc, sizeof(loc), "https://%s%s%s", host, ps, r->uri);
+	if (n < 0 || (size_t)n >= sizeof(loc))
+		return http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 request target too long\n");
+	return redirect(c, r, MHD_HTTP_MOVED_PERMANENTLY, loc);
+}
+
+static enum MHD_Result serve_acme(struct MHD_Connection *c, struct http_req *r,
+				  const char *token, const struct config *cfg)
+{
+	size_t n = strlen(token);
+	/* SECURITY: RFC 8555 tokens are base64url; nothing else is looked up. */
+	if (acme_fd < 0 || n == 0 || n > PM_NAME_MAX ||
+	    strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
+	struct stat st;
+	int fd = file_open(acme_fd, token, FILE_REG, &st);
+	if (fd < 0)
+		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
+	return http_serve_fd(c, r, fd, &st, token, cfg);
+}
+
+/* ---------- Basic auth ---------- */
+
+static enum MHD_Result ask_login(struct MHD_Connection *c, struct http_req *r)
+{
+	struct MHD_Response *resp = text_response("401 login required\n");
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "WWW-Authenticate", HTTP_REALM);
+	return http_queue(c, r, MHD_HTTP_UNAUTHORIZED, resp, 19);
+}
+
+/* 1: authenticated (r->user set); 0: not, and unless quiet an answer
+ * (401 or 403) was queued with its result in *ret. */
+static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Result *ret,
+		       int quiet)
+{
+	char *pass = NULL;
+	char *user = MHD_basic_auth_get_username_password(c, &pass);
+	struct limiter *lim = limiter_global();
+	uint64_t now = limiter_now_ns();
+	int ok = 0;
+
+	if (user == NULL) {
+		if (!quiet)
+			*ret = ask_login(c, r);
+		goto out;
+	}
+	if (lim && limiter_is_banned(lim, &r->hc->peer, now)) {
+		if (!quiet)
+			*ret = http_error(c, r, MHD_HTTP_FORBIDDEN,
+					  "403 too many failed logins from your address; try later\n");
+		goto out;
+	}
+	size_t ul = strlen(user), pl = pass ? strlen(pass) : 0;
+	if (ul > 0 && ul <= PM_AUTH_USER_MAX && pl <= PM_AUTH_PASS_MAX && pass &&
+	    auth_check(user, pass, pl)) {
+		memcpy(r->user, user, ul + 1);
+		r->authed = 1;
+		if (lim)
+			limiter_auth_ok(lim, &r->hc->peer);
+		ok = 1;
+	} else {
+		if (lim && limiter_auth_fail(lim, &r->hc->peer, now)) {
+			char a[64];
+			net_addr_str(&r->hc->peer, 0, a, sizeof(a));
+			log_warn("http: %s banned after failed logins", a);
+		}
+		if (!quiet)
+			*ret = ask_login(c, r);
+	}
+out:
+	if (pass) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
+/* ---------- the dispatcher ---------- */
+
+static enum MHD_Result over_limit(struct MHD_Connection *c, struct http_req *r,
+				  const struct config *cfg)
+{
+	const char *msg = r->hc->verdict == LIMITER_BANNED
+				  ? "503 your address is banned for a while after failed logins\n"
+			  : r->hc->verdict == LIMITER_PER_IP
+				  ? "503 too many connections from your address; retry later\n"
+				  : "503 server full; retry later\n";
+	struct MHD_Response *resp = text_response(msg);
+	char ra[24];
+	if (resp == NULL)
+		return MHD_NO;
+	snprintf(ra, sizeof(ra), "%u",
+		 r->hc->verdict == LIMITER_BANNED && cfg->ban_time ? cfg->ban_time : 5);
+	MHD_add_response_header(resp, "Retry-After", ra);
+	MHD_add_response_header(resp, "Connection", "close");
+	return http_queue(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, resp, strlen(msg));
+}
+
+static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, const char *url)
+{
+	const struct config *cfg = config_get();
+	int tls = r->hc && r->hc->tls;
+	char dec[PM_PATH_MAX + 1], rel[PM_PATH_MAX];
+	const char *why = NULL;
+	const char *q = strchr(r->uri, '?');
+	enum MHD_Result ret;
+
+	if (strncmp(url, ACME_PREFIX, strlen(ACME_PREFIX)) == 0 && !tls)
+		return serve_acme(c, r, url + strlen(ACME_PREFIX), cfg);
+	if (!tls && cfg->http_mode == CONFIG_HTTP_REDIRECT)
+		return redirect_https(c, r, cfg);
+	if (strncmp(url, ASSET_PREFIX, strlen(ASSET_PREFIX)) == 0)
+		return serve_asset(c, r, url + strlen(ASSET_PREFIX));
+
+	if (url[0] != '/')
+		return http_error(c, r, MHD_HTTP_BAD_REQUEST, "400 request target must start with /\n");
+	if (path_url_decode(url, strlen(url), dec, sizeof(dec), &why) != 0)
+		return http_error_why(c, r, MHD_HTTP_BAD_REQUEST, "400 bad URL", why);
+	size_t dl = strlen(dec);
+	int slash = dl > 0 && dec[dl - 1] == '/';
+	if (path_resolve("", dec, dl, rel, sizeof(rel), &why) != 0)
+		return http_error_why(c, r, MHD_HTTP_BAD_REQUEST, "400 bad path", why);
+	/* SECURITY: dot-files are not served unless configured (the index
+	 * leaves them out too; this also covers a direct file request). */
+	if (!cfg->show_dotfiles && path_has_dot_component(rel))
+		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
+
+	if (cfg->auth_paths.n > 0 && auth_path_protected(cfg, rel)) {
+		/* SECURITY: credentials only ever travel inside TLS. */
+		if (!tls)
+			return http_error(c, r, MHD_HTTP_FORBIDDEN,
+					  "403 this path needs a login over HTTPS\n");
+		if (!check_login(c, r, &ret, 0))
+			return ret;
+	} else if (tls && cfg->auth_paths.n > 0 && http_hdr(c, "Authorization") != NULL) {
+		/* A logged-in client sees protected entries in listings above
+		 * them; wrong credentials here count toward the ban (they would
+		 * otherwise be a free oracle) and the answer is the anonymous
+		 * one. */
+		check_login(c, r, &ret, 1);
+	}
+
+	struct index *ix = index_acquire();
+	const struct index_dir *d = index_find_dir(ix, rel);
+	if (d != NULL) {
+		char up[PM_PATH_MAX + 2];
+		snprintf(up, sizeof(up), "/%s%s", rel, rel[0] ? "/" : "");
+		/* A listing is served only at its canonical URL ("/dir/"): other
+		 * spellings ("/dir", "//dir/", "/dir/x/..") are redirected there,
+		 * so that the page's relative links resolve as they should. */
+		if (strcmp(dec, up) != 0) {
+			struct buf loc;
+			buf_init(&loc, PM_HTTP_HEADER_MAX);
+			int bad = buf_append_enc(&loc, up, strlen(up), BUF_ENC_URI);
+			if (!bad && q && safe_header_bytes(q))
+				bad = buf_puts(&loc, q);
+			ret = bad ? http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 too long\n")
+				  : redirect(c, r, MHD_HTTP_MOVED_PERMANENTLY, loc.data);
+			buf_free(&loc);
+		} else {
+			ret = http_serve_listing(c, r, ix, d, up, q ? q + 1 : NULL, cfg);
+		}
+	} else {
+		const struct index_entry *e = index_lookup(ix, rel);
+		if (e == NULL || e->type != INDEX_FILE || slash)
+			ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
+		else
+			ret = http_serve_file(c, r, ix, ix->rootfd, rel, cfg);
+	}
+	index_release(ix);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct http_req *r = *con_cls;
+	(void)cls;
+	(void)upload_data;
+
+	if (r == NULL || r->hc == NULL)
+		return MHD_NO; /* out of memory at accept or request start: drop */
+	cur_meta.method = method;
+	cur_meta.version = version;
+	int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
+	int options = strcmp(method, "OPTIONS") == 0;
+	r->head = head;
+	if (r->calls++ == 0) {
+		/* Answering on this first call would close the connection
+		 * (libmicrohttpd 0.9.75); do so only when we mean to. */
+		if (r->hc && !r->hc->counted)
+			return over_limit(c, r, config_get());
+		const char *cl = http_hdr(c, "Content-Length");
+		int has_body = (cl != NULL && strcmp(cl, "0") != 0) ||
+			       http_hdr(c, "Transfer-Encoding") != NULL;
+		/* SECURITY: never read a body we do not want; answering now
+		 * closes the connection, which is what we want then. */
+		if (has_body && !get && !head && !options)
+			goto refuse_method;
+		if (has_body)
+			return http_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE,
+					  "413 request bodies are not accepted\n");
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		*upload_data_size = 0; /* not reached: bodies are refused above */
+		return MHD_YES;
+	}
+	if (options) {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
+									    MHD_RESPMEM_PERSISTENT);
+		if (resp == NULL)
+			return MHD_NO;
+		MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");
+		return http_queue(c, r, MHD_HTTP_NO_CONTENT, resp, 0);
+	}
+	if (get || head)
+		return dispatch(c, r, url);
+refuse_method:;
+	struct MHD_Response *resp = text_response("405 only GET, HEAD and OPTIONS are served\n");
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");
+	return http_queue(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 42);
+}
+
+/* ---------- libmicrohttpd callbacks ---------- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	(void)cls;
+	struct http_req *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->uri = strdup(uri);
+	if (r->uri == NULL) {
+		free(r);
+		return NULL;
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	r->hc = ci ? ci->socket_context : NULL;
+	return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	struct http_req *r = *con_cls;
+	if (r) {
+		free(r->uri);
+		free(r);
+		*con_cls = NULL;
+	}
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	int tls = cls != NULL; /* the daemon's TLS flag, not a pointer: daemons move */
+	struct limiter *lim = limiter_global();
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct http_conn *hc = calloc(1, sizeof(*hc));
+		if (hc == NULL)
+			return;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci && ci->client_addr) {
+			size_t l = ci->client_addr->sa_family == AF_INET6
+					   ? sizeof(struct sockaddr_in6)
+					   : sizeof(struct sockaddr_in);
+			memcpy(&hc->peer, ci->client_addr, l);
+		}
+		hc->tls = tls;
+		if (tls && set_hook) {
+			ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+			if (ci && ci->tls_session)
+				set_hook((gnutls_session_t)ci->tls_session, GNUTLS_HANDSHAKE_FINISHED,
+					 GNUTLS_HOOK_POST, finished_hook);
+		}
+		hc->verdict = lim ? limiter_conn_open(lim, &hc->peer, limiter_now_ns()) : LIMITER_OK;
+		hc->counted = hc->verdict == LIMITER_OK;
+		/* Small answers go out at once, not after the peer's delayed ACK. */
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci) {
+			int one = 1;
+			setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		}
+		*socket_context = hc;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		struct http_conn *hc = *socket_context;
+		if (hc) {
+			if (hc->counted && lim)
+				limiter_conn_close(lim, &hc->peer);
+			free(hc);
+			*socket_context = NULL;
+		}
+	}
+}
+
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	char esc[600];
+	log_debug("http: libmicrohttpd: %s", log_esc(esc, sizeof(esc), msg, n));
+}
+
+/* ---------- daemons ---------- */
+
+static int hd_start(struct hd *h)
+{
+	const struct config *cfg = config_get();
+	struct MHD_OptionItem ops[24];
+	int n = 0;
+	/* HTTP keeps idle connections for less than FTP does: a browser
+	 * reconnects for free, an idle socket costs a slot. */
+	unsigned timeout = cfg->idle_timeout && cfg->idle_timeout < PM_HTTP_TIMEOUT
+				   ? cfg->idle_timeout
+				   : PM_HTTP_TIMEOUT;
+	unsigned limit = cfg->max_clients ? cfg->max_clients + 64 : 10000;
+	unsigned threads = cfg->http_threads ? cfg->http_threads : 2;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
+
+#define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
+	OPT(MHD_OPTION_LISTEN_SOCKET, h->fd, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL);
+	/* SECURITY: the header block and buffers of one connection are
+	 * bounded; a larger request header is refused by libmicrohttpd. */
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PM_HTTP_HEADER_MAX + 16 * 1024, NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, limit, NULL);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h->tls ? (void *)1 : NULL);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL);
+	OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL);
+	OPT(MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)no_unescape, NULL);
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL);
+	if (threads > 1)
+		OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
+	if (h->tls) {
+		flags |= MHD_USE_TLS;
+		h->tls_gen = tls_generation();
+		h->cert = tls_cert_pem();
+		h->key = tls_key_pem();
+		if (h->cert == NULL || h->key == NULL)
+			goto fail;
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, h->key);
+		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_gnutls_priorities());
+	}
+	OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_ARRAY, ops,
+				MHD_OPTION_END);
+	if (h->d == NULL)
+		goto fail;
+	return 0;
+fail:
+	if (h->key)
+		explicit_bzero(h->key, strlen(h->key));
+	free(h->cert);
+	free(h->key);
+	h->cert = h->key = NULL;
+	return -1;
+}
+
+static void hd_free(struct hd *h)
+{
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	h->d = NULL;
+	if (h->key)
+		explicit_bzero(h->key, strlen(h->key));
+	free(h->cert);
+	free(h->key);
+	h->cert = h->key = NULL;
+}
+
+static unsigned hd_conns(struct hd *h)
+{
+	const union MHD_DaemonInfo *di =
+		MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return di ? di->num_connections : 0;
+}
+
+/* Stop quiesced daemons once their last connection is gone. */
+static void *reaper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&hd_mu);
+	while (reaper_on) {
+		for (int i = 0; i < nretired;) {
+			if (hd_conns(&retired[i]) == 0) {
+				struct hd h = retired[i];
+				retired[i] = retired[--nretired];
+				pthread_mutex_unlock(&hd_mu);
+				hd_free(&h);
+				pthread_mutex_lock(&hd_mu);
+			} else {
+				i++;
+			}
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&reaper_cv, &hd_mu, &ts);
+	}
+	pthread_mutex_unlock(&hd_mu);
+	return NULL;
+}
+
+static void acme_open(const struct config *cfg)
+{
+	if (acme_fd >= 0)
+		close(acme_fd);
+	acme_fd = -1;
+	if (cfg->acme_webroot[0]) {
+		acme_fd = file_open_root(cfg->acme_webroot);
+		if (acme_fd < 0)
+			log_warn("http: acme_webroot: cannot open: %s", strerror(errno));
+	}
+}
+
+static int add_daemon(int fd, int tls)
+{
+	if (ndaemons >= HTTP_DAEMONS_MAX) {
+		log_err("http: too many listeners");
+		return -1;
+	}
+	struct hd *h = &daemons[ndaemons];
+	memset(h, 0, sizeof(*h));
+	h->fd = fd;
+	h->tls = tls;
+	if (hd_start(h) != 0) {
+		log_err("http: cannot start the %s service on fd %d", tls ? "HTTPS" : "HTTP", fd);
+		return -1;
+	}
+	ndaemons++;
+	return 0;
+}
+
+static void on_publish(struct index *ix, void *arg)
+{
+	(void)arg;
+	http_listing_publish(ix->generation);
+}
+
+int http_start(const struct http_listeners *l)
+{
+	static int registered;
+	acme_open(config_get());
+	if (l->nhttps > 0 && set_hook == NULL)
+		quickack_init();
+	if (!registered) {
+		/* Cached listings of an older tree are freed as soon as a new
+		 * snapshot exists (lookups also ignore them by generation). */
+		index_on_publish(on_publish, NULL);
+		registered = 1;
+	}
+	if (http_pace_start() != 0) {
+		log_err("http: cannot start the pacer thread");
+		return -1;
+	}
+	for (int i = 0; i < l->nhttps; i++)
+		if (add_daemon(l->https[i], 1) != 0)
+			goto fail;
+	for (int i = 0; i < l->nhttp; i++)
+		if (add_daemon(l->http[i], 0) != 0)
+			goto fail;
+	reaper_on = 1;
+	if (pthread_create(&reaper, NULL, reaper_main, NULL) != 0) {
+		reaper_on = 0;
+		goto fail;
+	}
+	return 0;
+fail:
+	http_pace_stop();
+	for (int i = 0; i < ndaemons; i++)
+		hd_free(&daemons[i]);
+	ndaemons = 0;
+	return -1;
+}
+
+void http_reload(void)
+{
+	acme_open(config_get());
+	/* Auth paths or users may have changed what anonymous clients see. */
+	http_listing_cache_clear();
+	pthread_mutex_lock(&hd_mu);
+	unsigned gen = tls_generation();
+	for (int i = 0; i < ndaemons; i++) {
+		struct hd *h = &daemons[i];
+		if (!h->tls || h->tls_gen == gen)
+			continue;
+		if (nretired >= HTTP_RETIRED_MAX) {
+			log_warn("http: too many daemons still draining; certificate not swapped");
+			break;
+		}
+		struct hd fresh;
+		memset(&fresh, 0, sizeof(fresh));
+		fresh.fd = h->fd;
+		fresh.tls = 1;
+		if (hd_start(&fresh) != 0) {
+			log_err("http: new certificate not taken: cannot start a daemon with it");
+			continue;
+		}
+		/* Both daemons poll the socket for a moment; then the old one
+		 * stops accepting and drains. */
+		MHD_quiesce_daemon(h->d);
+		retired[nretired++] = *h;
+		*h = fresh;
+		log_info("http: serving the renewed certificate to new connections");
+	}
+	pthread_mutex_unlock(&hd_mu);
+}
+
+void http_stop(unsigned drain_seconds)
+{
+	pthread_mutex_lock(&hd_mu);
+	for (int i = 0; i < ndaemons; i++)
+		if (daemons[i].d)
+			MHD_quiesce_daemon(daemons[i].d);
+	pthread_mutex_unlock(&hd_mu);
+	uint64_t end = limiter_now_ns() + (uint64_t)drain_seconds * 1000000000ull;
+	while (limiter_now_ns() < end) {
+		unsigned open = 0;
+		pthread_mutex_lock(&hd_mu);
+		for (int i = 0; i < ndaemons; i++)
+			open += hd_conns(&daemons[i]);
+		for (int i = 0; i < nretired; i++)
+			open += hd_conns(&retired[i]);
+		pthread_mutex_unlock(&hd_mu);
+		if (open == 0)
+			break;
+		usleep(50000);
+	}
+	if (reaper_on) {
+		pthread_mutex_lock(&hd_mu);
+		reaper_on = 0;
+		pthread_cond_signal(&reaper_cv);
+		pthread_mutex_unlock(&hd_mu);
+		pthread_join(reaper, NULL);
+	}
+	http_pace_stop();
+	for (int i = 0; i < nretired; i++)
+		hd_free(&retired[i]);
+	nretired = 0;
+	for (int i = 0; i < ndaemons; i++) {
+		hd_free(&daemons[i]);
+		close(daemons[i].fd);
+	}
+	ndaemons = 0;
+	http_listing_cache_clear();
+	if (acme_fd >= 0)
+		close(acme_fd);
+	acme_fd = -1;
+}

@@ -1,0 +1,71 @@
+/* http_int.h - what the http*.c files share (not an interface for other
+ * modules: daemon/http.h is).  Only http*.c include microhttpd.h. */
+#ifndef PUBMIRROR_HTTP_INT_H
+#define PUBMIRROR_HTTP_INT_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "index.h"
+#include "limiter.h"
+#include "limits.h"
+
+/* One TCP connection (MHD socket context). */
+struct http_conn {
+	struct sockaddr_storage peer;
+	int counted;                  /* limiter_conn_open said OK */
+	enum limiter_verdict verdict; /* why not, when not counted */
+	int tls;
+};
+
+/* One request (MHD *con_cls), from the URI log callback to completion. */
+struct http_req {
+	char *uri;                  /* raw request-target as received */
+	struct http_conn *hc;
+	int calls;
+	int head;                   /* HEAD: no body is sent */
+	unsigned status;
+	uint64_t bytes;             /* body bytes planned */
+	char user[PM_AUTH_USER_MAX + 1];
+	int authed;
+};
+
+/* Add the headers every response carries (Server, security headers). */
+void http_common_headers(struct MHD_Response *resp, const struct http_req *r);
+/* Queue resp with status, record it for the access log, drop our
+ * reference.  bodylen: bytes of body (for the log). */
+enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigned status,
+			   struct MHD_Response *resp, uint64_t bodylen);
+/* A short text/plain error (text: trusted, static). */
+enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
+			   const char *text);
+
+/* http_file.c: serve the regular file rel (already looked up) of ix. */
+enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
+				const struct index *ix, int dirfd, const char *rel,
+				const struct config *cfg);
+/* http_file.c: an open fd (regular file) with its stat, e.g. ACME. */
+enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int fd,
+			      const struct stat *st, const char *name,
+			      const struct config *cfg);
+/* http_file.c: the rate pacer (suspend/resume for byte limits). */
+int http_pace_start(void);
+void http_pace_stop(void);
+
+/* http_listing.c: serve the listing of directory d; urlpath is the decoded
+ * URL path ending in '/'; query: raw query string or NULL. */
+enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
+				   const struct index *ix, const struct index_dir *d,
+				   const char *urlpath, const char *query,
+				   const struct config *cfg);
+/* A snapshot of generation gen was published: drop older listings. */
+void http_listing_publish(uint64_t gen);
+/* Drop every cached listing (shutdown). */
+void http_listing_cache_clear(void);
+
+/* Header value or NULL. */
+const char *http_hdr(struct MHD_Connection *c, const char *name);
+
+#endif
