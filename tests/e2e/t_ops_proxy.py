@@ -1,11 +1,11 @@
 """PROXY protocol behind a load balancer (proxy_protocol = ftp,https):
 v1 and v2 headers with a fake client address are accepted, and that
-address is what the access log, the transfer log and the limiter see (and
-FTP's data-connection check: the data connection comes from the fake
-address, 127.0.0.2, which the header named); a connection without a
-header on such a listener is refused; on a listener not configured for it
-(implicit FTPS here, and FTP in a second daemon) a header is never
-trusted."""
+address is what the access log, the transfer log and the limiter see, and
+what FTP's data-connection check compares (the balancer sends a header on
+the passive ports too, as HAProxy does with send-proxy: it must name the
+same client); a connection without a header on such a listener is
+refused; on a listener not configured for it (implicit FTPS here, and FTP
+in a second daemon) a header is never trusted."""
 import io
 import os
 import socket
@@ -63,13 +63,35 @@ def https_get(d, header, path="/pub/", ctx=None):
 
 
 class ProxiedFTP(ftplib.FTP):
-    """ftplib with a PROXY header sent first on the control connection, and
-    data connections from the address the header names."""
+    """ftplib behind a balancer that speaks the PROXY protocol on the
+    control port and on the passive ports (as HAProxy does with
+    send-proxy on both): a header first on every connection.  data_client:
+    the client the data connections' headers name."""
 
-    def __init__(self, header, data_source, **kw):
+    def __init__(self, header, data_source, data_client=None, **kw):
         super().__init__(**kw)
         self.pm_header = header
         self.pm_source = data_source
+        self.pm_data_client = data_client
+
+    def ntransfercmd(self, cmd, rest=None):
+        host, port = self.makepasv()
+        conn = socket.create_connection((host, port), self.timeout,
+                                        source_address=self.source_address)
+        try:
+            if self.pm_data_client:
+                conn.sendall(v1(self.pm_data_client, 50000, host, port))
+            if rest is not None:
+                self.sendcmd("REST %s" % rest)
+            resp = self.sendcmd(cmd)
+            if resp[0] == "2":
+                resp = self.getresp()
+            if resp[0] != "1":
+                raise ftplib.error_reply(resp)
+        except BaseException:
+            conn.close()
+            raise
+        return conn, None
 
     def connect(self, host, port, timeout=15):
         self.host, self.port, self.timeout = host, port, timeout
@@ -141,7 +163,7 @@ def main():
         # FTP with a header naming 127.0.0.2: login, listing and a download
         # whose data connection comes from 127.0.0.2.
         f = ProxiedFTP(v2("127.0.0.2", 40100, "127.0.0.1", d.ftp_port), ("127.0.0.2", 0),
-                       timeout=15)
+                       "127.0.0.2", timeout=15)
         try:
             f.connect("127.0.0.1", d.ftp_port)
             pmtest.check("FTP with a v2 header: greeting", f.welcome.startswith("220"),
@@ -158,10 +180,11 @@ def main():
         pmtest.check("xferlog shows the header's client",
                      wait_in(d.xfer_log, " 127.0.0.2 "), read(d.xfer_log)[-400:])
 
-        # FTP v1, with a fake address the data connection cannot come
-        # from: the data-connection check refuses a connection from the
-        # balancer's address (no port theft through the balancer).
-        f = ProxiedFTP(v1("127.0.0.3", 40200, "127.0.0.1", d.ftp_port), None, timeout=15)
+        # FTP v1, and a data connection whose header names another client:
+        # the data-connection check refuses it (no port theft through the
+        # balancer).
+        f = ProxiedFTP(v1("127.0.0.3", 40200, "127.0.0.1", d.ftp_port), None, "127.0.0.9",
+                       timeout=15)
         try:
             f.connect("127.0.0.1", d.ftp_port)
             f.login("anonymous", "proxy@example.org")
