@@ -5,9 +5,9 @@
 
 /* Listening sockets bound by main (before privileges are dropped). */
 struct ftp_listeners {
-	int nplain;            /* plain + explicit AUTH TLS */
+	int nplain; /* plain + explicit AUTH TLS */
 	int plain[8];
-	int nimplicit;         /* implicit FTPS */
+	int nimplicit; /* implicit FTPS */
 	int implicit[8];
 };
 
@@ -18,5 +18,16 @@ int ftp_start(const struct ftp_listeners *l);
 void ftp_stop(unsigned drain_seconds);
 /* Sessions currently open (metrics). */
 unsigned ftp_sessions(void);
+
+/* Counters since start, for metrics. */
+struct ftp_stats {
+	unsigned sessions;                 /* open now */
+	unsigned long long bytes_sent;     /* data-channel bytes on the wire */
+	unsigned long long transfers;      /* data transfers finished or aborted */
+	unsigned long long tls_handshakes; /* control and data, completed */
+	unsigned long long tls_failures;   /* handshakes that failed */
+	unsigned long long reuse_refused;  /* data connections refused (522) */
+};
+void ftp_stats(struct ftp_stats *out);
 
 #endif

@@ -74,6 +74,12 @@ int net_listen_range(const struct sockaddr_storage *local, unsigned lo,
 		int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -1;
+		/* Without SO_REUSEADDR each finished transfer leaves its port in
+		 * TIME_WAIT for a minute, and a range of 1000 ports caps the
+		 * server at ~16 passive transfers a second.  Linux still refuses
+		 * a second listener on the same port. */
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		net_set_port(&a, port);
 		if (bind(fd, (struct sockaddr *)&a, net_len(&a)) == 0 && listen(fd, 4) == 0) {
 			*port_out = port;

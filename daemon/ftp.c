@@ -1,0 +1,982 @@
+/* ftp.c - the FTP server's event loops: ftp_threads threads, each with its
+ * own epoll, all accepting from every listener (EPOLLEXCLUSIVE); the
+ * sessions of a thread stay on it.  Sockets are non-blocking and edge
+ * triggered: a session runs until every operation says EAGAIN, or until its
+ * turn's budget is spent (then it goes back on the ready list).  Hashing
+ * runs on a small worker pool so a big file never stalls a loop.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ftp.h"
+#include "auth.h"
+#include "ftp_int.h"
+#include "limiter.h"
+#include "log.h"
+#include "net.h"
+#include "proxy.h"
+
+#define FTP_ACCEPT_BATCH 64
+#define FTP_REJECT_MAX 256        /* sessions per thread saying 421 at once */
+#define FTP_OUT_PAUSE (16 * 1024) /* stop reading commands above this backlog */
+#define FTP_CLOSE_GRACE 10        /* seconds to flush the last reply */
+#define FTP_HASH_WORKERS 2
+#define FTP_HASH_QUEUE_MAX 256
+
+static struct ftp_loop *ftp_loops;
+static unsigned ftp_nloops;
+static atomic_uint ftp_nsessions;
+static atomic_uint_fast64_t ftp_counters[5];
+static atomic_int ftp_stop_flag;
+
+/* --- small helpers --- */
+
+uint64_t ftp_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void ftp_stat_add(int which, uint64_t n)
+{
+	atomic_fetch_add(&ftp_counters[which], n);
+}
+
+unsigned ftp_sessions(void)
+{
+	return atomic_load(&ftp_nsessions);
+}
+
+void ftp_stats(struct ftp_stats *out)
+{
+	out->sessions = atomic_load(&ftp_nsessions);
+	out->bytes_sent = atomic_load(&ftp_counters[FTP_STAT_BYTES]);
+	out->transfers = atomic_load(&ftp_counters[FTP_STAT_XFERS]);
+	out->tls_handshakes = atomic_load(&ftp_counters[FTP_STAT_HS]);
+	out->tls_failures = atomic_load(&ftp_counters[FTP_STAT_HS_FAIL]);
+	out->reuse_refused = atomic_load(&ftp_counters[FTP_STAT_REUSE_REFUSED]);
+}
+
+int ftp_ev_add(struct ftp_loop *l, int fd, struct ftp_ev *ev, uint32_t events)
+{
+	struct epoll_event e = {.events = events, .data.ptr = ev};
+
+	ev->fd = fd;
+	return epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &e);
+}
+
+void ftp_ready(struct ftp_sess *s)
+{
+	if (s->in_ready || s->dead)
+		return;
+	s->in_ready = 1;
+	s->rnext = s->loop->ready;
+	s->loop->ready = s;
+}
+
+void ftp_throttle(struct ftp_sess *s, uint64_t when)
+{
+	s->wake_ns = when;
+	if (s->in_throttle)
+		return;
+	s->in_throttle = 1;
+	s->tnext = s->loop->throttled;
+	s->loop->throttled = s;
+}
+
+/* --- replies --- */
+
+static void ftp_out_fail(struct ftp_sess *s)
+{
+	/* The reply backlog passed its cap: the client does not read. */
+	s->closing = 1;
+	s->close_by = ftp_now();
+}
+
+void ftp_reply_raw(struct ftp_sess *s, const char *text, size_t n)
+{
+	if (buf_append(&s->out, text, n) != 0)
+		ftp_out_fail(s);
+}
+
+void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
+{
+	char line[PM_FTP_REPLY_MAX];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), "%03d ", code);
+
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	size_t len =
+	    (size_t)n +
+	    ((size_t)m < sizeof(line) - (size_t)n - 2 ? (size_t)m : sizeof(line) - (size_t)n - 3);
+	/* SECURITY: formats carry no client text; still, never let a CR/LF
+	 * through. */
+	for (size_t i = (size_t)n; i < len; i++)
+		if (line[i] == '\r' || line[i] == '\n')
+			line[i] = ' ';
+	line[len++] = '\r';
+	line[len++] = '\n';
+	ftp_reply_raw(s, line, len);
+}
+
+void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *path,
+                    const char *post, int quote)
+{
+	struct buf b;
+	size_t plen = strlen(path);
+
+	buf_init(&b, PM_FTP_REPLY_MAX);
+	if (buf_printf(&b, "%03d %s", code, pre) != 0)
+		goto fail;
+	if (quote) {
+		/* RFC 959 257: a '"' inside the name is doubled */
+		for (size_t i = 0; i < plen; i++) {
+			const char *q = memchr(path + i, '"', plen - i);
+			size_t run = q ? (size_t)(q - (path + i)) : plen - i;
+			if (buf_append_enc(&b, path + i, run, BUF_ENC_FTP) != 0)
+				goto fail;
+			i += run;
+			if (q && buf_append(&b, "\"\"", 2) != 0)
+				goto fail;
+		}
+	} else if (buf_append_enc(&b, path, plen, BUF_ENC_FTP) != 0) {
+		goto fail;
+	}
+	if (buf_puts(&b, post) != 0 || buf_append(&b, "\r\n", 2) != 0)
+		goto fail;
+	ftp_reply_raw(s, b.data, b.len);
+	buf_free(&b);
+	return;
+fail:
+	buf_free(&b);
+	ftp_reply(s, code >= 400 ? code : 550,
+	          "Name refused: it holds CR, LF or NUL or is too long");
+}
+
+void ftp_sess_close(struct ftp_sess *s, int code, const char *text)
+{
+	if (s->closing)
+		return;
+	if (code)
+		ftp_reply(s, code, "%s", text);
+	s->closing = 1;
+	s->close_by = ftp_now() + (uint64_t)FTP_CLOSE_GRACE * 1000000000u;
+	ftp_ready(s);
+}
+
+int ftp_busy(const struct ftp_sess *s)
+{
+	return s->hjob != NULL || ftp_data_busy(s);
+}
+
+/* --- digests on the worker pool --- */
+
+/* A job for the worker pool: a digest (HASH) or a password check (PASS of
+ * an auth_file user: crypt can take tens of milliseconds, too long to run
+ * on a loop that serves thousands of sessions). */
+struct ftp_hash_job {
+	struct ftp_hash_job *next;
+	struct ftp_loop *loop;
+	struct ftp_sess *sess; /* loop thread only; NULL when the session left */
+	int auth;              /* 1: password check, 0: digest */
+	char user[PM_AUTH_USER_MAX + 1];
+	char pass[PM_AUTH_PASS_MAX + 1];
+	size_t passlen;
+	int fd;
+	char *rel;
+	uint64_t size, off, len;
+	int64_t mtime;
+	int algo;
+	int rc;
+	char hex[160];
+};
+
+static pthread_mutex_t ftp_hq_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ftp_hq_cond = PTHREAD_COND_INITIALIZER;
+static struct ftp_hash_job *ftp_hq_head, **ftp_hq_tail = &ftp_hq_head;
+static unsigned ftp_hq_len;
+static int ftp_hq_stop;
+static pthread_t ftp_hq_th[FTP_HASH_WORKERS];
+static int ftp_hq_n;
+
+static void *ftp_hash_worker(void *arg)
+{
+	for (;;) {
+		pthread_mutex_lock(&ftp_hq_lock);
+		while (ftp_hq_head == NULL && !ftp_hq_stop)
+			pthread_cond_wait(&ftp_hq_cond, &ftp_hq_lock);
+		if (ftp_hq_head == NULL) {
+			pthread_mutex_unlock(&ftp_hq_lock);
+			return NULL;
+		}
+		struct ftp_hash_job *j = ftp_hq_head;
+		ftp_hq_head = j->next;
+		if (ftp_hq_head == NULL)
+			ftp_hq_tail = &ftp_hq_head;
+		ftp_hq_len--;
+		pthread_mutex_unlock(&ftp_hq_lock);
+
+		if (j->auth) {
+			j->rc = auth_check(j->user, j->pass, j->passlen) ? 0 : -1;
+			explicit_bzero(j->pass, sizeof(j->pass));
+		} else {
+			j->rc = hash_file(j->fd, j->rel, j->size, j->mtime, (enum hash_algo)j->algo,
+			                  j->off, j->len, j->hex, sizeof(j->hex));
+		}
+		pthread_mutex_lock(&j->loop->done_lock);
+		j->next = j->loop->done;
+		j->loop->done = j;
+		pthread_mutex_unlock(&j->loop->done_lock);
+		uint64_t one = 1;
+		if (write(j->loop->wakefd, &one, sizeof(one)) < 0) {
+			/* the counter is saturated: the loop is awake anyway */
+		}
+	}
+}
+
+static int ftp_job_enqueue(struct ftp_sess *s, struct ftp_hash_job *j)
+{
+	j->loop = s->loop;
+	j->sess = s;
+	pthread_mutex_lock(&ftp_hq_lock);
+	if (ftp_hq_len >= FTP_HASH_QUEUE_MAX || ftp_hq_n == 0) {
+		pthread_mutex_unlock(&ftp_hq_lock);
+		return -1;
+	}
+	*ftp_hq_tail = j;
+	ftp_hq_tail = &j->next;
+	ftp_hq_len++;
+	pthread_cond_signal(&ftp_hq_cond);
+	pthread_mutex_unlock(&ftp_hq_lock);
+	s->hjob = j;
+	return 0;
+}
+
+int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size_t passlen)
+{
+	struct ftp_hash_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || passlen > PM_AUTH_PASS_MAX)
+		goto fail;
+	j->auth = 1;
+	j->fd = -1;
+	snprintf(j->user, sizeof(j->user), "%s", user);
+	memcpy(j->pass, pass, passlen);
+	j->passlen = passlen;
+	if (ftp_job_enqueue(s, j) == 0)
+		return 0;
+fail:
+	if (j)
+		explicit_bzero(j->pass, sizeof(j->pass));
+	free(j);
+	return -1;
+}
+
+int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
+                    int algo, uint64_t off, uint64_t len)
+{
+	struct ftp_hash_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || (j->rel = strdup(rel)) == NULL) {
+		free(j);
+		return -1;
+	}
+	j->fd = fd;
+	j->size = size;
+	j->mtime = mtime;
+	j->algo = algo;
+	j->off = off;
+	j->len = len;
+	if (ftp_job_enqueue(s, j) != 0) {
+		free(j->rel);
+		free(j);
+		return -1;
+	}
+	return 0;
+}
+
+static void ftp_hash_done(struct ftp_loop *l)
+{
+	pthread_mutex_lock(&l->done_lock);
+	struct ftp_hash_job *j = l->done;
+	l->done = NULL;
+	pthread_mutex_unlock(&l->done_lock);
+	while (j) {
+		struct ftp_hash_job *next = j->next;
+		struct ftp_sess *s = j->sess;
+		if (s && j->auth) {
+			s->hjob = NULL;
+			ftp_cmd_auth_done(s, j->rc == 0);
+			ftp_ready(s);
+		} else if (s) {
+			s->hjob = NULL;
+			if (j->rc != 0) {
+				ftp_reply(s, 550, "Could not read the file to hash it");
+			} else {
+				char head[256];
+				uint64_t last = j->len ? j->off + j->len - 1 : j->off;
+				snprintf(head, sizeof(head), "%s %llu-%llu %s ",
+				         hash_algo_name((enum hash_algo)j->algo),
+				         (unsigned long long)j->off, (unsigned long long)last,
+				         j->hex);
+				ftp_reply_path(s, 213, head, j->rel[0] ? j->rel : "/", "", 0);
+			}
+			ftp_ready(s);
+		}
+		if (j->fd >= 0)
+			close(j->fd);
+		free(j->rel);
+		free(j);
+		j = next;
+	}
+}
+
+/* --- sessions --- */
+
+static void ftp_sess_kill(struct ftp_sess *s)
+{
+	if (s->dead)
+		return;
+	ftp_data_free(s);
+	if (s->hjob) {
+		s->hjob->sess = NULL; /* the worker's result is dropped */
+		s->hjob = NULL;
+	}
+	conn_close(&s->ctrl);
+	buf_free(&s->out);
+	if (s->counted && limiter_global())
+		limiter_conn_close(limiter_global(), &s->peer);
+	if (s->reject)
+		s->loop->nreject--;
+	atomic_fetch_sub(&ftp_nsessions, 1);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->loop->all = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->dead = 1;
+	s->next = s->loop->dead;
+	s->loop->dead = s;
+}
+
+static void ftp_greet(struct ftp_sess *s)
+{
+	const struct config *c = config_get();
+
+	if (s->reject) {
+		ftp_sess_close(s, 421, s->reject_text);
+		return;
+	}
+	if (c && c->ftp_banner[0]) {
+		ftp_reply_path(s, 220, "", c->ftp_banner, "", 0);
+		return;
+	}
+	ftp_reply(s, 220, "pubmirror anonymous FTP server ready (read-only)");
+}
+
+int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why)
+{
+	unsigned char hdr[PROXY_HEADER_MAX];
+	struct sockaddr_storage dst;
+	size_t used = 0;
+	ssize_t n;
+
+	*why = "connection closed before the PROXY header";
+	do
+		n = recv(fd, hdr, sizeof(hdr), MSG_PEEK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0)
+		return -1;
+	enum proxy_result r = proxy_parse(hdr, (size_t)n, src, &dst, &used, why);
+	switch (r) {
+	case PROXY_NEED_MORE:
+		if ((size_t)n == sizeof(hdr)) {
+			*why = "PROXY header too long";
+			return -1;
+		}
+		return 0;
+	case PROXY_BAD:
+		return -1;
+	case PROXY_OK:
+	case PROXY_LOCAL:
+		break;
+	}
+	*has_src = r == PROXY_OK;
+	/* consume exactly the header: what follows (a command, a TLS
+	 * ClientHello) stays for the session */
+	if (recv(fd, hdr, used, 0) != (ssize_t)used) {
+		*why = "short read of the PROXY header";
+		return -1;
+	}
+	return 1;
+}
+
+/* Admit a new session: limiter verdict, then the greeting (or the TLS
+ * handshake of implicit FTPS first). */
+static int ftp_admit(struct ftp_sess *s)
+{
+	struct ftp_loop *l = s->loop;
+	struct limiter *lim = limiter_global();
+	enum limiter_verdict v = lim ? limiter_conn_open(lim, &s->peer, ftp_now()) : LIMITER_OK;
+
+	if (v != LIMITER_OK && l->nreject >= FTP_REJECT_MAX)
+		return -1;
+	s->counted = v == LIMITER_OK && lim != NULL;
+	switch (v) {
+	case LIMITER_OK:
+		break;
+	case LIMITER_FULL:
+		s->reject_text = "Too many connections to this server; try again later";
+		break;
+	case LIMITER_PER_IP:
+		s->reject_text = "Too many connections from your address; try again later";
+		break;
+	case LIMITER_BANNED:
+		s->reject_text = "Your address is banned for a while after failed logins";
+		break;
+	}
+	if (v != LIMITER_OK) {
+		s->reject = 1;
+		l->nreject++;
+		log_info("ftp: %s: refused at the greeting: %s", s->peer_str, s->reject_text);
+	}
+	if (s->implicit) {
+		if (tls_io_start(&s->ctrl, NULL) != 0) {
+			log_err("ftp: %s: cannot start TLS", s->peer_str);
+			return -1;
+		}
+		s->ctrl_hs = 1;
+		s->greet_pending = 1;
+		/* Implicit FTPS: data is protected unless the client says
+		 * PROT C. */
+		s->pbsz = 1;
+		s->prot_p = 1;
+	} else {
+		ftp_greet(s);
+	}
+	return 0;
+}
+
+static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
+{
+	const struct config *c = config_get();
+
+	for (int i = 0; i < FTP_ACCEPT_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen;
+		int fd = net_accept(lev->fd, &peer, &plen);
+		if (fd < 0)
+			return;
+		struct ftp_sess *s = l->stopping ? NULL : calloc(1, sizeof(*s));
+		if (s == NULL) {
+			close(fd);
+			continue;
+		}
+		s->loop = l;
+		conn_init(&s->ctrl, fd);
+		s->peer = peer;
+		socklen_t llen = sizeof(s->local);
+		getsockname(fd, (struct sockaddr *)&s->local, &llen);
+		net_addr_str(&peer, 0, s->peer_str, sizeof(s->peer_str));
+		buf_init(&s->out, 1024 * 1024);
+		s->t_start = s->t_cmd = ftp_now();
+		s->ascii = 1;
+		s->halgo = HASH_SHA256;
+		s->zlevel = 6;
+		s->mlst_mask = FTP_FACT_ALL;
+		s->cev.kind = FTP_EV_CTRL;
+		s->cev.s = s;
+		s->implicit = lev->implicit;
+		unsigned pflag = lev->implicit ? CONFIG_PROXY_FTPS : CONFIG_PROXY_FTP;
+		s->proxy_pending = (c->proxy_protocol & pflag) != 0;
+		atomic_fetch_add(&ftp_nsessions, 1);
+		s->next = l->all;
+		if (l->all)
+			l->all->prev = s;
+		l->all = s;
+		if (ftp_ev_add(l, fd, &s->cev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0 ||
+		    (!s->proxy_pending && ftp_admit(s) != 0)) {
+			ftp_sess_kill(s);
+			continue;
+		}
+		ftp_ready(s);
+	}
+}
+
+/* Remove telnet IAC sequences in place (RFC 959 says the control connection
+ * speaks Telnet; clients send IAC IP / IAC DM before ABOR). */
+static size_t ftp_strip_telnet(char *p, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c != 255) {
+			p[o++] = (char)c;
+			continue;
+		}
+		if (i + 1 >= n)
+			break;
+		unsigned char k = (unsigned char)p[i + 1];
+		if (k == 255) {
+			p[o++] = (char)255;
+			i++;
+		} else if (k >= 251 && k <= 254) {
+			i += 2; /* WILL/WONT/DO/DONT option */
+		} else if (k >= 240) {
+			i++;
+		}
+		/* else: a lone IAC (its DM went out of band): drop the IAC */
+	}
+	return o;
+}
+
+static int ftp_looks_http(const char *line, size_t n)
+{
+	static const char *const methods[] = {"GET ",     "POST ",    "HEAD ",   "PUT ",
+	                                      "OPTIONS ", "CONNECT ", "DELETE ", "PRI "};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		size_t m = strlen(methods[i]);
+		if (n > m && memcmp(line, methods[i], m) == 0 && memmem(line, n, " HTTP/", 6))
+			return 1;
+	}
+	return 0;
+}
+
+/* Process complete command lines, then read more.  1 on progress. */
+static int ftp_sess_commands(struct ftp_sess *s)
+{
+	int progress = 0;
+
+	for (int rounds = 0; rounds < 64; rounds++) {
+		char *nl;
+		while (!s->closing && !s->auth_pending && !s->ctrl_hs &&
+		       s->out.len - s->outpos < FTP_OUT_PAUSE &&
+		       (nl = memchr(s->in, '\n', s->inlen)) != NULL) {
+			size_t linelen = (size_t)(nl - s->in);
+			size_t used = linelen + 1;
+			char line[PM_FTP_LINE_MAX + 1];
+			memcpy(line, s->in, linelen);
+			if (linelen && line[linelen - 1] == '\r')
+				linelen--;
+			linelen = ftp_strip_telnet(line, linelen);
+			line[linelen] = '\0';
+			if (ftp_busy(s) && !ftp_cmd_busy_ok(line, linelen))
+				return progress; /* waits until the transfer ends */
+			memmove(s->in, s->in + used, s->inlen - used);
+			s->inlen -= used;
+			progress = 1;
+			if (ftp_looks_http(line, linelen)) {
+				log_info("ftp: %s: HTTP request on the FTP port, closing",
+				         s->peer_str);
+				ftp_sess_close(s, 421, "This is an FTP server, not an HTTP server");
+				return 1;
+			}
+			s->t_cmd = ftp_now();
+			ftp_cmd_line(s, line, linelen);
+			/* SECURITY: the line may have held a password */
+			explicit_bzero(line, sizeof(line));
+			if (s->auth_pending) {
+				/* SECURITY: bytes pipelined after AUTH were sent in
+				 * clear text; they must not run inside TLS. */
+				explicit_bzero(s->in, s->inlen);
+				s->inlen = 0;
+			}
+		}
+		if (s->closing || s->ctrl_hs || s->auth_pending)
+			return progress;
+		if (s->inlen == sizeof(s->in)) {
+			if (memchr(s->in, '\n', s->inlen) == NULL) {
+				log_info("ftp: %s: command line too long, closing", s->peer_str);
+				ftp_sess_close(s, 500,
+				               "Command line too long (the limit is 1024 bytes)");
+				return 1;
+			}
+			return progress; /* full of waiting commands */
+		}
+		ssize_t r = s->ctrl.ops->read(&s->ctrl, s->in + s->inlen, sizeof(s->in) - s->inlen);
+		if (r > 0) {
+			s->inlen += (size_t)r;
+			progress = 1;
+			continue;
+		}
+		if (r < 0 && errno == EAGAIN)
+			return progress;
+		/* the client went away: an unfinished transfer is logged by
+		 * ftp_data_free */
+		ftp_sess_kill(s);
+		return 0;
+	}
+	ftp_ready(s);
+	return 0;
+}
+
+static void ftp_sess_run(struct ftp_sess *s)
+{
+	if (s->proxy_pending) {
+		const char *why = "";
+		struct sockaddr_storage src;
+		int has_src = 0;
+		int r = ftp_proxy_take(s->ctrl.fd, &src, &has_src, &why);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			log_info("ftp: %s: refused: %s", s->peer_str, why);
+			ftp_sess_kill(s);
+			return;
+		}
+		s->proxy_pending = 0;
+		if (has_src) {
+			s->peer = src;
+			s->proxied = 1;
+			net_addr_str(&src, 0, s->peer_str, sizeof(s->peer_str));
+		}
+		if (ftp_admit(s) != 0) {
+			ftp_sess_kill(s);
+			return;
+		}
+	}
+	for (int round = 0; round < 32 && !s->dead; round++) {
+		int progress = 0;
+
+		if (s->ctrl_hs) {
+			char why[160] = "";
+			int r = tls_io_handshake(&s->ctrl, why, sizeof(why));
+			if (r == 1) {
+				s->ctrl_hs = 0;
+				ftp_stat_add(FTP_STAT_HS, 1);
+				progress = 1;
+				if (s->greet_pending) {
+					s->greet_pending = 0;
+					ftp_greet(s);
+				}
+			} else if (errno != EAGAIN) {
+				ftp_stat_add(FTP_STAT_HS_FAIL, 1);
+				char esc[200];
+				log_info("ftp: %s: control TLS handshake failed: %s", s->peer_str,
+				         log_esc(esc, sizeof(esc), why, strlen(why)));
+				ftp_sess_kill(s);
+				return;
+			}
+		}
+		if (!s->ctrl_hs) {
+			while (s->outpos < s->out.len) {
+				ssize_t w = s->ctrl.ops->write(&s->ctrl, s->out.data + s->outpos,
+				                               s->out.len - s->outpos);
+				if (w > 0) {
+					s->outpos += (size_t)w;
+					progress = 1;
+					continue;
+				}
+				if (errno == EAGAIN)
+					break;
+				ftp_sess_kill(s);
+				return;
+			}
+			if (s->outpos == s->out.len) {
+				if (s->out.cap > 4096)
+					buf_free(&s->out); /* idle sessions stay small */
+				else
+					buf_reset(&s->out);
+				s->outpos = 0;
+				if (s->closing) {
+					s->ctrl.ops->shutdown(&s->ctrl);
+					ftp_sess_kill(s);
+					return;
+				}
+				if (s->auth_pending) {
+					s->auth_pending = 0;
+					if (tls_io_start(&s->ctrl, NULL) != 0) {
+						ftp_sess_kill(s);
+						return;
+					}
+					s->ctrl_hs = 1;
+					progress = 1;
+					continue;
+				}
+			}
+		}
+		if (s->data && ftp_data_run(s))
+			progress = 1;
+		if (s->dead)
+			return;
+		if (!s->ctrl_hs && !s->closing && ftp_sess_commands(s))
+			progress = 1;
+		if (!progress)
+			return;
+	}
+	if (!s->dead)
+		ftp_ready(s);
+}
+
+static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
+{
+	const struct config *c = config_get();
+	uint64_t idle = (uint64_t)(c && c->idle_timeout ? c->idle_timeout : 300) * 1000000000u;
+
+	for (struct ftp_sess *s = l->all, *next; s; s = next) {
+		next = s->next;
+		if (s->closing) {
+			if (now > s->close_by)
+				ftp_sess_kill(s);
+			continue;
+		}
+		if (l->stopping && !ftp_busy(s)) {
+			ftp_sess_close(s, 421, "Server shutting down");
+			continue;
+		}
+		if (l->stopping && l->drain_until && now > l->drain_until) {
+			ftp_data_free(s);
+			ftp_sess_close(s, 421, "Server shutting down");
+			continue;
+		}
+		if (s->data)
+			ftp_data_timeouts(s, now);
+		if (s->dead || s->closing)
+			continue;
+		if (s->proxy_pending && ftp_elapsed(now, s->t_start) > 10 * 1000000000ull) {
+			log_info("ftp: %s: no PROXY header within 10 seconds", s->peer_str);
+			ftp_sess_kill(s);
+			continue;
+		}
+		if (!s->logged_in &&
+		    ftp_elapsed(now, s->t_start) > (uint64_t)PM_FTP_LOGIN_TIMEOUT * 1000000000u) {
+			if (s->ctrl_hs)
+				ftp_sess_kill(s);
+			else
+				ftp_sess_close(s, 421, "Login timeout: log in within 60 seconds");
+			continue;
+		}
+		if (!ftp_busy(s) && ftp_elapsed(now, s->t_cmd) > idle) {
+			char t[96];
+			snprintf(t, sizeof(t), "Idle timeout (%u seconds); closing the session",
+			         c ? c->idle_timeout : 300);
+			ftp_sess_close(s, 421, t);
+		}
+	}
+}
+
+static void *ftp_loop_main(void *arg)
+{
+	struct ftp_loop *l = arg;
+	struct epoll_event evs[256];
+	uint64_t next_tick = ftp_now() + 1000000000u;
+	int stop_seen = 0;
+
+	for (;;) {
+		uint64_t now = ftp_now();
+		int timeout = 1000;
+		if (l->ready) {
+			timeout = 0;
+		} else {
+			uint64_t until = next_tick;
+			for (struct ftp_sess *s = l->throttled; s; s = s->tnext)
+				if (s->wake_ns < until)
+					until = s->wake_ns;
+			timeout = until <= now ? 0 : (int)((until - now + 999999) / 1000000);
+		}
+		int n = epoll_wait(l->ep, evs, 256, timeout);
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct ftp_ev *ev = evs[i].data.ptr;
+			switch (ev->kind) {
+			case FTP_EV_LISTEN:
+				if (!l->stopping)
+					ftp_accept(l, ev);
+				break;
+			case FTP_EV_WAKE: {
+				uint64_t v;
+				if (read(l->wakefd, &v, sizeof(v)) < 0) {
+					/* nothing pending */
+				}
+				ftp_hash_done(l);
+				break;
+			}
+			case FTP_EV_CTRL:
+				ev->s->cevents |= evs[i].events;
+				ftp_ready(ev->s);
+				break;
+			case FTP_EV_DATA:
+				if (ev->s->data)
+					ev->s->data->events |= evs[i].events;
+				ftp_ready(ev->s);
+				break;
+			case FTP_EV_PASV:
+				ftp_ready(ev->s);
+				break;
+			}
+		}
+		now = ftp_now();
+		/* throttled sessions whose wait is over */
+		struct ftp_sess **tp = &l->throttled;
+		while (*tp) {
+			struct ftp_sess *s = *tp;
+			if (s->dead || s->wake_ns <= now) {
+				*tp = s->tnext;
+				s->in_throttle = 0;
+				s->wake_ns = 0;
+				if (!s->dead)
+					ftp_ready(s);
+			} else {
+				tp = &s->tnext;
+			}
+		}
+		/* run the ready sessions; those that come back wait for the
+		 * next turn */
+		struct ftp_sess *r = l->ready;
+		l->ready = NULL;
+		while (r) {
+			struct ftp_sess *s = r;
+			r = s->rnext;
+			s->in_ready = 0;
+			if (!s->dead && !s->in_throttle)
+				ftp_sess_run(s);
+		}
+		if (atomic_load(&ftp_stop_flag) && !stop_seen) {
+			stop_seen = 1;
+			l->stopping = 1;
+			for (int i = 0; i < l->nlev; i++)
+				epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lev[i].fd, NULL);
+			int secs = atomic_load(&ftp_stop_flag);
+			l->drain_until =
+			    now + (uint64_t)(secs > 0 ? secs - 1 : 0) * 1000000000u + 1;
+			next_tick = 0;
+		}
+		if (now >= next_tick) {
+			next_tick = now + 1000000000u;
+			ftp_timeouts(l, now);
+			if (l->stopping)
+				next_tick = now + 100000000u;
+		}
+		/* free the sessions closed in this turn */
+		struct ftp_sess **tq = &l->throttled;
+		while (*tq) {
+			if ((*tq)->dead) {
+				(*tq)->in_throttle = 0;
+				*tq = (*tq)->tnext;
+			} else {
+				tq = &(*tq)->tnext;
+			}
+		}
+		struct ftp_sess **rq = &l->ready;
+		while (*rq) {
+			if ((*rq)->dead)
+				*rq = (*rq)->rnext;
+			else
+				rq = &(*rq)->rnext;
+		}
+		while (l->dead) {
+			struct ftp_sess *s = l->dead;
+			l->dead = s->next;
+			free(s);
+		}
+		if (l->stopping && l->all == NULL)
+			break;
+	}
+	return NULL;
+}
+
+int ftp_start(const struct ftp_listeners *ls)
+{
+	const struct config *c = config_get();
+	unsigned n = c && c->ftp_threads ? c->ftp_threads : 1;
+
+	if (n > PM_FTP_THREADS_MAX)
+		n = PM_FTP_THREADS_MAX;
+	if (ls->nplain + ls->nimplicit == 0)
+		return 0;
+	if (tls_io_init() != 0) {
+		log_err("ftp: cannot set up the FTPS context");
+		return -1;
+	}
+	ftp_loops = calloc(n, sizeof(*ftp_loops));
+	if (ftp_loops == NULL)
+		return -1;
+	pthread_mutex_lock(&ftp_hq_lock);
+	ftp_hq_stop = 0;
+	pthread_mutex_unlock(&ftp_hq_lock);
+	for (int i = 0; i < FTP_HASH_WORKERS; i++)
+		if (pthread_create(&ftp_hq_th[ftp_hq_n], NULL, ftp_hash_worker, NULL) == 0)
+			ftp_hq_n++;
+	atomic_store(&ftp_stop_flag, 0);
+	for (unsigned t = 0; t < n; t++) {
+		struct ftp_loop *l = &ftp_loops[t];
+		pthread_mutex_init(&l->done_lock, NULL);
+		l->ep = epoll_create1(EPOLL_CLOEXEC);
+		l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (l->ep < 0 || l->wakefd < 0) {
+			log_err("ftp: epoll/eventfd: %s", strerror(errno));
+			return -1;
+		}
+		l->wake.kind = FTP_EV_WAKE;
+		ftp_ev_add(l, l->wakefd, &l->wake, EPOLLIN);
+		for (int k = 0; k < ls->nplain + ls->nimplicit && l->nlev < 16; k++) {
+			struct ftp_ev *ev = &l->lev[l->nlev++];
+			ev->kind = FTP_EV_LISTEN;
+			ev->implicit = k >= ls->nplain;
+			int fd = ev->implicit ? ls->implicit[k - ls->nplain] : ls->plain[k];
+			if (ftp_ev_add(l, fd, ev, EPOLLIN | EPOLLEXCLUSIVE) != 0) {
+				log_err("ftp: epoll_ctl listener: %s", strerror(errno));
+				return -1;
+			}
+		}
+		if (pthread_create(&l->th, NULL, ftp_loop_main, l) != 0) {
+			log_err("ftp: cannot start thread %u", t);
+			return -1;
+		}
+		ftp_nloops = t + 1;
+	}
+	log_info("ftp: %u thread(s), %d plain/explicit and %d implicit listener(s)", n, ls->nplain,
+	         ls->nimplicit);
+	return 0;
+}
+
+void ftp_stop(unsigned drain_seconds)
+{
+	if (ftp_loops == NULL)
+		return;
+	atomic_store(&ftp_stop_flag, (int)drain_seconds + 1);
+	for (unsigned t = 0; t < ftp_nloops; t++) {
+		uint64_t one = 1;
+		if (write(ftp_loops[t].wakefd, &one, sizeof(one)) < 0) {
+			/* already awake */
+		}
+	}
+	for (unsigned t = 0; t < ftp_nloops; t++) {
+		pthread_join(ftp_loops[t].th, NULL);
+		close(ftp_loops[t].ep);
+	}
+	pthread_mutex_lock(&ftp_hq_lock);
+	ftp_hq_stop = 1;
+	pthread_cond_broadcast(&ftp_hq_cond);
+	pthread_mutex_unlock(&ftp_hq_lock);
+	for (int i = 0; i < ftp_hq_n; i++)
+		pthread_join(ftp_hq_th[i], NULL);
+	ftp_hq_n = 0;
+	for (unsigned t = 0; t < ftp_nloops; t++) {
+		ftp_hash_done(&ftp_loops[t]); /* sessions are gone: just frees */
+		close(ftp_loops[t].wakefd);
+		pthread_mutex_destroy(&ftp_loops[t].done_lock);
+	}
+	free(ftp_loops);
+	ftp_loops = NULL;
+	ftp_nloops = 0;
+}

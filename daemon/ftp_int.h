@@ -1,0 +1,217 @@
+/* ftp_int.h - what ftp.c (event loops, sessions, control connection),
+ * ftp_cmd.c (the command table) and ftp_data.c (data channels and
+ * transfers) share.  Not an interface for other modules: use ftp.h. */
+#ifndef PUBMIRROR_FTP_INT_H
+#define PUBMIRROR_FTP_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "config.h"
+#include "hash.h"
+#include "index.h"
+#include "limits.h"
+#include "tls_io.h"
+
+struct ftp_sess;
+struct ftp_loop;
+
+enum ftp_ev_kind { FTP_EV_LISTEN, FTP_EV_WAKE, FTP_EV_CTRL, FTP_EV_DATA, FTP_EV_PASV };
+
+/* What epoll_event.data.ptr points to. */
+struct ftp_ev {
+	int kind;
+	int implicit; /* FTP_EV_LISTEN: implicit FTPS listener */
+	int fd;
+	struct ftp_sess *s;
+};
+
+struct ftp_hash_job;
+
+struct ftp_loop {
+	int ep;
+	int wakefd;
+	pthread_t th;
+	int nlev;
+	struct ftp_ev lev[16];
+	struct ftp_ev wake;
+	struct ftp_sess *all;       /* every session of this thread */
+	struct ftp_sess *ready;     /* to run this iteration (rnext) */
+	struct ftp_sess *throttled; /* waiting for the limiter (tnext) */
+	struct ftp_sess *dead;      /* freed at the end of the iteration */
+	pthread_mutex_t done_lock;
+	struct ftp_hash_job *done; /* finished digests from the workers */
+	unsigned nreject;
+	int stopping;
+	uint64_t drain_until;
+};
+
+enum ftp_xs { XS_NONE, XS_WAIT_CONN, XS_HANDSHAKE, XS_SEND, XS_SHUT, XS_DRAIN };
+enum ftp_src { SRC_FILE, SRC_LIST, SRC_NLST, SRC_MLSD };
+
+/* A data channel: its set-up (PASV listener or PORT target), its
+ * connection, and the transfer on it.  Allocated only when used. */
+struct ftp_data {
+	int lfd; /* passive listener, -1 when none */
+	struct ftp_ev lev, dev;
+	int active; /* PORT/EPRT target set */
+	struct sockaddr_storage target;
+	struct conn conn; /* fd -1 until connected */
+	int pfd;          /* proxied session: accepted, PROXY header not read */
+	uint64_t pfd_since;
+	int connecting;  /* active connect in progress */
+	uint32_t events; /* last epoll events of conn */
+	enum ftp_xs xs;
+	/* the transfer */
+	enum ftp_src src;
+	int fd; /* SRC_FILE */
+	uint64_t off, end;
+	struct index *ix;            /* listings: the snapshot */
+	const struct index_dir *dir; /* NULL: the one entry below */
+	struct index_entry one;
+	uint32_t pos;
+	char *prefix; /* NLST: argument/ prefix */
+	char *path;   /* for logs: "/rel" */
+	int ascii, z;
+	struct compress_stream *zs;
+	int zdone, src_eof;
+	struct buf raw, out;
+	size_t outpos;
+	uint64_t credit, bytes;
+	uint64_t t_begin, t_progress, t_wait;
+	int final_code; /* reply once the connection is closed */
+	char final_text[256];
+	int log_xfer; /* RETR: one xferlog line */
+};
+
+enum ftp_user_state { FTP_USER_NONE, FTP_USER_ANON, FTP_USER_NAMED };
+
+struct ftp_sess {
+	struct ftp_loop *loop;
+	struct ftp_sess *next, *prev, *rnext, *tnext;
+	int in_ready, in_throttle, dead;
+	struct ftp_ev cev;
+	struct conn ctrl;
+	struct sockaddr_storage peer, local;
+	char peer_str[64];
+	int counted;       /* limiter_conn_open said OK */
+	int proxy_pending; /* waiting for the PROXY header */
+	int proxied;       /* peer came from a PROXY header */
+	int reject;        /* greeting is a 421 */
+	const char *reject_text;
+	int ctrl_hs;       /* control TLS handshake running */
+	int greet_pending; /* greeting after the implicit handshake */
+	int auth_pending;  /* start TLS once the 234 is out */
+	int closing;       /* close once the output is out */
+	uint64_t close_by;
+	uint32_t cevents;
+	/* control input and output */
+	char in[PM_FTP_LINE_MAX];
+	size_t inlen;
+	struct buf out;
+	size_t outpos;
+	/* login */
+	enum ftp_user_state ustate;
+	int logged_in, anonymous;
+	char user[PM_AUTH_USER_MAX + 1];
+	char anon_id[64];
+	unsigned bad;
+	uint64_t t_start, t_cmd;
+	/* state */
+	char cwd[PM_PATH_MAX];
+	int ascii, mode_z, zlevel, epsv_all, pbsz, prot_p, implicit;
+	int halgo;
+	unsigned mlst_mask;
+	uint64_t rest;
+	int rnfr;
+	struct ftp_data *data;
+	struct ftp_hash_job *hjob;
+	uint64_t wake_ns; /* throttled until */
+};
+
+/* Facts of MLSx (OPTS MLST). */
+#define FTP_FACT_TYPE 1u
+#define FTP_FACT_SIZE 2u
+#define FTP_FACT_MODIFY 4u
+#define FTP_FACT_PERM 8u
+#define FTP_FACT_UNIQUE 16u
+#define FTP_FACT_ALL 31u
+
+/* ftp.c */
+uint64_t ftp_now(void);
+/* now - then, or 0 when then is later (stamps taken after now was read). */
+static inline uint64_t ftp_elapsed(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Reply "code pre<path>post" with path FTP-encoded (and '"' doubled when
+ * quote).  A path holding CR/LF is replaced by a refusal. */
+void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *path,
+                    const char *post, int quote);
+/* Append raw (already safe) reply bytes. */
+void ftp_reply_raw(struct ftp_sess *s, const char *text, size_t n);
+/* Reply (if code) then close once the reply is out. */
+void ftp_sess_close(struct ftp_sess *s, int code, const char *text);
+/* Run s again in this loop iteration. */
+void ftp_ready(struct ftp_sess *s);
+/* Suspend s until when (limiter). */
+void ftp_throttle(struct ftp_sess *s, uint64_t when);
+int ftp_ev_add(struct ftp_loop *l, int fd, struct ftp_ev *ev, uint32_t events);
+int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
+                    int algo, uint64_t off, uint64_t len);
+/* Check a user's password on the worker pool; ftp_cmd_auth_done answers. */
+int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size_t passlen);
+int ftp_busy(const struct ftp_sess *s);
+/* Read a PROXY protocol header at the start of fd (peeked, then consumed
+ * exactly, so the bytes after it stay in the socket).  1 done (*src set,
+ * *has_src 0 for a LOCAL header), 0 more bytes needed, -1 refused (why). */
+int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why);
+/* Read a PROXY protocol header at the start of fd (peeked, then consumed
+ * exactly, so the bytes after it stay in the socket).  1 done (*src set,
+ * *has_src 0 for a LOCAL header), 0 more bytes needed, -1 refused (why). */
+int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why);
+void ftp_stat_add(int which, uint64_t n);
+enum { FTP_STAT_BYTES, FTP_STAT_XFERS, FTP_STAT_HS, FTP_STAT_HS_FAIL, FTP_STAT_REUSE_REFUSED };
+
+/* ftp_cmd.c */
+/* Handle one command line (NUL-terminated, CRLF removed). */
+void ftp_cmd_line(struct ftp_sess *s, char *line, size_t n);
+/* 1 when the line may run while a transfer or digest is busy. */
+int ftp_cmd_busy_ok(const char *line, size_t n);
+/* MLSx facts of e restricted to the facts chosen by OPTS MLST. 0 or -1. */
+int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
+              const char *type_override);
+/* The result of ftp_auth_submit (ok: the password matched). */
+void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
+/* Reset the session to its just-connected state (AUTH TLS). */
+void ftp_cmd_reset(struct ftp_sess *s);
+
+/* ftp_data.c */
+struct ftp_data *ftp_data_get(struct ftp_sess *s);
+/* Close the data set-up (listener, target, idle connection). */
+void ftp_data_clear(struct ftp_sess *s);
+/* Free everything; a running transfer is logged as incomplete. */
+void ftp_data_free(struct ftp_sess *s);
+/* 1 when PASV/EPSV/PORT/EPRT set up a channel. */
+int ftp_data_has_setup(const struct ftp_sess *s);
+/* Open a passive listener; the port chosen.  0, or -1 (errno). */
+int ftp_data_listen(struct ftp_sess *s, unsigned *port);
+/* Start a transfer whose source is filled in s->data (src, fd, ...):
+ * replies 150 and runs it. */
+void ftp_data_begin(struct ftp_sess *s, const char *what);
+/* Progress: 1 when something happened. */
+int ftp_data_run(struct ftp_sess *s);
+/* ABOR. */
+void ftp_data_abort(struct ftp_sess *s);
+/* A transfer is running (command given, not finished). */
+int ftp_data_busy(const struct ftp_sess *s);
+/* Timeout check (once a second). */
+void ftp_data_timeouts(struct ftp_sess *s, uint64_t now);
+/* STAT without argument: one line about the transfer, or nothing. */
+void ftp_data_status(struct ftp_sess *s, struct buf *b);
+
+#endif

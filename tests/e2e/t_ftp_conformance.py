@@ -1,0 +1,334 @@
+"""FTP protocol conformance: the exact reply code of every command, over a
+raw socket (table-driven), and the session survives every refusal.
+
+Also defines Raw, the small raw-socket FTP client the other t_ftp_* tests
+import."""
+import os
+import re
+import socket
+import ssl
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pmtest  # noqa: E402
+
+
+class Raw:
+    """A raw FTP control connection: send lines, read (multi-line) replies."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10, implicit_ctx=None):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.host = host
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        if implicit_ctx is not None:
+            self.sock = implicit_ctx.wrap_socket(self.sock, server_hostname=None)
+        self.buf = b""
+        self.greeting = self.reply()
+
+    def line(self):
+        end = time.time() + 15
+        while b"\n" not in self.buf:
+            if time.time() > end:
+                raise TimeoutError("no reply line")
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+        ln, self.buf = self.buf.split(b"\n", 1)
+        return ln.rstrip(b"\r").decode("utf-8", "replace")
+
+    def reply(self):
+        """(code, full text) of one reply; code 0 when the connection closed."""
+        try:
+            first = self.line()
+        except (EOFError, OSError, TimeoutError):
+            return 0, ""
+        text = [first]
+        if len(first) >= 4 and first[3] == "-":
+            code = first[:3]
+            while True:
+                ln = self.line()
+                text.append(ln)
+                if ln.startswith(code + " "):
+                    break
+        return int(first[:3]), "\n".join(text)
+
+    def send(self, line):
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.sock.sendall(line + b"\r\n")
+
+    def cmd(self, line):
+        self.send(line)
+        return self.reply()
+
+    def code(self, line):
+        return self.cmd(line)[0]
+
+    def login(self):
+        self.cmd("USER anonymous")
+        return self.cmd("PASS test@example.org")
+
+    def auth_tls(self, ctx=None):
+        if ctx is None:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        self.ctx = ctx
+        r = self.cmd("AUTH TLS")
+        if r[0] == 234:
+            self.sock = ctx.wrap_socket(self.sock)
+        return r
+
+    def pasv_addr(self):
+        c, t = self.cmd("EPSV")
+        if c != 229:
+            return None
+        port = int(re.search(r"\(\|\|\|(\d+)\|\)", t).group(1))
+        return (self.host, port)
+
+    def data_conn(self, addr):
+        fam = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(addr)
+        return s
+
+    def retr_bytes(self, cmd, tls=False):
+        """Run a transfer command over EPSV; (preliminary code, bytes, final code)."""
+        addr = self.pasv_addr()
+        d = self.data_conn(addr)
+        c1, _ = self.cmd(cmd)
+        data = b""
+        if c1 == 150:
+            if tls:  # the server starts TLS once the command is accepted
+                d = self.ctx.wrap_socket(d, session=self.sock.session)
+            while True:
+                chunk = d.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            if tls:
+                try:
+                    d.unwrap()
+                except (OSError, ValueError):
+                    pass
+            d.close()
+            c2, _ = self.reply()
+        else:
+            d.close()
+            c2 = None
+        return c1, data, c2
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def wide_pasv(n=100):
+    """pasv_ports of n free ports: every passive transfer leaves its port in
+    TIME_WAIT for a minute, and a busy test uses more than pmtest's 20."""
+    lo, hi = pmtest.free_range(n)
+    return {"pasv_ports": "%d-%d" % (lo, hi)}
+
+
+# (command, expected code) in order on one logged-in session
+TABLE = [
+    ("SYST", 215),
+    ("NOOP", 200),
+    ("FEAT", 211),
+    ("HELP", 214),
+    ("HELP RETR", 214),
+    ("SITE HELP", 214),
+    ("SITE CHMOD 777 README", 550),
+    ("SITE FOO", 500),
+    ("ACCT x", 502),
+    ("REIN", 502),
+    ("SMNT /", 502),
+    ("PWD", 257),
+    ("XPWD", 257),
+    ("CWD pub", 250),
+    ("XCWD hello", 250),
+    ("CDUP", 250),
+    ("XCUP", 250),
+    ("CWD /nonexistent", 550),
+    ("CWD /README", 550),
+    ("CWD ../../..", 250),   # clamps at the root? no: refused or root
+    ("TYPE I", 200),
+    ("TYPE A", 200),
+    ("TYPE A N", 200),
+    ("TYPE L 8", 200),
+    ("TYPE E", 504),
+    ("TYPE L 7", 504),
+    ("TYPE X", 501),
+    ("TYPE", 501),
+    ("MODE S", 200),
+    ("MODE B", 504),
+    ("MODE C", 504),
+    ("MODE Z", 200),
+    ("MODE S", 200),
+    ("MODE Q", 501),
+    ("STRU F", 200),
+    ("STRU R", 504),
+    ("STRU P", 504),
+    ("ALLO 100", 202),
+    ("REST 0", 350),
+    ("REST 18446744073709551615", 350),
+    ("REST 18446744073709551616", 501),
+    ("REST -1", 501),
+    ("REST 0", 350),
+    ("SIZE /README", 213),
+    ("SIZE /pub", 550),
+    ("SIZE /missing", 550),
+    ("MDTM /README", 213),
+    ("MDTM /pub", 550),
+    ("MDTM 20200101000000 /README", 550),
+    ("MLST /README", 250),
+    ("MLST", 250),
+    ("MLST /missing", 550),
+    ("STAT", 211),
+    ("STAT /pub", 213),
+    ("STAT /missing", 550),
+    ("OPTS UTF8 ON", 200),
+    ("OPTS MLST type;size;", 200),
+    ("OPTS MLST type;size;modify;perm;unique;", 200),
+    ("OPTS HASH SHA-512", 200),
+    ("OPTS HASH", 200),
+    ("OPTS HASH FOO", 501),
+    ("OPTS HASH SHA-256", 200),
+    ("OPTS MODE Z LEVEL 9", 200),
+    ("OPTS MODE Z LEVEL 99", 501),
+    ("OPTS FOO", 501),
+    ("CLNT test-suite 1.0", 200),
+    ("HOST example.org", 503),  # after login
+    ("AUTH FOO", 504),
+    ("PBSZ 0", 503),            # before AUTH
+    ("PROT P", 503),
+    ("CCC", 503),
+    ("STOR x", 550),
+    ("STOU", 550),
+    ("APPE x", 550),
+    ("DELE README", 550),
+    ("MKD d", 550),
+    ("XMKD d", 550),
+    ("RMD pub", 550),
+    ("XRMD pub", 550),
+    ("RNFR README", 550),
+    ("RNTO y", 503),
+    ("MFMT 20200101000000 README", 550),
+    ("MFF modify=20200101000000; README", 550),
+    ("RETR /README", 425),       # no data channel yet
+    ("LIST", 425),
+    ("EPSV 2", 522),             # IPv6 on an IPv4 connection
+    ("EPSV 3", 501),
+    ("PORT 1,2,3", 501),
+    ("PORT 10,0,0,1,4,1", 500),  # not the client's address
+    ("PORT 127,0,0,1,0,21", 500),  # privileged port
+    ("EPRT |3|::1|2000|", 522),
+    ("EPRT |1|127.0.0.1|21|", 500),
+    ("EPRT garbage", 501),
+    ("HASH /README", 213),
+    ("HASH /pub", 553),
+    ("HASH /missing", 550),
+    ("XYZZY", 500),
+    ("ABOR", 225),
+    ("NOOP", 200),
+]
+
+
+def main():
+    with pmtest.Daemon(sets=wide_pasv()) as d:
+        r = Raw(d.ftp_port)
+        pmtest.check_eq("greeting 220", 220, r.greeting[0])
+        pmtest.check_eq("LIST before login: 530", 530, r.code("LIST"))
+        pmtest.check_eq("HOST before USER: 220", 220, r.code("HOST 127.0.0.1"))
+        pmtest.check_eq("PASS before USER: 503", 503, r.code("PASS x"))
+        pmtest.check_eq("USER bob (no auth_file): 530", 530, r.code("USER bob"))
+        pmtest.check_eq("USER anonymous: 331", 331, r.code("USER anonymous"))
+        pmtest.check_eq("PASS: 230", 230, r.code("PASS me@example.org"))
+        for cmd, want in TABLE:
+            got, text = r.cmd(cmd)
+            if cmd == "CWD ../../..":
+                pmtest.check("%s: 250 or 550" % cmd, got in (250, 550), text)
+                r.code("CWD /")
+                continue
+            pmtest.check_eq("%s -> %d" % (cmd, want), want, got)
+        # 257 doubles quotes; PWD is "/"
+        c, t = r.cmd("PWD")
+        pmtest.check_eq("PWD text", '257 "/" is the current directory', t)
+        # MLST facts
+        c, t = r.cmd("MLST /README")
+        pmtest.check("MLST facts", re.search(
+            r"^ type=file;size=\d+;modify=\d{14};perm=r;unique=[0-9a-fA-FU]+; /README$",
+            t, re.M) is not None, t)
+        # FEAT lists what clients look for
+        c, t = r.cmd("FEAT")
+        for f in ("AUTH TLS", "PBSZ", "PROT", "EPSV", "MLST", "MODE Z", "HASH", "SIZE",
+                  "MDTM", "REST STREAM", "UTF8"):
+            pmtest.check("FEAT lists %s" % f, (" " + f) in t, t)
+        # REST past the end, MLSD on a file, then EPSV ALL
+        size = int(r.cmd("SIZE /README")[1].split()[1])
+        r.code("TYPE I")
+        addr = r.pasv_addr()
+        r.code("REST %d" % (size + 1))
+        pmtest.check_eq("RETR after REST past EOF: 554", 554, r.code("RETR /README"))
+        addr = r.pasv_addr()
+        pmtest.check_eq("MLSD on a file: 501", 501, r.code("MLSD /README"))
+        c1, data, c2 = r.retr_bytes("RETR /README")
+        with open(os.path.join(d.root, "README"), "rb") as f:
+            src = f.read()
+        pmtest.check_eq("RETR 150/226", (150, 226), (c1, c2))
+        pmtest.check("RETR bytes equal", data == src)
+        r.code("REST 10")
+        c1, data, c2 = r.retr_bytes("RETR /README")
+        pmtest.check("RETR after REST 10 gives the tail", data == src[10:])
+        c1, data, c2 = r.retr_bytes("NLST /pub")
+        pmtest.check_eq("NLST names usable by RETR",
+                        sorted(["/pub/KEYS.asc", "/pub/docs", "/pub/hello", "/pub/misc",
+                                "/pub/releases"]),
+                        sorted(data.decode().split("\r\n")[:-1]))
+        r.code("OPTS MLST type;size;")
+        c1, data, c2 = r.retr_bytes("MLSD /pub")
+        lines = data.decode().split("\r\n")[:-1]
+        pmtest.check("OPTS MLST type;size; limits MLSD facts",
+                     lines and all(re.match(r"^type=\w+;size=\d+; \S", x) for x in lines), lines)
+        c, t = r.cmd("MLST /README")
+        pmtest.check("OPTS MLST limits MLST facts",
+                     re.search(r"^ type=file;size=\d+; /README$", t, re.M) is not None, t)
+        r.code("OPTS MLST type;size;modify;perm;unique;")
+        # Telnet IP + Synch before ABOR (IAC IP IAC DM), as lftp sends it
+        r.send(b"\xff\xf4\xff\xf2ABOR")
+        pmtest.check_eq("ABOR after Telnet IAC IP/DM: 225", 225, r.reply()[0])
+        r.send(b"\xff\xf4\xffABOR")  # the DM went out of band
+        pmtest.check_eq("ABOR after IAC IP and a lone IAC: 225", 225, r.reply()[0])
+        pmtest.check_eq("EPSV ALL: 200", 200, r.code("EPSV ALL"))
+        pmtest.check_eq("PASV after EPSV ALL: 503", 503, r.code("PASV"))
+        pmtest.check_eq("PORT after EPSV ALL: 503", 503, r.code("PORT 127,0,0,1,200,1"))
+        pmtest.check_eq("EPRT after EPSV ALL: 503", 503, r.code("EPRT |1|127.0.0.1|51201|"))
+        pmtest.check_eq("EPSV after EPSV ALL: 229", 229, r.code("EPSV"))
+        pmtest.check_eq("session alive after all refusals", 200, r.code("NOOP"))
+        pmtest.check_eq("QUIT: 221", 221, r.code("QUIT"))
+        r.close()
+
+        # PASV on IPv4 gives a 227 with the loopback address
+        r = Raw(d.ftp_port)
+        r.login()
+        c, t = r.cmd("PASV")
+        pmtest.check("PASV: 227 (127,0,0,1,...)", c == 227 and "(127,0,0,1," in t, t)
+        # SECURITY: nothing was written under the root
+        found = []
+        for top, dirs, files in os.walk(d.root):
+            found += [f for f in files if f in ("x", "y", "d")]
+            found += [x for x in dirs if x == "d"]
+        pmtest.check_eq("nothing written under the root", [], found)
+        r.close()
+    pmtest.done()
+
+
+if __name__ == "__main__":
+    main()
