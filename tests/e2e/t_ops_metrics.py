@@ -72,7 +72,9 @@ def main():
         os.chmod(af, 0o644)
         d.write_conf({"auth_file": af})
         d.start()
-        pmtest.check("metrics port listens", pmtest.wait_port(port, timeout=5))
+        if not pmtest.check("metrics port listens", pmtest.wait_port(port, timeout=5)):
+            d.cleanup()
+            pmtest.done()
         st, ctype, before = scrape(port)
         pmtest.check_eq("/metrics: 200", 200, st)
         pmtest.check("exposition content type", ctype.startswith("text/plain; version=0.0.4"),
