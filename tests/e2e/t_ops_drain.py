@@ -6,6 +6,7 @@ import hashlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -59,9 +60,11 @@ def https_get(d, st):
     st.done = True
 
 
-def refused(port, wait=2.0):
+def refused(port, tls_cert=None, wait=2.0):
     """True when a new connection gets no service: refused, reset or closed
-    without a byte within wait seconds."""
+    without an answer.  FTP: no greeting; HTTPS: no handshake or no
+    response to a real request.  Accepted and left hanging is not a
+    refusal."""
     s = socket.socket()
     s.settimeout(wait)
     try:
@@ -69,11 +72,16 @@ def refused(port, wait=2.0):
     except OSError:
         return True
     try:
-        s.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
-        return s.recv(100) == b""
+        if tls_cert is None:
+            return s.recv(100) == b""  # FTP speaks first
+        ctx = ssl.create_default_context(cafile=tls_cert)
+        ctx.check_hostname = False
+        t = ctx.wrap_socket(s, server_hostname="localhost")
+        t.sendall(b"HEAD /pub/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return t.recv(100) == b""
     except socket.timeout:
-        return False  # accepted and left hanging: not a refusal
-    except OSError:
+        return False
+    except (OSError, ssl.SSLError):
         return True
     finally:
         s.close()
@@ -108,7 +116,8 @@ def main():
         os.kill(d.pid, signal.SIGTERM)
         time.sleep(0.3)
         pmtest.check("new FTP connection refused while draining", refused(d.ftp_port))
-        pmtest.check("new HTTPS connection refused while draining", refused(d.https_port))
+        pmtest.check("new HTTPS connection refused while draining",
+                     refused(d.https_port, d.cert))
         pmtest.check("transfers still running while draining", not a.done or not b.done)
         for t in ts:
             t.join(40)
