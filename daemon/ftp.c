@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -970,6 +971,11 @@ void ftp_stop(unsigned drain_seconds)
 	if (ftp_loops == NULL)
 		return;
 	atomic_store(&ftp_stop_flag, (int)drain_seconds + 1);
+	/* New connections are refused from now on (the kernel answers RST)
+	 * instead of waiting in the backlog while transfers drain.  The fds
+	 * stay open (closed by the loops' owner later), so no reuse race. */
+	for (int i = 0; i < ftp_loops[0].nlev; i++)
+		shutdown(ftp_loops[0].lev[i].fd, SHUT_RDWR);
 	for (unsigned t = 0; t < ftp_nloops; t++) {
 		uint64_t one = 1;
 		if (write(ftp_loops[t].wakefd, &one, sizeof(one)) < 0) {

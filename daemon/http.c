@@ -905,9 +905,13 @@ void http_stop(unsigned drain_seconds)
 		proxies[i] = NULL;
 	}
 	pthread_mutex_lock(&hd_mu);
-	for (int i = 0; i < ndaemons; i++)
+	for (int i = 0; i < ndaemons; i++) {
 		if (daemons[i].d && !daemons[i].proxied)
 			MHD_quiesce_daemon(daemons[i].d);
+		/* New connections are refused from now on (RST), not queued
+		 * in the backlog while the open ones drain. */
+		shutdown(daemons[i].fd, SHUT_RDWR);
+	}
 	pthread_mutex_unlock(&hd_mu);
 	uint64_t end = limiter_now_ns() + (uint64_t)drain_seconds * 1000000000ull;
 	while (limiter_now_ns() < end) {
