@@ -29,20 +29,56 @@
 #include "log.h"
 #include "path.h"
 
-/* ---------- MD5 (RFC 1321) ---------- */
+/* ---------- MD5 (RFC 1321) and SHA-1 (FIPS 180-4) ----------
+ * Both are Merkle-Damgard over 64-byte blocks with the same buffering and
+ * padding; they differ in the block function, the state's word count and
+ * byte order.  One state type and one update/final serve both. */
 
-struct md5 {
-	uint32_t s[4];
+struct md {
+	uint32_t s[5];
 	uint64_t n;
 	unsigned char b[64];
+	void (*block)(uint32_t *s, const unsigned char *p);
+	int words;  /* 4 (MD5) or 5 (SHA-1) */
+	int be;	    /* SHA-1: big-endian length and digest */
 };
+
+static void md_update(struct md *m, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	while (len) {
+		size_t have = m->n % 64, take = 64 - have < len ? 64 - have : len;
+		memcpy(m->b + have, p, take);
+		m->n += take;
+		p += take;
+		len -= take;
+		if (m->n % 64 == 0)
+			m->block(m->s, m->b);
+	}
+}
+
+/* Pads, and writes the 16- or 20-byte digest into out. */
+static void md_final(struct md *m, unsigned char *out)
+{
+	uint64_t bits = m->n * 8;
+	unsigned char pad = 0x80, zero = 0, len[8];
+	md_update(m, &pad, 1);
+	while (m->n % 64 != 56)
+		md_update(m, &zero, 1);
+	for (int i = 0; i < 8; i++)
+		len[i] = (unsigned char)(bits >> (m->be ? 56 - 8 * i : 8 * i));
+	md_update(m, len, 8);
+	for (int i = 0; i < m->words; i++)
+		for (int k = 0; k < 4; k++)
+			out[4 * i + k] = (unsigned char)(m->s[i] >> (m->be ? 24 - 8 * k : 8 * k));
+}
 
 static uint32_t rol(uint32_t x, int c)
 {
 	return (x << c) | (x >> (32 - c));
 }
 
-static void md5_block(struct md5 *m, const unsigned char *p)
+static void md5_block(uint32_t *st, const unsigned char *p)
 {
 	static const uint32_t K[64] = {
 		0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a,
@@ -57,7 +93,7 @@ static void md5_block(struct md5 *m, const unsigned char *p)
 		0xffeff47d, 0x85845dd1, 0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1,
 		0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
 	static const int R[16] = {7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21};
-	uint32_t w[16], a = m->s[0], b = m->s[1], c = m->s[2], d = m->s[3];
+	uint32_t w[16], a = st[0], b = st[1], c = st[2], d = st[3];
 	for (int i = 0; i < 16; i++)
 		w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
 		       (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
@@ -83,61 +119,27 @@ static void md5_block(struct md5 *m, const unsigned char *p)
 		b = b + rol(a + f + K[i] + w[g], R[(i / 16) * 4 + i % 4]);
 		a = t;
 	}
-	m->s[0] += a;
-	m->s[1] += b;
-	m->s[2] += c;
-	m->s[3] += d;
+	st[0] += a;
+	st[1] += b;
+	st[2] += c;
+	st[3] += d;
 }
 
-static void md5_init(struct md5 *m)
+static void md5_init(struct md *m)
 {
 	m->s[0] = 0x67452301;
 	m->s[1] = 0xefcdab89;
 	m->s[2] = 0x98badcfe;
 	m->s[3] = 0x10325476;
 	m->n = 0;
+	m->block = md5_block;
+	m->words = 4;
+	m->be = 0;
 }
 
-static void md5_update(struct md5 *m, const void *data, size_t len)
+static void sha1_block(uint32_t *st, const unsigned char *p)
 {
-	const unsigned char *p = data;
-	while (len) {
-		size_t have = m->n % 64, take = 64 - have < len ? 64 - have : len;
-		memcpy(m->b + have, p, take);
-		m->n += take;
-		p += take;
-		len -= take;
-		if (m->n % 64 == 0)
-			md5_block(m, m->b);
-	}
-}
-
-static void md5_final(struct md5 *m, unsigned char out[16])
-{
-	uint64_t bits = m->n * 8;
-	unsigned char pad = 0x80, zero = 0, len[8];
-	md5_update(m, &pad, 1);
-	while (m->n % 64 != 56)
-		md5_update(m, &zero, 1);
-	for (int i = 0; i < 8; i++)
-		len[i] = (unsigned char)(bits >> (8 * i));
-	md5_update(m, len, 8);
-	for (int i = 0; i < 4; i++)
-		for (int k = 0; k < 4; k++)
-			out[4 * i + k] = (unsigned char)(m->s[i] >> (8 * k));
-}
-
-/* ---------- SHA-1 (FIPS 180-4) ---------- */
-
-struct sha1 {
-	uint32_t s[5];
-	uint64_t n;
-	unsigned char b[64];
-};
-
-static void sha1_block(struct sha1 *h, const unsigned char *p)
-{
-	uint32_t w[80], a = h->s[0], b = h->s[1], c = h->s[2], d = h->s[3], e = h->s[4];
+	uint32_t w[80], a = st[0], b = st[1], c = st[2], d = st[3], e = st[4];
 	for (int i = 0; i < 16; i++)
 		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
 		       (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
@@ -165,48 +167,22 @@ static void sha1_block(struct sha1 *h, const unsigned char *p)
 		b = a;
 		a = t;
 	}
-	h->s[0] += a;
-	h->s[1] += b;
-	h->s[2] += c;
-	h->s[3] += d;
-	h->s[4] += e;
+	st[0] += a;
+	st[1] += b;
+	st[2] += c;
+	st[3] += d;
+	st[4] += e;
 }
 
-static void sha1_init(struct sha1 *h)
+static void sha1_init(struct md *h)
 {
 	static const uint32_t iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
 				       0xc3d2e1f0};
 	memcpy(h->s, iv, sizeof(iv));
 	h->n = 0;
-}
-
-static void sha1_update(struct sha1 *h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	while (len) {
-		size_t have = h->n % 64, take = 64 - have < len ? 64 - have : len;
-		memcpy(h->b + have, p, take);
-		h->n += take;
-		p += take;
-		len -= take;
-		if (h->n % 64 == 0)
-			sha1_block(h, h->b);
-	}
-}
-
-static void sha1_final(struct sha1 *h, unsigned char out[20])
-{
-	uint64_t bits = h->n * 8;
-	unsigned char pad = 0x80, zero = 0, len[8];
-	sha1_update(h, &pad, 1);
-	while (h->n % 64 != 56)
-		sha1_update(h, &zero, 1);
-	for (int i = 0; i < 8; i++)
-		len[i] = (unsigned char)(bits >> (56 - 8 * i));
-	sha1_update(h, len, 8);
-	for (int i = 0; i < 5; i++)
-		for (int k = 0; k < 4; k++)
-			out[4 * i + k] = (unsigned char)(h->s[i] >> (24 - 8 * k));
+	h->block = sha1_block;
+	h->words = 5;
+	h->be = 1;
 }
 
 /* ---------- the weak schemes ---------- */
@@ -229,42 +205,42 @@ static int apr1_hash(const char *pw, size_t pl, const char *setting, char *out, 
 	const char *salt = setting + 6;
 	size_t sl = 0;
 	unsigned char fin[16];
-	struct md5 ctx, alt;
+	struct md ctx, alt;
 
 	while (salt[sl] && salt[sl] != '$' && sl < 8)
 		sl++;
 	if (sl == 0 || outsz < 6 + sl + 1 + 22 + 1)
 		return -1;
 	md5_init(&ctx);
-	md5_update(&ctx, pw, pl);
-	md5_update(&ctx, "$apr1$", 6);
-	md5_update(&ctx, salt, sl);
+	md_update(&ctx, pw, pl);
+	md_update(&ctx, "$apr1$", 6);
+	md_update(&ctx, salt, sl);
 	md5_init(&alt);
-	md5_update(&alt, pw, pl);
-	md5_update(&alt, salt, sl);
-	md5_update(&alt, pw, pl);
-	md5_final(&alt, fin);
+	md_update(&alt, pw, pl);
+	md_update(&alt, salt, sl);
+	md_update(&alt, pw, pl);
+	md_final(&alt, fin);
 	for (size_t left = pl; left > 0; left -= left > 16 ? 16 : left)
-		md5_update(&ctx, fin, left > 16 ? 16 : left);
+		md_update(&ctx, fin, left > 16 ? 16 : left);
 	memset(fin, 0, sizeof(fin));
 	for (size_t i = pl; i; i >>= 1)
-		md5_update(&ctx, (i & 1) ? (const void *)fin : (const void *)pw, 1);
-	md5_final(&ctx, fin);
+		md_update(&ctx, (i & 1) ? (const void *)fin : (const void *)pw, 1);
+	md_final(&ctx, fin);
 	for (int i = 0; i < 1000; i++) {
 		md5_init(&alt);
 		if (i & 1)
-			md5_update(&alt, pw, pl);
+			md_update(&alt, pw, pl);
 		else
-			md5_update(&alt, fin, 16);
+			md_update(&alt, fin, 16);
 		if (i % 3)
-			md5_update(&alt, salt, sl);
+			md_update(&alt, salt, sl);
 		if (i % 7)
-			md5_update(&alt, pw, pl);
+			md_update(&alt, pw, pl);
 		if (i & 1)
-			md5_update(&alt, fin, 16);
+			md_update(&alt, fin, 16);
 		else
-			md5_update(&alt, pw, pl);
-		md5_final(&alt, fin);
+			md_update(&alt, pw, pl);
+		md_final(&alt, fin);
 	}
 	char *o = out;
 	memcpy(o, "$apr1$", 6);
@@ -289,10 +265,10 @@ static void sha_hash(const char *pw, size_t pl, char *out)
 	static const char b64[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	unsigned char d[21];
-	struct sha1 h;
+	struct md h;
 	sha1_init(&h);
-	sha1_update(&h, pw, pl);
-	sha1_final(&h, d);
+	md_update(&h, pw, pl);
+	md_final(&h, d);
 	d[20] = 0;
 	char *o = out;
 	memcpy(o, "{SHA}", 5);
@@ -311,19 +287,19 @@ static void hmac_sha1(const unsigned char key[64], const void *msg, size_t n,
 		      unsigned char out[20])
 {
 	unsigned char k[64];
-	struct sha1 h;
+	struct md h;
 	for (int i = 0; i < 64; i++)
 		k[i] = key[i] ^ 0x36;
 	sha1_init(&h);
-	sha1_update(&h, k, 64);
-	sha1_update(&h, msg, n);
-	sha1_final(&h, out);
+	md_update(&h, k, 64);
+	md_update(&h, msg, n);
+	md_final(&h, out);
 	for (int i = 0; i < 64; i++)
 		k[i] = key[i] ^ 0x5c;
 	sha1_init(&h);
-	sha1_update(&h, k, 64);
-	sha1_update(&h, out, 20);
-	sha1_final(&h, out);
+	md_update(&h, k, 64);
+	md_update(&h, out, 20);
+	md_final(&h, out);
 	explicit_bzero(k, sizeof(k));
 }
 

@@ -61,6 +61,18 @@ static int ftp_hidden(const struct ftp_sess *s, const char *rel)
 	return auth_path_protected(c, rel);
 }
 
+int ftp_child_hidden(const struct ftp_sess *s, const char *dir, const char *name)
+{
+	const struct config *c = cfg();
+	char rel[PM_PATH_MAX];
+
+	/* the common case (no protected paths) composes nothing */
+	if (!s->anonymous || c == NULL || c->auth_paths.n == 0)
+		return 0;
+	int n = snprintf(rel, sizeof(rel), "%s%s%s", dir, dir[0] ? "/" : "", name);
+	return n < 0 || (size_t)n >= sizeof(rel) || auth_path_protected(c, rel);
+}
+
 /* Resolve arg against the cwd; replies 550 on refusal. */
 static int ftp_resolve(struct ftp_sess *s, const char *arg, char *out)
 {
@@ -105,6 +117,34 @@ static int ftp_kind(const struct ftp_sess *s, const struct index *ix, const char
 static void ftp_not_found(struct ftp_sess *s)
 {
 	ftp_reply(s, 550, "No such file or directory");
+}
+
+/* The regular file arg names (resolved into rel), from the current
+ * snapshot, which is returned held in *ixp for the caller to release.
+ * NULL when there is none, after the reply: dircode with dirtext for a
+ * directory, 550 for anything else. */
+static const struct index_entry *ftp_file_entry(struct ftp_sess *s, const char *arg, char *rel,
+                                                struct index **ixp, int dircode,
+                                                const char *dirtext)
+{
+	const struct index_entry *e;
+	const struct index_dir *d;
+
+	*ixp = NULL;
+	if (ftp_resolve(s, arg, rel) != 0)
+		return NULL;
+	struct index *ix = index_acquire();
+	int k = ftp_kind(s, ix, rel, &e, &d);
+	if (k != FT_FILE) {
+		index_release(ix);
+		if (k == FT_DIR)
+			ftp_reply(s, dircode, "%s", dirtext);
+		else
+			ftp_not_found(s);
+		return NULL;
+	}
+	*ixp = ix;
+	return e;
 }
 
 static void ftp_bad(struct ftp_sess *s)
@@ -158,39 +198,43 @@ static void ftp_fmt_time(int64_t mtime, char *out, size_t outsz)
 int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
               const char *type_override)
 {
-	struct buf all;
 	static const char *const names[] = {"type=", "size=", "modify=", "perm=", "unique="};
 	size_t mark = out->len;
-	int rc = -1;
 
+	/* on failure listing_mlsx_facts leaves out as it was */
+	if (listing_mlsx_facts(out, e, type_override) != 0)
+		return -1;
 	if (s->mlst_mask == FTP_FACT_ALL)
-		return listing_mlsx_facts(out, e, type_override);
-	buf_init(&all, PM_FTP_REPLY_MAX);
-	if (listing_mlsx_facts(&all, e, type_override) != 0)
-		goto fail;
-	char *p = all.data;
-	char *sp = strchr(p, ' '); /* facts end at the first space */
-	if (sp == NULL)
-		goto fail;
+		return 0;
+	/* Keep the chosen facts in place: "f=v;...; name" only shrinks, so an
+	 * MLSD under OPTS MLST needs no scratch buffer per entry. */
+	char *start = out->data + mark, *end = out->data + out->len;
+	char *sp = memchr(start, ' ', (size_t)(end - start)); /* facts end at the first space */
+	if (sp == NULL) {
+		out->len = mark;
+		out->data[mark] = '\0';
+		return -1;
+	}
+	char *w = start, *p = start;
 	while (p < sp) {
 		char *semi = memchr(p, ';', (size_t)(sp - p));
 		if (semi == NULL)
 			break;
+		size_t n = (size_t)(semi - p + 1);
 		for (unsigned i = 0; i < 5; i++)
 			if ((s->mlst_mask & (1u << i)) &&
-			    strncasecmp(p, names[i], strlen(names[i])) == 0 &&
-			    buf_append(out, p, (size_t)(semi - p + 1)) != 0)
-				goto fail;
+			    strncasecmp(p, names[i], strlen(names[i])) == 0) {
+				memmove(w, p, n);
+				w += n;
+				break; /* names are distinct: at most one matches */
+			}
 		p = semi + 1;
 	}
-	rc = buf_append(out, sp, all.len - (size_t)(sp - all.data));
-fail:
-	if (rc != 0 && out->data) {
-		out->len = mark;
-		out->data[mark] = '\0';
-	}
-	buf_free(&all);
-	return rc;
+	size_t tail = (size_t)(end - sp);
+	memmove(w, sp, tail);
+	out->len = (size_t)(w - out->data) + tail;
+	out->data[out->len] = '\0';
+	return 0;
 }
 
 /* --- login --- */
@@ -637,30 +681,21 @@ static int ftp_xfer_ready(struct ftp_sess *s)
 static void cmd_retr(struct ftp_sess *s, char *arg)
 {
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
+	struct index *ix;
 	uint64_t rest = s->rest;
 
 	s->rest = 0;
-	if (ftp_xfer_ready(s) != 0 || ftp_resolve(s, arg, rel) != 0)
+	if (ftp_xfer_ready(s) != 0 ||
+	    ftp_file_entry(s, arg, rel, &ix, 550, "Not a regular file") == NULL)
 		return;
-	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
-	if (k != FT_FILE) {
-		index_release(ix);
-		if (k == FT_DIR)
-			ftp_reply(s, 550, "Not a regular file");
-		else
-			ftp_not_found(s);
-		return;
-	}
 	struct stat st;
 	int fd = lslr_is_virtual(ix, rel) ? lslr_open(&st)
 					  : file_open(ix->rootfd, rel, FILE_REG, &st);
+	int err = errno; /* the last release of a replaced snapshot closes files */
 	index_release(ix);
 	if (fd < 0) {
 		ftp_reply(s, 550, "%s",
-		          errno == ENOENT ? "No such file or directory" : "Cannot open the file");
+		          err == ENOENT ? "No such file or directory" : "Cannot open the file");
 		return;
 	}
 	uint64_t size = (uint64_t)st.st_size;
@@ -804,27 +839,18 @@ static void cmd_mlst(struct ftp_sess *s, char *arg)
 static void cmd_size(struct ftp_sess *s, char *arg)
 {
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
+	struct index *ix;
+	const struct index_entry *e = ftp_file_entry(s, arg, rel, &ix, 550, "Not a regular file");
 
-	if (ftp_resolve(s, arg, rel) != 0)
+	if (e == NULL)
 		return;
-	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
-	if (k == FT_FILE)
-		ftp_reply(s, 213, "%" PRIu64, e->size);
-	else if (k == FT_DIR)
-		ftp_reply(s, 550, "Not a regular file");
-	else
-		ftp_not_found(s);
+	ftp_reply(s, 213, "%" PRIu64, e->size);
 	index_release(ix);
 }
 
 static void cmd_mdtm(struct ftp_sess *s, char *arg)
 {
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
 
 	/* "MDTM YYYYMMDDHHMMSS path" sets a time: a write, refused */
 	size_t digits = strspn(arg, "0123456789");
@@ -833,19 +859,13 @@ static void cmd_mdtm(struct ftp_sess *s, char *arg)
 		          "Permission denied: this server is read-only (MDTM cannot set times)");
 		return;
 	}
-	if (ftp_resolve(s, arg, rel) != 0)
+	struct index *ix;
+	const struct index_entry *e = ftp_file_entry(s, arg, rel, &ix, 550, "Not a regular file");
+	if (e == NULL)
 		return;
-	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
-	if (k == FT_FILE) {
-		char t[32];
-		ftp_fmt_time(e->mtime, t, sizeof(t));
-		ftp_reply(s, 213, "%s", t);
-	} else if (k == FT_DIR) {
-		ftp_reply(s, 550, "Not a regular file");
-	} else {
-		ftp_not_found(s);
-	}
+	char t[32];
+	ftp_fmt_time(e->mtime, t, sizeof(t));
+	ftp_reply(s, 213, "%s", t);
 	index_release(ix);
 }
 
@@ -853,23 +873,12 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 {
 	const struct config *c = cfg();
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
+	struct index *ix;
 	uint64_t rest = s->rest;
 
 	s->rest = 0;
-	if (ftp_resolve(s, arg, rel) != 0)
+	if (ftp_file_entry(s, arg, rel, &ix, 553, "HASH needs a regular file") == NULL)
 		return;
-	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
-	if (k != FT_FILE) {
-		index_release(ix);
-		if (k == FT_DIR)
-			ftp_reply(s, 553, "HASH needs a regular file");
-		else
-			ftp_not_found(s);
-		return;
-	}
 	struct stat st;
 	int fd = file_open(ix->rootfd, rel, FILE_REG, &st);
 	index_release(ix);
@@ -946,7 +955,6 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 		return;
 	}
 	time_t now = time(NULL);
-	const struct config *c = cfg();
 	buf_puts(&b, "213-Status follows:\r\n");
 	size_t room = PM_FTP_REPLY_MAX - 64;
 	if (k == FT_FILE) {
@@ -954,13 +962,8 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 	} else {
 		for (uint32_t i = 0; i < d->count; i++) {
 			const struct index_entry *x = &ix->entries[d->first + i];
-			if (s->anonymous && c && c->auth_paths.n) {
-				char r2[PM_PATH_MAX];
-				int n = snprintf(r2, sizeof(r2), "%s%s%s", d->path,
-				                 d->path[0] ? "/" : "", x->name);
-				if (n < 0 || (size_t)n >= sizeof(r2) || auth_path_protected(c, r2))
-					continue;
-			}
+			if (ftp_child_hidden(s, d->path, x->name))
+				continue;
 			size_t mark = b.len;
 			if (listing_ls_line(&b, x, now) != 0 || b.len > room) {
 				b.len = mark;

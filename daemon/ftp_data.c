@@ -38,7 +38,8 @@ struct ftp_data *ftp_data_get(struct ftp_sess *s)
 	if (d == NULL)
 		return NULL;
 	d->lfd = -1;
-	d->pfd = -1;
+	for (int i = 0; i < FTP_PROXY_PENDING; i++)
+		d->pfd[i] = -1;
 	d->fd = -1;
 	conn_init(&d->conn, -1);
 	d->lev.kind = FTP_EV_PASV;
@@ -92,9 +93,11 @@ void ftp_data_clear(struct ftp_sess *s)
 	if (d->lfd >= 0)
 		close(d->lfd);
 	d->lfd = -1;
-	if (d->pfd >= 0)
-		close(d->pfd);
-	d->pfd = -1;
+	for (int i = 0; i < FTP_PROXY_PENDING; i++) {
+		if (d->pfd[i] >= 0)
+			close(d->pfd[i]);
+		d->pfd[i] = -1;
+	}
 	d->active = 0;
 	d->connecting = 0;
 	conn_close(&d->conn);
@@ -204,15 +207,27 @@ static int ftp_data_accept(struct ftp_sess *s)
 		progress = 1;
 		if (s->proxied) {
 			/* behind a proxy the data connection names its client in
-			 * its own PROXY header (ftp_data_proxy) */
-			if (d->pfd >= 0 ||
-			    ftp_ev_add(s->loop, fd, &d->dev,
+			 * its own PROXY header (ftp_data_proxy); when every slot
+			 * waits for one, the oldest waiter gives way. */
+			int k = 0;
+			for (int j = 0; j < FTP_PROXY_PENDING; j++) {
+				if (d->pfd[j] < 0) {
+					k = j;
+					break;
+				}
+				if (d->pfd_since[j] < d->pfd_since[k])
+					k = j;
+			}
+			if (d->pfd[k] >= 0)
+				close(d->pfd[k]);
+			d->pfd[k] = -1;
+			if (ftp_ev_add(s->loop, fd, &d->dev,
 			               EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
 				close(fd);
 				continue;
 			}
-			d->pfd = fd;
-			d->pfd_since = ftp_now();
+			d->pfd[k] = fd;
+			d->pfd_since[k] = ftp_now();
 			continue;
 		}
 		if (!net_same_host(&peer, &s->peer)) {
@@ -240,7 +255,6 @@ static int ftp_data_accept(struct ftp_sess *s)
 void ftp_data_begin(struct ftp_sess *s, const char *what)
 {
 	struct ftp_data *d = s->data;
-	const struct config *c = config_get();
 
 	d->xs = XS_WAIT_CONN;
 	d->t_begin = d->t_progress = d->t_wait = ftp_now();
@@ -258,7 +272,6 @@ void ftp_data_begin(struct ftp_sess *s, const char *what)
 			return;
 		}
 	}
-	(void)c;
 	ftp_reply(s, 150, "%s", what);
 	ftp_ready(s);
 }
@@ -267,8 +280,6 @@ void ftp_data_begin(struct ftp_sess *s, const char *what)
 static int ftp_data_produce(struct ftp_sess *s)
 {
 	struct ftp_data *d = s->data;
-	const struct config *c = config_get();
-	time_t now = time(NULL);
 
 	buf_reset(&d->raw);
 	if (d->src == SRC_FILE) {
@@ -290,6 +301,7 @@ static int ftp_data_produce(struct ftp_sess *s)
 		return 0;
 	}
 	/* listings: the entry of a file, or a directory's entries */
+	time_t now = time(NULL); /* for ls dates; file chunks need no clock */
 	for (;;) {
 		const struct index_entry *e;
 		struct index_entry ve;
@@ -304,15 +316,9 @@ static int ftp_data_produce(struct ftp_sess *s)
 			if (d->pos >= d->dir->count || d->pos >= PM_LIST_ENTRIES_MAX)
 				break;
 			e = &d->ix->entries[d->dir->first + d->pos];
-			if (s->anonymous && c && c->auth_paths.n > 0) {
-				char rel[PM_PATH_MAX];
-				int n = snprintf(rel, sizeof(rel), "%s%s%s", d->dir->path,
-				                 d->dir->path[0] ? "/" : "", e->name);
-				if (n < 0 || (size_t)n >= sizeof(rel) ||
-				    auth_path_protected(c, rel)) {
-					d->pos++;
-					continue; /* SECURITY: invisible to anonymous */
-				}
+			if (ftp_child_hidden(s, d->dir->path, e->name)) {
+				d->pos++;
+				continue; /* SECURITY: invisible to anonymous */
 			}
 		}
 		d->pos++;
@@ -522,30 +528,43 @@ broken:
 static int ftp_data_proxy(struct ftp_sess *s)
 {
 	struct ftp_data *d = s->data;
-	struct sockaddr_storage src;
-	int has_src = 0;
-	const char *why = "";
-	int r = ftp_proxy_take(d->pfd, &src, &has_src, &why);
+	int progress = 0;
 
-	if (r == 0)
-		return 0;
-	if (r > 0 && !(has_src && net_same_host(&src, &s->peer))) {
-		r = -1;
-		why = "its PROXY header names another client";
+	for (int i = 0; i < FTP_PROXY_PENDING && d->conn.fd < 0; i++) {
+		struct sockaddr_storage src;
+		int has_src = 0;
+		const char *why = "";
+		if (d->pfd[i] < 0)
+			continue;
+		int r = ftp_proxy_take(d->pfd[i], &src, &has_src, &why);
+		if (r == 0)
+			continue;
+		progress = 1;
+		if (r > 0 && !(has_src && net_same_host(&src, &s->peer))) {
+			r = -1;
+			why = "its PROXY header names another client";
+		}
+		if (r < 0) {
+			log_warn("ftp: %s: proxied data connection refused: %s", s->peer_str,
+			         why);
+			close(d->pfd[i]);
+			d->pfd[i] = -1;
+			continue;
+		}
+		if (d->lfd >= 0)
+			close(d->lfd);
+		d->lfd = -1;
+		conn_init(&d->conn, d->pfd[i]);
+		d->pfd[i] = -1;
+		d->events = 0;
+		/* the transfer has its connection: other waiters are done */
+		for (int j = 0; j < FTP_PROXY_PENDING; j++) {
+			if (d->pfd[j] >= 0)
+				close(d->pfd[j]);
+			d->pfd[j] = -1;
+		}
 	}
-	if (r < 0) {
-		log_warn("ftp: %s: proxied data connection refused: %s", s->peer_str, why);
-		close(d->pfd);
-		d->pfd = -1;
-		return 1;
-	}
-	if (d->lfd >= 0)
-		close(d->lfd);
-	d->lfd = -1;
-	conn_init(&d->conn, d->pfd);
-	d->pfd = -1;
-	d->events = 0;
-	return 1;
+	return progress;
 }
 
 int ftp_data_run(struct ftp_sess *s)
@@ -554,7 +573,7 @@ int ftp_data_run(struct ftp_sess *s)
 	const struct config *c = config_get();
 	int progress = 0;
 
-	if (d->pfd >= 0 && d->conn.fd < 0)
+	if (d->conn.fd < 0)
 		progress |= ftp_data_proxy(s);
 	if (d->lfd >= 0 && d->conn.fd < 0)
 		progress |= ftp_data_accept(s);
@@ -696,10 +715,13 @@ void ftp_data_timeouts(struct ftp_sess *s, uint64_t now)
 {
 	struct ftp_data *d = s->data;
 
-	if (d->pfd >= 0 && ftp_elapsed(now, d->pfd_since) > 10 * FTP_SEC) {
-		log_info("ftp: %s: proxied data connection sent no PROXY header", s->peer_str);
-		close(d->pfd);
-		d->pfd = -1;
+	for (int i = 0; i < FTP_PROXY_PENDING; i++) {
+		if (d->pfd[i] >= 0 && ftp_elapsed(now, d->pfd_since[i]) > 10 * FTP_SEC) {
+			log_info("ftp: %s: proxied data connection sent no PROXY header",
+			         s->peer_str);
+			close(d->pfd[i]);
+			d->pfd[i] = -1;
+		}
 	}
 	switch (d->xs) {
 	case XS_NONE:

@@ -53,14 +53,19 @@ enum ftp_src { SRC_FILE, SRC_LIST, SRC_NLST, SRC_MLSD };
 
 /* A data channel: its set-up (PASV listener or PORT target), its
  * connection, and the transfer on it.  Allocated only when used. */
+#define FTP_PROXY_PENDING 4
+
 struct ftp_data {
 	int lfd; /* passive listener, -1 when none */
 	struct ftp_ev lev, dev;
 	int active; /* PORT/EPRT target set */
 	struct sockaddr_storage target;
 	struct conn conn; /* fd -1 until connected */
-	int pfd;          /* proxied session: accepted, PROXY header not read */
-	uint64_t pfd_since;
+	/* proxied session: accepted, PROXY header not read yet (-1: free).
+	 * More than one, so that a connection that sends no header does not
+	 * make the client's own, arriving next, be dropped. */
+	int pfd[FTP_PROXY_PENDING];
+	uint64_t pfd_since[FTP_PROXY_PENDING];
 	int connecting;  /* active connect in progress */
 	uint32_t events; /* last epoll events of conn */
 	enum ftp_xs xs;
@@ -186,6 +191,9 @@ int ftp_cmd_busy_ok(const char *line, size_t n);
 /* MLSx facts of e restricted to the facts chosen by OPTS MLST. 0 or -1. */
 int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
               const char *type_override);
+/* 1 when entry name of directory dir is a protected path an anonymous
+ * session must not see (also when the joined path would not fit). */
+int ftp_child_hidden(const struct ftp_sess *s, const char *dir, const char *name);
 /* The result of ftp_auth_submit (ok: the password matched). */
 void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
 /* Reset the session to its just-connected state (AUTH TLS). */

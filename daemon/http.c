@@ -197,11 +197,12 @@ static enum MHD_Result http_error_why(struct MHD_Connection *c, struct http_req 
 static enum MHD_Result redirect(struct MHD_Connection *c, struct http_req *r, unsigned status,
 				const char *location)
 {
-	struct MHD_Response *resp = text_response("Moved\n");
+	static const char text[] = "Moved\n";
+	struct MHD_Response *resp = text_response(text);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Location", location);
-	return http_queue(c, r, status, resp, 6);
+	return http_queue(c, r, status, resp, sizeof(text) - 1);
 }
 
 static int safe_header_bytes(const char *s)
@@ -329,11 +330,12 @@ static enum MHD_Result serve_acme(struct MHD_Connection *c, struct http_req *r,
 
 static enum MHD_Result ask_login(struct MHD_Connection *c, struct http_req *r)
 {
-	struct MHD_Response *resp = text_response("401 login required\n");
+	static const char text[] = "401 login required\n";
+	struct MHD_Response *resp = text_response(text);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "WWW-Authenticate", HTTP_REALM);
-	return http_queue(c, r, MHD_HTTP_UNAUTHORIZED, resp, 19);
+	return http_queue(c, r, MHD_HTTP_UNAUTHORIZED, resp, sizeof(text) - 1);
 }
 
 /* 1: authenticated (r->user set); 0: not, and unless quiet an answer
@@ -537,11 +539,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (get || head)
 		return dispatch(c, r, url);
 refuse_method:;
-	struct MHD_Response *resp = text_response("405 only GET, HEAD and OPTIONS are served\n");
+	static const char text[] = "405 only GET, HEAD and OPTIONS are served\n";
+	struct MHD_Response *resp = text_response(text);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");
-	return http_queue(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 42);
+	return http_queue(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, sizeof(text) - 1);
 }
 
 /* ---------- libmicrohttpd callbacks ---------- */

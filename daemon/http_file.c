@@ -66,21 +66,36 @@ static unsigned pace_n;
 static int pace_running, pace_stopping;
 static pthread_t pace_thread;
 
+static struct MHD_Connection *pace_due[PACE_MAX]; /* pacer thread only */
+
 static void *pace_main(void *arg)
 {
 	(void)arg;
 	pthread_mutex_lock(&pace_mu);
 	while (pace_running) {
 		uint64_t now = limiter_now_ns(), next = UINT64_MAX;
+		unsigned ndue = 0;
 		for (unsigned i = 0; i < pace_n;) {
 			if (pace_q[i].due_ns <= now || pace_stopping) {
-				MHD_resume_connection(pace_q[i].conn);
+				pace_due[ndue++] = pace_q[i].conn;
 				pace_q[i] = pace_q[--pace_n];
 			} else {
 				if (pace_q[i].due_ns < next)
 					next = pace_q[i].due_ns;
 				i++;
 			}
+		}
+		if (ndue > 0) {
+			/* Resume outside pace_mu: each resume takes libmicrohttpd's
+			 * own lock and wakes its thread, and readers suspending
+			 * meanwhile should not wait for that.  A dequeued
+			 * connection stays suspended until resumed here, so no
+			 * one else can resume it twice.  Then look again. */
+			pthread_mutex_unlock(&pace_mu);
+			for (unsigned i = 0; i < ndue; i++)
+				MHD_resume_connection(pace_due[i]);
+			pthread_mutex_lock(&pace_mu);
+			continue;
 		}
 		if (!pace_running)
 			break;

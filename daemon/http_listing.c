@@ -75,15 +75,21 @@ void http_listing_cache_clear(void)
 	pthread_mutex_unlock(&lc_mu);
 }
 
-void http_listing_publish(uint64_t gen)
+/* A new snapshot gen was published: every older listing is stale. */
+static void lc_advance_locked(uint64_t gen)
 {
-	pthread_mutex_lock(&lc_mu);
 	if (gen > lc_gen) {
 		lc_gen = gen;
 		for (int i = 0; i < LCACHE_SLOTS; i++)
 			if (lc[i] && lc[i]->gen < gen)
 				lc_drop_locked(i);
 	}
+}
+
+void http_listing_publish(uint64_t gen)
+{
+	pthread_mutex_lock(&lc_mu);
+	lc_advance_locked(gen);
 	pthread_mutex_unlock(&lc_mu);
 }
 
@@ -92,13 +98,7 @@ static struct lentry *lc_get(const char *key, uint64_t gen)
 {
 	struct lentry *e = NULL;
 	pthread_mutex_lock(&lc_mu);
-	if (gen > lc_gen) {
-		/* A new snapshot was published: every older listing is stale. */
-		lc_gen = gen;
-		for (int i = 0; i < LCACHE_SLOTS; i++)
-			if (lc[i] && lc[i]->gen < gen)
-				lc_drop_locked(i);
-	}
+	lc_advance_locked(gen);
 	for (int i = 0; i < LCACHE_SLOTS; i++) {
 		if (lc[i] && lc[i]->gen == gen && strcmp(lc[i]->key, key) == 0) {
 			e = lc[i];

@@ -273,9 +273,16 @@ static struct limiter_rec *limiter_find(struct limiter *l, struct limiter_shard 
 	return NULL;
 }
 
-static struct limiter_shard *limiter_shard_of(struct limiter *l, uint64_t h)
+/* The record key and hash of addr, and its shard, locked: the prologue of
+ * every per-address operation.  The caller unlocks s->mu. */
+static struct limiter_shard *limiter_lock(struct limiter *l, const struct sockaddr_storage *addr,
+					  uint8_t key[16], uint64_t *h)
 {
-	return &l->shards[h % LIMITER_SHARDS];
+	limiter_key(addr, key);
+	*h = limiter_hash(l, key);
+	struct limiter_shard *s = &l->shards[*h % LIMITER_SHARDS];
+	pthread_mutex_lock(&s->mu);
+	return s;
 }
 
 /* ---- public interface ---- */
@@ -340,13 +347,10 @@ void limiter_set_global(struct limiter *l)
 enum limiter_verdict limiter_conn_open(struct limiter *l, const struct sockaddr_storage *addr,
 				       uint64_t now_ns)
 {
-	uint8_t key[16];
-	limiter_key(addr, key);
-	uint64_t h = limiter_hash(l, key);
-	struct limiter_shard *s = limiter_shard_of(l, h);
 	enum limiter_verdict v = LIMITER_OK;
-
-	pthread_mutex_lock(&s->mu);
+	uint8_t key[16];
+	uint64_t h;
+	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
 	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 1);
 	if (r == NULL) {
 		v = LIMITER_FULL; /* untrackable: see SECURITY note at the top */
@@ -382,11 +386,8 @@ out:
 void limiter_conn_close(struct limiter *l, const struct sockaddr_storage *addr)
 {
 	uint8_t key[16];
-	limiter_key(addr, key);
-	uint64_t h = limiter_hash(l, key);
-	struct limiter_shard *s = limiter_shard_of(l, h);
-
-	pthread_mutex_lock(&s->mu);
+	uint64_t h;
+	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
 	/* now = 0: no time-based removal here (no clock passed in); a record
 	 * with connections is never dead anyway. */
 	struct limiter_rec *r = limiter_find(l, s, h, key, 0, 0);
@@ -401,13 +402,10 @@ unsigned limiter_conn_count(struct limiter *l, const struct sockaddr_storage *ad
 {
 	if (addr == NULL)
 		return atomic_load(&l->conns);
-	uint8_t key[16];
-	limiter_key(addr, key);
-	uint64_t h = limiter_hash(l, key);
-	struct limiter_shard *s = limiter_shard_of(l, h);
 	unsigned n = 0;
-
-	pthread_mutex_lock(&s->mu);
+	uint8_t key[16];
+	uint64_t h;
+	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
 	struct limiter_rec *r = limiter_find(l, s, h, key, 0, 0);
 	if (r != NULL)
 		n = r->conns;
@@ -431,10 +429,8 @@ uint64_t limiter_take(struct limiter *l, const struct sockaddr_storage *addr, ui
 	struct limiter_rec *r = NULL;
 	if (rate_ip != 0) {
 		uint8_t key[16];
-		limiter_key(addr, key);
-		uint64_t h = limiter_hash(l, key);
-		s = limiter_shard_of(l, h);
-		pthread_mutex_lock(&s->mu);
+		uint64_t h;
+		s = limiter_lock(l, addr, key, &h);
 		/* A counted connection always has a record; an address that
 		 * cannot be tracked (full table) is held to the global rate
 		 * only — it could not have opened a counted connection. */
@@ -484,13 +480,10 @@ int limiter_auth_fail(struct limiter *l, const struct sockaddr_storage *addr, ui
 		return 0;
 	uint64_t win = (uint64_t)atomic_load(&l->ban_window) * NS_PER_SEC;
 	uint64_t len = (uint64_t)atomic_load(&l->ban_time) * NS_PER_SEC;
-	uint8_t key[16];
-	limiter_key(addr, key);
-	uint64_t h = limiter_hash(l, key);
-	struct limiter_shard *s = limiter_shard_of(l, h);
 	int banned = 0;
-
-	pthread_mutex_lock(&s->mu);
+	uint8_t key[16];
+	uint64_t h;
+	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
 	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 1);
 	if (r == NULL)
 		goto out; /* untrackable; such an address cannot hold a connection */
@@ -515,11 +508,8 @@ out:
 void limiter_auth_ok(struct limiter *l, const struct sockaddr_storage *addr)
 {
 	uint8_t key[16];
-	limiter_key(addr, key);
-	uint64_t h = limiter_hash(l, key);
-	struct limiter_shard *s = limiter_shard_of(l, h);
-
-	pthread_mutex_lock(&s->mu);
+	uint64_t h;
+	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
 	struct limiter_rec *r = limiter_find(l, s, h, key, 0, 0);
 	if (r != NULL)
 		r->fails = 0; /* an active ban stays */
@@ -528,13 +518,10 @@ void limiter_auth_ok(struct limiter *l, const struct sockaddr_storage *addr)
 
 int limiter_is_banned(struct limiter *l, const struct sockaddr_storage *addr, uint64_t now_ns)
 {
-	uint8_t key[16];
-	limiter_key(addr, key);
-	uint64_t h = limiter_hash(l, key);
-	struct limiter_shard *s = limiter_shard_of(l, h);
 	int banned = 0;
-
-	pthread_mutex_lock(&s->mu);
+	uint8_t key[16];
+	uint64_t h;
+	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
 	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 0);
 	if (r != NULL && now_ns < r->ban_until)
 		banned = 1;

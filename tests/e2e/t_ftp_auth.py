@@ -8,18 +8,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from ftptest import Raw, htpasswd  # noqa: E402
 
 SECRET = "/pub/releases/1.0/sample-1.0.tar.gz"
-
-
-def htpasswd(user, password):
-    h = subprocess.run(["openssl", "passwd", "-6", password], capture_output=True,
-                       check=True).stdout.decode().strip()
-    fd, path = tempfile.mkstemp(prefix="pm-htpasswd-")
-    with os.fdopen(fd, "w") as f:
-        f.write("%s:%s\n" % (user, h))
-    return path
 
 
 def main():

@@ -1,140 +1,14 @@
 """FTP protocol conformance: the exact reply code of every command, over a
 raw socket (table-driven), and the session survives every refusal.
 
-Also defines Raw, the small raw-socket FTP client the other t_ftp_* tests
-import."""
+Raw and wide_pasv live in ftptest.py (re-exported here for older imports)."""
 import os
 import re
-import socket
-import ssl
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-
-
-class Raw:
-    """A raw FTP control connection: send lines, read (multi-line) replies."""
-
-    def __init__(self, port, host="127.0.0.1", timeout=10, implicit_ctx=None):
-        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.host = host
-        self.sock = socket.socket(fam, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect((host, port))
-        if implicit_ctx is not None:
-            self.sock = implicit_ctx.wrap_socket(self.sock, server_hostname=None)
-        self.buf = b""
-        self.greeting = self.reply()
-
-    def line(self):
-        end = time.time() + 15
-        while b"\n" not in self.buf:
-            if time.time() > end:
-                raise TimeoutError("no reply line")
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed")
-            self.buf += chunk
-        ln, self.buf = self.buf.split(b"\n", 1)
-        return ln.rstrip(b"\r").decode("utf-8", "replace")
-
-    def reply(self):
-        """(code, full text) of one reply; code 0 when the connection closed."""
-        try:
-            first = self.line()
-        except (EOFError, OSError, TimeoutError):
-            return 0, ""
-        text = [first]
-        if len(first) >= 4 and first[3] == "-":
-            code = first[:3]
-            while True:
-                ln = self.line()
-                text.append(ln)
-                if ln.startswith(code + " "):
-                    break
-        return int(first[:3]), "\n".join(text)
-
-    def send(self, line):
-        if isinstance(line, str):
-            line = line.encode("utf-8")
-        self.sock.sendall(line + b"\r\n")
-
-    def cmd(self, line):
-        self.send(line)
-        return self.reply()
-
-    def code(self, line):
-        return self.cmd(line)[0]
-
-    def login(self):
-        self.cmd("USER anonymous")
-        return self.cmd("PASS test@example.org")
-
-    def auth_tls(self, ctx=None):
-        if ctx is None:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        self.ctx = ctx
-        r = self.cmd("AUTH TLS")
-        if r[0] == 234:
-            self.sock = ctx.wrap_socket(self.sock)
-        return r
-
-    def pasv_addr(self):
-        c, t = self.cmd("EPSV")
-        if c != 229:
-            return None
-        port = int(re.search(r"\(\|\|\|(\d+)\|\)", t).group(1))
-        return (self.host, port)
-
-    def data_conn(self, addr):
-        fam = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(addr)
-        return s
-
-    def retr_bytes(self, cmd, tls=False):
-        """Run a transfer command over EPSV; (preliminary code, bytes, final code)."""
-        addr = self.pasv_addr()
-        d = self.data_conn(addr)
-        c1, _ = self.cmd(cmd)
-        data = b""
-        if c1 == 150:
-            if tls:  # the server starts TLS once the command is accepted
-                d = self.ctx.wrap_socket(d, session=self.sock.session)
-            while True:
-                chunk = d.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            if tls:
-                try:
-                    d.unwrap()
-                except (OSError, ValueError):
-                    pass
-            d.close()
-            c2, _ = self.reply()
-        else:
-            d.close()
-            c2 = None
-        return c1, data, c2
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
-def wide_pasv(n=100):
-    """pasv_ports of n free ports: every passive transfer leaves its port in
-    TIME_WAIT for a minute, and a busy test uses more than pmtest's 20."""
-    lo, hi = pmtest.free_range(n)
-    return {"pasv_ports": "%d-%d" % (lo, hi)}
+from ftptest import Raw, wide_pasv  # noqa: E402,F401
 
 
 # (command, expected code) in order on one logged-in session

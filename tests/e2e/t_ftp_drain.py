@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from ftptest import Raw, read_all  # noqa: E402
 
 BIG = "/pub/misc/speedtest-256K.bin"
 
@@ -30,11 +30,7 @@ def main():
         os.kill(d.pid, signal.SIGTERM)
         c, t = idle.reply()
         pmtest.check("idle session: 421 on shutdown", c == 421, (c, t))
-        while True:
-            chunk = dc.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data += read_all(dc)
         dc.close()
         pmtest.check_eq("the running transfer finishes with every byte", src, data)
         pmtest.check_eq("and 226", 226, r.reply()[0])

@@ -5,21 +5,19 @@ import calendar
 import hashlib
 import io
 import os
-import ssl
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftplib  # noqa: E402
 import pmtest  # noqa: E402
-from t_ftp_conformance import wide_pasv  # noqa: E402
+from ftptest import tls_ctx, wide_pasv  # noqa: E402
 
 FILE = "pub/hello/hello-2.12.tar.gz"
 
 
 def connect(d):
-    ctx = ssl.create_default_context(cafile=d.cert)
-    ctx.check_hostname = False
+    ctx = tls_ctx(d)
     f = ftplib.FTP_TLS(context=ctx, timeout=15)
     f.connect("127.0.0.1", d.ftp_port)
     f.login("anonymous", "ftplib@example.org")
@@ -103,8 +101,7 @@ def main():
         f.quit()
 
         # implicit FTPS with ftplib: wrap before the greeting
-        ctx = ssl.create_default_context(cafile=d.cert)
-        ctx.check_hostname = False
+        ctx = tls_ctx(d)
 
         class Implicit(ftplib.FTP_TLS):
             def connect(self, host, port, timeout=15):

@@ -10,7 +10,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from ftptest import Raw  # noqa: E402
 
 SIZE = 1 << 30  # sparse: no disk used, still 1 GiB to hash
 

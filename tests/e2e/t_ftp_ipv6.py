@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from ftptest import Raw  # noqa: E402
 
 
 def main():
@@ -24,10 +24,7 @@ def main():
         c1, data, c2 = r.retr_bytes("RETR /README")
         with open(os.path.join(d.root, "README"), "rb") as f:
             pmtest.check("RETR over EPSV on ::1", data == f.read() and c2 == 226, (c1, c2))
-        r.auth_tls()
-        r.login()
-        r.code("PBSZ 0")
-        r.code("PROT P")
+        r.login_prot(True)
         r.code("TYPE I")
         c1, data, c2 = r.retr_bytes("MLSD /pub", tls=True)
         pmtest.check("MLSD over TLS on ::1", b"type=dir" in data and c2 == 226, (c1, c2))

@@ -10,7 +10,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import wide_pasv  # noqa: E402
+from ftptest import wide_pasv  # noqa: E402
 
 
 def lftp(port, script, cwd):

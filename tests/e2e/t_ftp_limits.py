@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from ftptest import Raw  # noqa: E402
 
 BIG = "/pub/misc/speedtest-256K.bin"
 
@@ -17,12 +17,7 @@ BIG = "/pub/misc/speedtest-256K.bin"
 def abort_during_transfer(d, tls):
     tag = "TLS" if tls else "plain"
     r = Raw(d.ftp_port)
-    if tls:
-        r.auth_tls()
-    r.login()
-    if tls:
-        r.code("PBSZ 0")
-        r.code("PROT P")
+    r.login_prot(tls)
     r.code("TYPE I")
     addr = r.pasv_addr()
     dc = r.data_conn(addr)

@@ -10,7 +10,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw, wide_pasv  # noqa: E402
+from ftptest import Raw, wide_pasv  # noqa: E402
 
 
 def main():
@@ -22,12 +22,7 @@ def main():
         for tls in (False, True):
             tag = "TLS" if tls else "plain"
             r = Raw(d.ftp_port)
-            if tls:
-                r.auth_tls()
-            r.login()
-            if tls:
-                r.code("PBSZ 0")
-                r.code("PROT P")
+            r.login_prot(tls)
             pmtest.check_eq("%s: MODE Z" % tag, 200, r.code("MODE Z"))
             r.code("TYPE I")
             c1, data, c2 = r.retr_bytes("RETR /pub/misc/speedtest-256K.bin", tls)

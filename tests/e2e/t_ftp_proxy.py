@@ -4,12 +4,12 @@ checks); a connection without a header is refused; a proxied passive data
 connection must name the same client in its own header."""
 import os
 import socket
-import ssl
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from ftptest import Raw, read_all, tls_ctx  # noqa: E402
 
 CLIENT = "203.0.113.9"
 
@@ -46,12 +46,7 @@ def main():
         good = socket.create_connection(addr, timeout=5)
         good.sendall(hdr(CLIENT, addr[1]))
         c1 = r.code("RETR /README")
-        data = b""
-        while True:
-            chunk = good.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(good)
         good.close()
         stolen = b""
         try:
@@ -64,6 +59,24 @@ def main():
         pmtest.check_eq("226", 226, r.reply()[0])
         pmtest.check_eq("data connection naming another client gets nothing", b"", stolen)
         pmtest.check("that refusal is logged", d.wait_log("PROXY header names another client"))
+        # a data connection that sends no header does not cost the client
+        # its own, arriving after it
+        addr = r.pasv_addr()
+        silent = socket.create_connection(addr, timeout=5)
+        time.sleep(0.5)  # accepted and waiting for its header
+        good = socket.create_connection(addr, timeout=5)
+        good.sendall(hdr(CLIENT, addr[1]))
+        c1 = r.code("RETR /README")
+        try:
+            data = read_all(good)
+        except OSError as e:
+            data = repr(e).encode()
+        good.close()
+        silent.close()
+        pmtest.check_eq("after a silent data connection: 150", 150, c1)
+        pmtest.check_eq("after a silent data connection the client still gets its file",
+                        readme, data)
+        pmtest.check_eq("after a silent data connection: 226", 226, r.reply()[0])
         # the limiter counts the header's address: 2 allowed, the third is 421
         r2 = ProxiedRaw(d.ftp_port, hdr(CLIENT, d.ftp_port))
         r3 = ProxiedRaw(d.ftp_port, hdr(CLIENT, d.ftp_port))
@@ -83,8 +96,7 @@ def main():
         s.close()
         pmtest.check_eq("a connection without a PROXY header is closed", b"", got)
         # implicit FTPS behind the proxy
-        ctx = ssl.create_default_context(cafile=d.cert)
-        ctx.check_hostname = False
+        ctx = tls_ctx(d)
         r.close()
         i = ProxiedRaw(d.ftps_port, hdr("192.0.2.51", d.ftps_port), implicit_ctx=ctx)
         pmtest.check_eq("implicit FTPS after a PROXY header", 220, i.greeting[0])

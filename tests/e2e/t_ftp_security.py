@@ -3,26 +3,13 @@
 its file), no PORT/EPRT bounce, no path escapes, the session survives
 every refusal, auth_paths are invisible to anonymous sessions."""
 import os
-import re
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw, wide_pasv  # noqa: E402
-
-
-def htpasswd(user, password):
-    """An auth_file with one sha512-crypt user (outside the served tree)."""
-    h = subprocess.run(["openssl", "passwd", "-6", password], capture_output=True,
-                       check=True).stdout.decode().strip()
-    fd, path = tempfile.mkstemp(prefix="pm-htpasswd-")
-    with os.fdopen(fd, "w") as f:
-        f.write("%s:%s\n" % (user, h))
-    return path
+from ftptest import Raw, htpasswd, read_all, wide_pasv  # noqa: E402
 
 
 def main():
@@ -48,12 +35,7 @@ def main():
             stolen = thief.recv(65536)
         except OSError:
             pass
-        data = b""
-        while c1 == 150:
-            chunk = good.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(good) if c1 == 150 else b""
         good.close()
         c2 = r.reply()[0]
         thief.close()
@@ -76,12 +58,7 @@ def main():
             stolen = b""
         thief.close()
         good = r.data_conn(addr)
-        data = b""
-        while True:
-            chunk = good.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(good)
         good.close()
         pmtest.check_eq("thief after RETR gets nothing", b"", stolen)
         pmtest.check_eq("real client after the thief gets the file", readme, data)

@@ -3,7 +3,6 @@ ftp_tls_reuse = required: ftplib (which never resumes) gets a clear 522
 for that transfer and the session goes on; curl and lftp resume and work."""
 import io
 import os
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -11,15 +10,9 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftplib  # noqa: E402
 import pmtest  # noqa: E402
-from t_ftp_conformance import Raw  # noqa: E402
+from ftptest import Raw, tls_ctx  # noqa: E402
 
 FILE = "pub/misc/speedtest-256K.bin"
-
-
-def tls_ctx(d):
-    ctx = ssl.create_default_context(cafile=d.cert)
-    ctx.check_hostname = False
-    return ctx
 
 
 def main():

@@ -5,7 +5,6 @@ import calendar
 import email.utils
 import json
 import os
-import ssl
 import sys
 import time
 import urllib.parse
@@ -13,7 +12,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftplib  # noqa: E402
 import pmtest  # noqa: E402
-from t_ftp_conformance import wide_pasv  # noqa: E402
+from ftptest import tls_ctx, wide_pasv  # noqa: E402
 
 
 def https_json(d, path):
@@ -23,8 +22,7 @@ def https_json(d, path):
 
 def main():
     with pmtest.Daemon(sets=wide_pasv()) as d:
-        ctx = ssl.create_default_context(cafile=d.cert)
-        ctx.check_hostname = False
+        ctx = tls_ctx(d)
         f = ftplib.FTP_TLS(context=ctx, timeout=15)
         f.connect("127.0.0.1", d.ftp_port)
         f.login()
