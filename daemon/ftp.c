@@ -13,12 +13,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ftp.h"
 #include "auth.h"
 #include "ftp_int.h"
+#include "metrics.h"
 #include "limiter.h"
 #include "log.h"
 #include "net.h"
@@ -50,6 +52,12 @@ uint64_t ftp_now(void)
 void ftp_stat_add(int which, uint64_t n)
 {
 	atomic_fetch_add(&ftp_counters[which], n);
+	switch (which) {
+	case FTP_STAT_BYTES: metrics_bytes_sent(METRICS_FTP, n); break;
+	case FTP_STAT_HS: metrics_tls_handshake(METRICS_FTPS, 1); break;
+	case FTP_STAT_HS_FAIL: metrics_tls_handshake(METRICS_FTPS, 0); break;
+	default: break;
+	}
 }
 
 unsigned ftp_sessions(void)
@@ -360,6 +368,8 @@ static void ftp_sess_kill(struct ftp_sess *s)
 	buf_free(&s->out);
 	if (s->counted && limiter_global())
 		limiter_conn_close(limiter_global(), &s->peer);
+	if (s->metered)
+		metrics_conn_close(s->implicit ? METRICS_FTPS : METRICS_FTP);
 	if (s->reject)
 		s->loop->nreject--;
 	atomic_fetch_sub(&ftp_nsessions, 1);
@@ -439,6 +449,13 @@ static int ftp_admit(struct ftp_sess *s)
 	if (v != LIMITER_OK && l->nreject >= FTP_REJECT_MAX)
 		return -1;
 	s->counted = v == LIMITER_OK && lim != NULL;
+	s->metered = 1;
+	metrics_conn_open(s->implicit ? METRICS_FTPS : METRICS_FTP);
+	if (v != LIMITER_OK)
+		metrics_conn_refused(s->implicit ? METRICS_FTPS : METRICS_FTP,
+				     v == LIMITER_FULL     ? "full"
+				     : v == LIMITER_PER_IP ? "per_ip"
+							   : "banned");
 	switch (v) {
 	case LIMITER_OK:
 		break;
@@ -986,6 +1003,11 @@ void ftp_stop(unsigned drain_seconds)
 	if (ftp_loops == NULL)
 		return;
 	atomic_store(&ftp_stop_flag, (int)drain_seconds + 1);
+	/* New connections are refused from now on (the kernel answers RST)
+	 * instead of waiting in the backlog while transfers drain.  The fds
+	 * stay open (closed by the loops' owner later), so no reuse race. */
+	for (int i = 0; i < ftp_loops[0].nlev; i++)
+		shutdown(ftp_loops[0].lev[i].fd, SHUT_RDWR);
 	for (unsigned t = 0; t < ftp_nloops; t++) {
 		uint64_t one = 1;
 		if (write(ftp_loops[t].wakefd, &one, sizeof(one)) < 0) {

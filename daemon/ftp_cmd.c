@@ -25,6 +25,8 @@
 #include "limiter.h"
 #include "listing.h"
 #include "log.h"
+#include "lslr.h"
+#include "metrics.h"
 #include "net.h"
 #include "path.h"
 
@@ -98,6 +100,11 @@ static int ftp_kind(const struct ftp_sess *s, const struct index *ix, const char
 		return *d ? FT_DIR : FT_NONE;
 	}
 	*e = index_lookup(ix, rel);
+	if (*e == NULL && lslr_is_virtual(ix, rel)) {
+		static __thread struct index_entry ve; /* valid until this thread's next call */
+		*e = lslr_entry(ix, &ve);
+		return *e ? FT_FILE : FT_NONE;
+	}
 	if (*e == NULL)
 		return FT_NONE;
 	if ((*e)->type == INDEX_DIR) {
@@ -333,6 +340,8 @@ void ftp_cmd_auth_done(struct ftp_sess *s, int ok)
 	}
 	log_info("ftp: %s: failed login for user %s", s->peer_str,
 	         log_esc(esc, sizeof(esc), s->user, strlen(s->user)));
+	log_auth_fail(&s->peer, s->implicit || s->ctrl.tls ? "ftps" : "ftp", s->user);
+	metrics_auth_failure(s->implicit || s->ctrl.tls ? METRICS_FTPS : METRICS_FTP);
 	if (lim && limiter_auth_fail(lim, &s->peer, ftp_now())) {
 		ftp_sess_close(s, 421,
 		               "Too many failed logins; your address is banned for a while");
@@ -680,7 +689,8 @@ static void cmd_retr(struct ftp_sess *s, char *arg)
 	    ftp_file_entry(s, arg, rel, &ix, 550, "Not a regular file") == NULL)
 		return;
 	struct stat st;
-	int fd = file_open(ix->rootfd, rel, FILE_REG, &st);
+	int fd = lslr_is_virtual(ix, rel) ? lslr_open(&st)
+					  : file_open(ix->rootfd, rel, FILE_REG, &st);
 	int err = errno; /* the last release of a replaced snapshot closes files */
 	index_release(ix);
 	if (fd < 0) {

@@ -16,9 +16,11 @@
 #include "auth.h"
 #include "compress.h"
 #include "ftp_int.h"
+#include "metrics.h"
 #include "limiter.h"
 #include "listing.h"
 #include "log.h"
+#include "lslr.h"
 #include "net.h"
 #include "path.h"
 
@@ -112,6 +114,20 @@ static void ftp_data_xferlog(struct ftp_sess *s, int complete)
 	uint64_t secs = (ftp_now() - d->t_begin) / FTP_SEC;
 	log_xfer(&s->peer, (unsigned)secs, d->bytes, d->path ? d->path : "?", !d->ascii,
 	         s->anonymous, s->anonymous ? s->anon_id : s->user, complete ? 'c' : 'i');
+	if (log_json_enabled()) {
+		struct log_event ev = {
+			.event = "transfer",
+			.proto = s->implicit || s->ctrl.tls ? "ftps" : "ftp",
+			.peer = &s->peer,
+			.user = s->anonymous ? NULL : s->user,
+			.method = "RETR",
+			.path = d->path,
+			.status = complete ? 226 : 426,
+			.bytes = d->bytes,
+			.secs = (double)(ftp_now() - d->t_begin) / 1e9,
+		};
+		log_json(&ev);
+	}
 }
 
 void ftp_data_free(struct ftp_sess *s)
@@ -133,6 +149,8 @@ void ftp_data_free(struct ftp_sess *s)
 /* End the transfer: close the connection, reply, log. */
 static void ftp_data_finish(struct ftp_sess *s, int code, const char *text)
 {
+	if (s->data->log_xfer)
+		metrics_transfer(s->implicit || s->ctrl.tls ? METRICS_FTPS : METRICS_FTP, code == 226);
 	ftp_data_xferlog(s, code == 226);
 	ftp_stat_add(FTP_STAT_XFERS, 1);
 	ftp_reply(s, code, "%s", text);
@@ -286,10 +304,14 @@ static int ftp_data_produce(struct ftp_sess *s)
 	time_t now = time(NULL); /* for ls dates; file chunks need no clock */
 	for (;;) {
 		const struct index_entry *e;
+		struct index_entry ve;
 		if (d->dir == NULL) {
 			if (d->pos > 0)
 				break;
 			e = &d->one;
+		} else if (d->pos == d->dir->count && d->dir->path[0] == '\0' &&
+			   lslr_entry(d->ix, &ve) != NULL) {
+			e = &ve; /* the virtual ls-lR.gz, last in the root */
 		} else {
 			if (d->pos >= d->dir->count || d->pos >= PM_LIST_ENTRIES_MAX)
 				break;

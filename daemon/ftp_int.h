@@ -108,6 +108,7 @@ struct ftp_sess {
 	int reject;        /* greeting is a 421 */
 	const char *reject_text;
 	int ctrl_hs;       /* control TLS handshake running */
+	int metered;       /* counted in metrics_conn_open */
 	int greet_pending; /* greeting after the implicit handshake */
 	int auth_pending;  /* start TLS once the 234 is out */
 	int closing;       /* close once the output is out */

@@ -37,6 +37,9 @@
 #include "http_int.h"
 #include "http_util.h"
 #include "log.h"
+#include "lslr.h"
+#include "metrics.h"
+#include "proxy_accept.h"
 #include "net.h"
 #include "path.h"
 #include "tls.h"
@@ -52,6 +55,7 @@ struct hd {
 	struct MHD_Daemon *d;
 	int fd;
 	int tls;
+	int proxied;           /* PROXY protocol: our accept thread adds connections */
 	unsigned tls_gen;
 	char *cert, *key;      /* PEM bytes given to this daemon */
 };
@@ -65,6 +69,7 @@ static pthread_t reaper;
 static pthread_cond_t reaper_cv = PTHREAD_COND_INITIALIZER;
 static int reaper_on;
 static int acme_fd = -1;
+static struct proxy_accept *proxies[HTTP_DAEMONS_MAX];
 
 /* The 40 ms stall of new TLS 1.3 connections.  In TLS 1.3 the client
  * sends the last handshake message (Finished); GnuTLS has nothing to send
@@ -133,10 +138,31 @@ enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigne
 	http_common_headers(resp, r);
 	r->status = status;
 	r->bytes = r->head ? 0 : bodylen;
+	if (r->hc) {
+		enum metrics_proto mp = r->hc->tls ? METRICS_HTTPS : METRICS_HTTP;
+		if (r->hc->tls && r->hc->requests == 0)
+			metrics_tls_handshake(mp, 1); /* a request came: the handshake worked */
+		r->hc->requests++;
+		metrics_request(mp, status, (double)(limiter_now_ns() - r->t0) / 1e9);
+	}
 	log_access(r->hc ? &r->hc->peer : NULL, r->authed ? r->user : NULL,
 		   cur_meta.method ? cur_meta.method : "-", r->uri ? r->uri : "-",
 		   cur_meta.version ? cur_meta.version : "-", status, r->bytes,
 		   http_hdr(c, "Referer"), http_hdr(c, "User-Agent"));
+	if (log_json_enabled()) {
+		struct log_event ev = {
+			.event = "request",
+			.proto = r->hc && r->hc->tls ? "https" : "http",
+			.peer = r->hc ? &r->hc->peer : NULL,
+			.user = r->authed ? r->user : NULL,
+			.method = cur_meta.method,
+			.path = r->uri,
+			.status = status,
+			.bytes = r->bytes,
+			.secs = (double)(limiter_now_ns() - r->t0) / 1e9,
+		};
+		log_json(&ev);
+	}
 	enum MHD_Result ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -343,6 +369,8 @@ static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Re
 			limiter_auth_ok(lim, &r->hc->peer);
 		ok = 1;
 	} else {
+		log_auth_fail(&r->hc->peer, r->hc->tls ? "https" : "http", user);
+		metrics_auth_failure(r->hc->tls ? METRICS_HTTPS : METRICS_HTTP);
 		if (lim && limiter_auth_fail(lim, &r->hc->peer, now)) {
 			char a[64];
 			net_addr_str(&r->hc->peer, 0, a, sizeof(a));
@@ -448,10 +476,17 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 		}
 	} else {
 		const struct index_entry *e = index_lookup(ix, rel);
-		if (e == NULL || e->type != INDEX_FILE || slash)
+		struct stat vst;
+		int vfd;
+		if (e == NULL && !slash && lslr_is_virtual(ix, rel) && (vfd = lslr_open(&vst)) >= 0) {
+			r->file = 1;
+			ret = http_serve_fd(c, r, vfd, &vst, LSLR_NAME, cfg);
+		} else if (e == NULL || e->type != INDEX_FILE || slash) {
 			ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
-		else
+		} else {
+			r->file = 1;
 			ret = http_serve_file(c, r, ix, ix->rootfd, rel, cfg);
+		}
 	}
 	index_release(ix);
 	return ret;
@@ -528,6 +563,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	r->hc = ci ? ci->socket_context : NULL;
+	r->t0 = limiter_now_ns();
 	return r;
 }
 
@@ -538,6 +574,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	(void)toe;
 	struct http_req *r = *con_cls;
+	if (r && r->hc) {
+		enum metrics_proto mp = r->hc->tls ? METRICS_HTTPS : METRICS_HTTP;
+		int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+		if (ok)
+			metrics_bytes_sent(mp, r->bytes);
+		if (r->file && !r->head)
+			metrics_transfer(mp, ok);
+	}
 	if (r) {
 		free(r->uri);
 		free(r);
@@ -571,6 +615,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		}
 		hc->verdict = lim ? limiter_conn_open(lim, &hc->peer, limiter_now_ns()) : LIMITER_OK;
 		hc->counted = hc->verdict == LIMITER_OK;
+		metrics_conn_open(tls ? METRICS_HTTPS : METRICS_HTTP);
+		if (!hc->counted)
+			metrics_conn_refused(tls ? METRICS_HTTPS : METRICS_HTTP,
+					     hc->verdict == LIMITER_FULL     ? "full"
+					     : hc->verdict == LIMITER_PER_IP ? "per_ip"
+									     : "banned");
 		/* Small answers go out at once, not after the peer's delayed ACK. */
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		if (ci) {
@@ -581,6 +631,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		struct http_conn *hc = *socket_context;
 		if (hc) {
+			metrics_conn_close(hc->tls ? METRICS_HTTPS : METRICS_HTTP);
+			if (hc->tls && hc->requests == 0)
+				metrics_tls_handshake(METRICS_HTTPS, 0); /* closed before any request */
 			if (hc->counted && lim)
 				limiter_conn_close(lim, &hc->peer);
 			free(hc);
@@ -626,7 +679,10 @@ static int hd_start(struct hd *h)
 			 MHD_USE_ERROR_LOG;
 
 #define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
-	OPT(MHD_OPTION_LISTEN_SOCKET, h->fd, NULL);
+	if (h->proxied)
+		flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+	else
+		OPT(MHD_OPTION_LISTEN_SOCKET, h->fd, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL);
 	/* SECURITY: the header block and buffers of one connection are
 	 * bounded; a larger request header is refused by libmicrohttpd. */
@@ -723,6 +779,22 @@ static void acme_open(const struct config *cfg)
 	}
 }
 
+/* proxy_accept hands over a connection with the client's real address. */
+static int http_proxy_deliver(void *arg, int fd, const struct sockaddr_storage *peer,
+			      socklen_t peerlen, const struct sockaddr_storage *local)
+{
+	int i = (int)(intptr_t)arg;
+	enum MHD_Result r = MHD_NO;
+	(void)local;
+	pthread_mutex_lock(&hd_mu);
+	if (i < ndaemons && daemons[i].d)
+		r = MHD_add_connection(daemons[i].d, fd, (const struct sockaddr *)peer, peerlen);
+	else
+		close(fd);
+	pthread_mutex_unlock(&hd_mu);
+	return r == MHD_YES ? 0 : -1; /* MHD closed fd on failure */
+}
+
 static int add_daemon(int fd, int tls)
 {
 	if (ndaemons >= HTTP_DAEMONS_MAX) {
@@ -733,11 +805,22 @@ static int add_daemon(int fd, int tls)
 	memset(h, 0, sizeof(*h));
 	h->fd = fd;
 	h->tls = tls;
+	/* SECURITY: a PROXY header is read only on listeners configured for
+	 * it, and required there. */
+	h->proxied = (config_get()->proxy_protocol &
+		      (tls ? CONFIG_PROXY_HTTPS : CONFIG_PROXY_HTTP)) != 0;
 	if (hd_start(h) != 0) {
 		log_err("http: cannot start the %s service on fd %d", tls ? "HTTPS" : "HTTP", fd);
 		return -1;
 	}
 	ndaemons++;
+	if (h->proxied) {
+		proxies[ndaemons - 1] = proxy_accept_start(fd, http_proxy_deliver,
+							   (void *)(intptr_t)(ndaemons - 1),
+							   tls ? "https" : "http");
+		if (proxies[ndaemons - 1] == NULL)
+			return -1;
+	}
 	return 0;
 }
 
@@ -802,13 +885,15 @@ void http_reload(void)
 		memset(&fresh, 0, sizeof(fresh));
 		fresh.fd = h->fd;
 		fresh.tls = 1;
+		fresh.proxied = h->proxied;
 		if (hd_start(&fresh) != 0) {
 			log_err("http: new certificate not taken: cannot start a daemon with it");
 			continue;
 		}
 		/* Both daemons poll the socket for a moment; then the old one
 		 * stops accepting and drains. */
-		MHD_quiesce_daemon(h->d);
+		if (!h->proxied)
+			MHD_quiesce_daemon(h->d);
 		retired[nretired++] = *h;
 		*h = fresh;
 		log_info("http: serving the renewed certificate to new connections");
@@ -818,10 +903,18 @@ void http_reload(void)
 
 void http_stop(unsigned drain_seconds)
 {
+	for (int i = 0; i < HTTP_DAEMONS_MAX; i++) {
+		proxy_accept_stop(proxies[i]);
+		proxies[i] = NULL;
+	}
 	pthread_mutex_lock(&hd_mu);
-	for (int i = 0; i < ndaemons; i++)
-		if (daemons[i].d)
+	for (int i = 0; i < ndaemons; i++) {
+		if (daemons[i].d && !daemons[i].proxied)
 			MHD_quiesce_daemon(daemons[i].d);
+		/* New connections are refused from now on (RST), not queued
+		 * in the backlog while the open ones drain. */
+		shutdown(daemons[i].fd, SHUT_RDWR);
+	}
 	pthread_mutex_unlock(&hd_mu);
 	uint64_t end = limiter_now_ns() + (uint64_t)drain_seconds * 1000000000ull;
 	while (limiter_now_ns() < end) {

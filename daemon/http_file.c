@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "file.h"
 #include "http_int.h"
+#include "sums.h"
 #include "http_util.h"
 #include "log.h"
 
@@ -379,6 +380,12 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
 	MHD_add_response_header(resp, "Last-Modified", lastmod);
 	MHD_add_response_header(resp, "ETag", etag);
 	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	/* RFC 9530: the digest of the whole representation, also on 206;
+	 * only when the background hasher already has it. */
+	char rd[96];
+	if (sums_repr_digest(name, size, (int64_t)st->st_mtime, (uint64_t)st->st_ino, rd,
+			     sizeof(rd)) == 0)
+		MHD_add_response_header(resp, "Repr-Digest", rd);
 	if (status == MHD_HTTP_PARTIAL_CONTENT && n == 1)
 		MHD_add_response_header(resp, "Content-Range", cr);
 	/* SECURITY: a served document must not run with the listing's origin

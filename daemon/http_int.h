@@ -18,6 +18,7 @@ struct http_conn {
 	int counted;                  /* limiter_conn_open said OK */
 	enum limiter_verdict verdict; /* why not, when not counted */
 	int tls;
+	unsigned requests;            /* answered on this connection */
 };
 
 /* One request (MHD *con_cls), from the URI log callback to completion. */
@@ -30,6 +31,8 @@ struct http_req {
 	uint64_t bytes;             /* body bytes planned */
 	char user[PM_AUTH_USER_MAX + 1];
 	int authed;
+	uint64_t t0;                /* request received (limiter_now_ns) */
+	int file;                   /* a file body (a transfer) */
 };
 
 /* Add the headers every response carries (Server, security headers). */

@@ -21,6 +21,7 @@
 #include "compress.h"
 #include "file.h"
 #include "http_int.h"
+#include "lslr.h"
 #include "http_util.h"
 #include "listing.h"
 #include "path.h"
@@ -230,8 +231,16 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 		anon && cfg->auth_paths.n > 0 ? hide_protected : NULL;
 
 	parse_query(query, sort, &json);
-	int n = snprintf(key, sizeof(key), "%c%s%c:%s", json ? 'j' : 'h', sort, anon ? 'a' : 'u',
-			 d->path);
+	/* The root lists the generated ls-lR.gz, which is rebuilt just after
+	 * each publish: its generation is part of the root's key. */
+	uint64_t lgen = 0;
+	if (d->path[0] == '\0') {
+		struct lslr_blob *lb = lslr_acquire();
+		lgen = lb ? lb->generation + 1 : 0;
+		lslr_release(lb);
+	}
+	int n = snprintf(key, sizeof(key), "%c%s%c%" PRIu64 ":%s", json ? 'j' : 'h', sort,
+			 anon ? 'a' : 'u', lgen, d->path);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 path too long\n");
 

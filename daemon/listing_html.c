@@ -17,6 +17,8 @@
 #include "http_util.h"
 #include "limits.h"
 #include "listing.h"
+#include "lslr.h"
+#include "sums.h"
 #include "web_assets.h"
 
 struct sort_ctx {
@@ -28,8 +30,8 @@ struct sort_ctx {
 static int cmp_entries(const void *a, const void *b, void *arg)
 {
 	const struct sort_ctx *s = arg;
-	const struct index_entry *x = &s->ix->entries[*(const uint32_t *)a];
-	const struct index_entry *y = &s->ix->entries[*(const uint32_t *)b];
+	const struct index_entry *x = *(const struct index_entry *const *)a;
+	const struct index_entry *y = *(const struct index_entry *const *)b;
 	int r = 0;
 
 	/* Directories first whatever the order, as nginx and Apache do. */
@@ -55,13 +57,16 @@ static void sort_parse(const char *sort, char *col, int *desc)
 	}
 }
 
-/* The visible entries of d, sorted; *n set.  NULL on ENOMEM. */
-static uint32_t *visible_entries(const struct index *ix, const struct index_dir *d,
-				 int (*hidden)(const char *rel, void *arg), void *arg,
-				 const char *sort, uint32_t *n)
+/* The visible entries of d, sorted; *n set.  extra: the virtual ls-lR.gz
+ * of the root (lslr.h), or NULL.  NULL on ENOMEM. */
+static const struct index_entry **visible_entries(const struct index *ix,
+						  const struct index_dir *d,
+						  int (*hidden)(const char *rel, void *arg),
+						  void *arg, const char *sort,
+						  const struct index_entry *extra, uint32_t *n)
 {
 	uint32_t cap = d->count < PM_LIST_ENTRIES_MAX ? d->count : PM_LIST_ENTRIES_MAX;
-	uint32_t *v = malloc(sizeof(*v) * (cap ? cap : 1));
+	const struct index_entry **v = malloc(sizeof(*v) * (cap + 1));
 	char rel[PM_PATH_MAX];
 	size_t dl = strlen(d->path);
 
@@ -84,8 +89,10 @@ static uint32_t *visible_entries(const struct index *ix, const struct index_dir 
 			if (hidden(rel, arg))
 				continue;
 		}
-		v[(*n)++] = d->first + i;
+		v[(*n)++] = e;
 	}
+	if (extra && !(hidden && hidden(LSLR_NAME, arg)))
+		v[(*n)++] = extra;
 	struct sort_ctx s = {ix, 'N', 0};
 	sort_parse(sort, &s.col, &s.desc);
 	qsort_r(v, *n, sizeof(*v), cmp_entries, &s);
@@ -122,14 +129,17 @@ fail:
 /* One entry, one line: name link, UTC time, exact bytes, human size.
  * Columns are styled by position (CSS nth-child) to keep a 10,000-entry
  * page small. */
-static int put_row(struct buf *out, const struct index_entry *e)
+static int put_row(struct buf *out, const struct index_entry *e, const struct sums_dir *sd)
 {
+	const char *sha = e->type == INDEX_FILE ? sums_dir_find(sd, e->name) : NULL;
 	char date[32], human[32];
 	int dir = e->type == INDEX_DIR;
 
 	utc_stamp(e->mtime, date, sizeof(date));
 	if (buf_puts(out, dir ? "<tr class=\"d\"><td><a href=\"" : "<tr><td><a href=\"") != 0 ||
-	    put_href(out, e) != 0 || buf_puts(out, "\">") != 0 ||
+	    put_href(out, e) != 0 ||
+	    (sha && buf_printf(out, "\" title=\"SHA-256 %s\" data-sha256=\"%s", sha, sha) != 0) ||
+	    buf_puts(out, "\">") != 0 ||
 	    buf_append_enc(out, e->name, e->namelen, BUF_ENC_HTML) != 0 ||
 	    buf_printf(out, "%s</a></td><td>%s</td>", dir ? "/" : "", date) != 0)
 		return -1;
@@ -196,7 +206,11 @@ int listing_html(struct buf *out, const struct index *ix, const struct index_dir
 	uint64_t bytes = 0;
 	char col;
 	int desc, rc = -1;
-	uint32_t *v = visible_entries(ix, d, hidden, arg, sort, &n);
+	struct index_entry ve;
+	const struct index_entry *extra = d->path[0] == '\0' ? lslr_entry(ix, &ve) : NULL;
+	const struct index_entry **v = visible_entries(ix, d, hidden, arg, sort, extra, &n);
+	/* The checksums the directory's SHA256SUMS states, shown per file. */
+	struct sums_dir *sd = sums_dir_acquire(ix, d->path);
 	const char *t = (const char *)web_listing_html;
 	const char *end = t + web_listing_html_len;
 
@@ -204,7 +218,7 @@ int listing_html(struct buf *out, const struct index *ix, const struct index_dir
 		return -1;
 	sort_parse(sort, &col, &desc);
 	for (uint32_t i = 0; i < n; i++) {
-		const struct index_entry *e = &ix->entries[v[i]];
+		const struct index_entry *e = v[i];
 		if (e->type == INDEX_DIR) {
 			ndirs++;
 		} else {
@@ -250,7 +264,7 @@ int listing_html(struct buf *out, const struct index *ix, const struct index_dir
 				r = buf_puts(out, "<tr class=\"u\"><td><a href=\"../\">../</a></td>"
 						  "<td></td><td></td><td></td></tr>\n");
 			for (uint32_t i = 0; r == 0 && i < n; i++)
-				r = put_row(out, &ix->entries[v[i]]);
+				r = put_row(out, v[i], sd);
 		} else if (kl == 6 && memcmp(k, "readme", 6) == 0) {
 			if (readme && readmelen) {
 				r = buf_puts(out, "<h2 class=\"pm-readme-title\">README</h2>\n"
@@ -269,6 +283,7 @@ int listing_html(struct buf *out, const struct index *ix, const struct index_dir
 	}
 	rc = 0;
 fail:
+	sums_dir_release(sd);
 	free(v);
 	return rc;
 }
@@ -278,7 +293,9 @@ int listing_json(struct buf *out, const struct index *ix, const struct index_dir
 {
 	uint32_t n = 0;
 	int rc = -1;
-	uint32_t *v = visible_entries(ix, d, hidden, arg, "NA", &n);
+	struct index_entry ve;
+	const struct index_entry *extra = d->path[0] == '\0' ? lslr_entry(ix, &ve) : NULL;
+	const struct index_entry **v = visible_entries(ix, d, hidden, arg, "NA", extra, &n);
 
 	if (v == NULL)
 		return -1;
@@ -288,7 +305,7 @@ int listing_json(struct buf *out, const struct index *ix, const struct index_dir
 	if (buf_puts(out, "[\r\n") != 0)
 		goto fail;
 	for (uint32_t i = 0; i < n; i++) {
-		const struct index_entry *e = &ix->entries[v[i]];
+		const struct index_entry *e = v[i];
 		char date[40];
 		http_date((time_t)e->mtime, date, sizeof(date));
 		if (buf_puts(out, "{ \"name\":\"") != 0 ||
