@@ -93,7 +93,7 @@ struct log_event {
 void log_json(const struct log_event *ev);
 
 /* A failed login, as one warn line of the error log in a fixed shape that
- * conf/fail2ban-filter.conf matches (user escaped; never the password):
+ * conf/fail2ban/filter.d/pubmirrord.conf matches (user escaped; never the password):
  *   2026-11-22T05:01:02Z [warn] auth: failure from 192.0.2.7 proto=ftps user="alice"
  * Also a "login" event (status 530 for FTP, 401 for HTTP) in json_log. */
 void log_auth_fail(const struct sockaddr_storage *peer, const char *proto,

@@ -27,8 +27,11 @@
 #include "index.h"
 #include "limiter.h"
 #include "log.h"
+#include "lslr.h"
+#include "metrics.h"
 #include "net.h"
 #include "sandbox.h"
+#include "sums.h"
 #include "tls.h"
 
 #define PUBMIRROR_VERSION "0.1.0"
@@ -250,6 +253,11 @@ static void main_reload(const struct main_opts *o)
 	c->http_listen = old->http_listen;
 	c->metrics_listen = old->metrics_listen;
 	memcpy(c->user, old->user, sizeof(c->user));
+	/* Which listeners expect a PROXY header is fixed when they start. */
+	if (c->proxy_protocol != old->proxy_protocol)
+		log_warn("proxy_protocol changes only on restart; the new value is ignored "
+			 "until then");
+	c->proxy_protocol = old->proxy_protocol;
 	if (tls_reload(c, err, sizeof(err)) != 0)
 		log_err("certificate reload failed, the old certificate stays: %s", err);
 	if (auth_load(c, err, sizeof(err)) != 0)
@@ -262,6 +270,12 @@ static void main_reload(const struct main_opts *o)
 	/* a changed root or show_dotfiles applies now; always rescans */
 	index_reconfigure(c);
 	log_info("reload done");
+}
+
+static void *main_http_stop(void *arg)
+{
+	http_stop(*(const unsigned *)arg);
+	return NULL;
 }
 
 static int main_daemonize(void)
@@ -296,6 +310,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	struct ftp_listeners fl;
 	struct http_listeners hl;
+	int mfds[PM_CONF_ADDRS_MAX], nmfds = 0;
 	sigset_t sigs;
 
 	memset(&o, 0, sizeof(o));
@@ -358,9 +373,13 @@ int main(int argc, char **argv)
 	if (main_bind("FTP", &cfg->ftp_listen, fl.plain, &fl.nplain) != 0 ||
 	    main_bind("implicit FTPS", &cfg->ftps_listen, fl.implicit, &fl.nimplicit) != 0 ||
 	    main_bind("HTTPS", &cfg->https_listen, hl.https, &hl.nhttps) != 0 ||
-	    main_bind("HTTP", &cfg->http_listen, hl.http, &hl.nhttp) != 0)
+	    main_bind("HTTP", &cfg->http_listen, hl.http, &hl.nhttp) != 0 ||
+	    main_bind("metrics", &cfg->metrics_listen, mfds, &nmfds) != 0)
 		return 1;
 	if (index_start(cfg) != 0)
+		return 1;
+	/* Before the sandbox: the first ls-lR.gz memory file is made here. */
+	if (lslr_start() != 0 || sums_start() != 0)
 		return 1;
 	/* SIGHUP re-reads the configuration: keep its directory readable. */
 	if (o.conf != NULL)
@@ -374,6 +393,8 @@ int main(int argc, char **argv)
 		log_err("cannot start the protocol threads");
 		return 1;
 	}
+	if (nmfds > 0 && metrics_start(mfds, nmfds) != 0)
+		return 1;
 
 	char a1[256], a2[256], a3[256], a4[256], fp[128];
 	main_describe(a1, sizeof(a1), &cfg->ftp_listen);
@@ -409,8 +430,19 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("stopping: draining transfers for up to %d s", drain);
-	ftp_stop((unsigned)drain);
-	http_stop((unsigned)drain);
+	metrics_set_draining(1);
+	/* Both protocols stop accepting at once and drain side by side. */
+	unsigned dsecs = (unsigned)drain;
+	pthread_t hstop;
+	int hthread = pthread_create(&hstop, NULL, main_http_stop, &dsecs) == 0;
+	ftp_stop(dsecs);
+	if (hthread)
+		pthread_join(hstop, NULL);
+	else
+		http_stop(dsecs);
+	metrics_stop();
+	sums_stop();
+	lslr_stop();
 	index_stop();
 	auth_shutdown();
 	tls_shutdown();

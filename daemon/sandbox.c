@@ -440,6 +440,8 @@ static const char *const sb_syscalls[] = {
 	"pwritev", "pwritev2", "sendfile", "sendfile64", "splice", "lseek", "_llseek",
 	"close", "close_range", "dup", "dup2", "dup3", "fcntl", "fcntl64", "fsync", "fdatasync",
 	"fadvise64", "fadvise64_64", "readahead", "flock",
+	/* ls-lR.gz lives in a sealed memory file (lslr.c) */
+	"memfd_create",
 	/* sockets (PASV/active data connections create sockets at run time) */
 	"recvfrom", "recvmsg", "recvmmsg", "recvmmsg_time64", "sendto", "sendmsg", "sendmmsg",
 	"accept", "accept4", "bind", "listen", "connect", "setsockopt", "getsockopt",
