@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,6 +509,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	int options = strcmp(method, "OPTIONS") == 0;
 	r->head = head;
 	if (r->calls++ == 0) {
+		atomic_store(&r->hc->head_since, 0); /* the head is complete */
 		/* Answering on this first call would close the connection
 		 * (libmicrohttpd 0.9.75); do so only when we mean to. */
 		if (r->hc && !r->hc->counted)
@@ -574,6 +576,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	(void)toe;
 	struct http_req *r = *con_cls;
+	if (r != NULL && r->hc != NULL)
+		atomic_store(&r->hc->head_since, limiter_now_ns()); /* keep-alive: next head */
 	if (r && r->hc) {
 		enum metrics_proto mp = r->hc->tls ? METRICS_HTTPS : METRICS_HTTP;
 		int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
@@ -587,6 +591,56 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		free(r);
 		*con_cls = NULL;
 	}
+}
+
+/* Every open connection, for the slow-request sweeper. */
+static pthread_mutex_t hc_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct http_conn *hc_all;
+static _Atomic uint64_t hc_head_limit_ns = (uint64_t)PM_HTTP_TIMEOUT * 1000000000u;
+
+static void hc_link(struct http_conn *hc)
+{
+	pthread_mutex_lock(&hc_mu);
+	hc->prev = NULL;
+	hc->next = hc_all;
+	if (hc_all)
+		hc_all->prev = hc;
+	hc_all = hc;
+	pthread_mutex_unlock(&hc_mu);
+}
+
+static void hc_unlink(struct http_conn *hc)
+{
+	pthread_mutex_lock(&hc_mu);
+	if (hc->prev)
+		hc->prev->next = hc->next;
+	else
+		hc_all = hc->next;
+	if (hc->next)
+		hc->next->prev = hc->prev;
+	pthread_mutex_unlock(&hc_mu);
+}
+
+/* Shut down connections whose request head has taken longer than the
+ * limit.  libmicrohttpd then sees the socket fail and closes it; the fd is
+ * still valid here because CLOSED is notified (and unlinks under hc_mu)
+ * before libmicrohttpd closes it. */
+static void hc_sweep(void)
+{
+	uint64_t now = limiter_now_ns(), lim = atomic_load(&hc_head_limit_ns);
+	pthread_mutex_lock(&hc_mu);
+	for (struct http_conn *hc = hc_all; hc; hc = hc->next) {
+		uint64_t since = atomic_load(&hc->head_since);
+		if (since == 0 || hc->cut || hc->fd < 0 || now - since <= lim)
+			continue;
+		hc->cut = 1;
+		shutdown(hc->fd, SHUT_RDWR);
+		char a[64];
+		net_addr_str(&hc->peer, 0, a, sizeof(a));
+		log_info("http: %s took longer than %" PRIu64 " s to send a request head; closed",
+			 a, lim / 1000000000u);
+	}
+	pthread_mutex_unlock(&hc_mu);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -622,15 +676,20 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 					     : hc->verdict == LIMITER_PER_IP ? "per_ip"
 									     : "banned");
 		/* Small answers go out at once, not after the peer's delayed ACK. */
+		hc->fd = -1;
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		if (ci) {
 			int one = 1;
 			setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			hc->fd = ci->connect_fd;
 		}
+		atomic_store(&hc->head_since, limiter_now_ns());
+		hc_link(hc);
 		*socket_context = hc;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		struct http_conn *hc = *socket_context;
 		if (hc) {
+			hc_unlink(hc);
 			metrics_conn_close(hc->tls ? METRICS_HTTPS : METRICS_HTTP);
 			if (hc->tls && hc->requests == 0)
 				metrics_tls_handshake(METRICS_HTTPS, 0); /* closed before any request */
@@ -673,6 +732,7 @@ static int hd_start(struct hd *h)
 	unsigned timeout = cfg->idle_timeout && cfg->idle_timeout < PM_HTTP_TIMEOUT
 				   ? cfg->idle_timeout
 				   : PM_HTTP_TIMEOUT;
+	atomic_store(&hc_head_limit_ns, (uint64_t)timeout * 1000000000u);
 	unsigned limit = cfg->max_clients ? cfg->max_clients + 64 : 10000;
 	unsigned threads = cfg->http_threads ? cfg->http_threads : 2;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
@@ -758,6 +818,9 @@ static void *reaper_main(void *arg)
 				i++;
 			}
 		}
+		pthread_mutex_unlock(&hd_mu);
+		hc_sweep();
+		pthread_mutex_lock(&hd_mu);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;

@@ -4,6 +4,7 @@
 #define PUBMIRROR_HTTP_INT_H
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -18,6 +19,15 @@ struct http_conn {
 	int counted;                  /* limiter_conn_open said OK */
 	enum limiter_verdict verdict; /* why not, when not counted */
 	int tls;
+	/* SECURITY: libmicrohttpd's timeout is one of inactivity, so a request
+	 * trickled a byte at a time would hold its connection for ever.  The
+	 * sweeper (http.c) cuts a connection whose request head is not complete
+	 * within the timeout of when it began (connection start, or the end of
+	 * the previous request on a keep-alive connection). */
+	int fd;
+	_Atomic uint64_t head_since; /* ns; 0 = the head is complete */
+	int cut;                     /* the sweeper shut it down */
+	struct http_conn *prev, *next;
 	unsigned requests;            /* answered on this connection */
 };
 
