@@ -138,7 +138,15 @@ install: $(BUILD)/pubmirrord
 		$(DESTDIR)/etc/pubmirror $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BUILD)/pubmirrord $(DESTDIR)$(PREFIX)/sbin/pubmirrord
-	install -m 0644 conf/pubmirror.conf $(DESTDIR)/etc/pubmirror/pubmirror.conf
+	# an existing configuration is kept; the new sample goes beside it
+	if [ -e $(DESTDIR)/etc/pubmirror/pubmirror.conf ]; then \
+		install -m 0644 conf/pubmirror.conf $(DESTDIR)/etc/pubmirror/pubmirror.conf.sample; \
+	else \
+		install -m 0644 conf/pubmirror.conf $(DESTDIR)/etc/pubmirror/pubmirror.conf; \
+	fi
+	install -d $(DESTDIR)/etc/logrotate.d $(DESTDIR)$(PREFIX)/share/doc/pubmirror/fail2ban
+	install -m 0644 conf/logrotate.pubmirror $(DESTDIR)/etc/logrotate.d/pubmirror
+	cp -R conf/fail2ban/. $(DESTDIR)$(PREFIX)/share/doc/pubmirror/fail2ban/
 	./$(BUILD)/pubmirrord --man 8 > $(DESTDIR)$(PREFIX)/share/man/man8/pubmirrord.8
 	./$(BUILD)/pubmirrord --man 5 > $(DESTDIR)$(PREFIX)/share/man/man5/pubmirror.conf.5
 	if [ -f conf/pubmirrord.service ]; then sed 's|@PREFIX@|$(PREFIX)|g' conf/pubmirrord.service \

@@ -292,7 +292,9 @@ enum http_range_result http_range_parse(const char *hdr, uint64_t size,
 		r[count].first = first;
 		r[count].last = last;
 		count++;
-		total += last - first + 1;
+		/* saturating: a wrap would let overlapping ranges through */
+		uint64_t len = last - first + 1;
+		total = total > UINT64_MAX - len ? UINT64_MAX : total + len;
 	}
 	if (specs == 0)
 		return HTTP_RANGE_NONE;

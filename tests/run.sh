@@ -34,7 +34,7 @@ run_one() { # name command...
 
 match() { [ -z "$T" ] || case "$1" in *$T*) return 0;; *) return 1;; esac; }
 
-if [ "$ONLY" = "" ] || [ "$ONLY" = unit ]; then
+if [ "$ONLY" = "" ] || [ "$ONLY" = unit ] || [ "$ONLY" = tsan ]; then
 	for t in "$BUILD"/test_*; do
 		[ -x "$t" ] || continue
 		match "$t" || continue

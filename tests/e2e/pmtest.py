@@ -45,13 +45,22 @@ def done():
     sys.exit(1 if _failed else 0)
 
 
+_given = set()
+
+
 def free_port(host="127.0.0.1"):
+    """A port free now, never one this process was given before (the
+    kernel may hand the same ephemeral port out twice in a row)."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.bind((host, 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    for _ in range(100):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.bind((host, 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p not in _given:
+            _given.add(p)
+            return p
+    raise RuntimeError("no free port")
 
 
 def free_range(n=20):
@@ -231,8 +240,19 @@ class Daemon:
             argv.append(self.url(path))
         return subprocess.run(argv, capture_output=True, timeout=60)
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "WARNING: ThreadSanitizer", "runtime error:")
+
     def cleanup(self):
         self.stop()
+        # On sanitizer builds a report in the daemon's log is a failure of
+        # whichever test ran it.
+        text = self.log_text()
+        for mark in self.SANITIZER_MARKS:
+            if mark in text:
+                i = text.index(mark)
+                check("daemon log has no sanitizer report", False, text[i:i + 1500])
+                break
         if os.environ.get("PM_KEEP") is None:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
