@@ -89,15 +89,19 @@ run:
 	$(MAKE) $(BUILD)/pubmirrord
 	./$(BUILD)/pubmirrord -f -c conf/pubmirror.conf
 
-# The test command of the README.
+# The test command of the README: the whole suite, then (SANITIZERS=1, the
+# default) the whole suite again on an ASan+UBSan build and the concurrency
+# tests on a ThreadSanitizer build.  `make check SANITIZERS=0` for a quick run.
+SANITIZERS ?= 1
 check: $(BUILD)/pubmirrord $(UNIT_BINS) lint
-	BUILD=$(BUILD) sh tests/run.sh
+	BUILD=$(BUILD) SANITIZERS=$(SANITIZERS) sh tests/run.sh
 
 unit: $(UNIT_BINS)
 	BUILD=$(BUILD) ONLY=unit sh tests/run.sh
 
 asan:
-	$(MAKE) BUILD=build-asan SAN=asan check
+	$(MAKE) BUILD=build-asan SAN=asan build-asan/pubmirrord $(patsubst build/%,build-asan/%,$(UNIT_BINS))
+	BUILD=build-asan ONLY=asan sh tests/run.sh
 
 tsan:
 	$(MAKE) BUILD=build-tsan SAN=tsan $(patsubst build/%,build-tsan/%,$(UNIT_BINS)) build-tsan/pubmirrord

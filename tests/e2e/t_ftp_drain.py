@@ -1,6 +1,7 @@
 """SIGTERM drains: a running (throttled) transfer finishes with 226 and
 every byte, an idle session is told 421, new connections are refused, and
 the daemon exits 0."""
+# pm-tsan: also run by make tsan (threads share the index, limiter and config)
 import os
 import signal
 import socket

@@ -1,6 +1,7 @@
 """HASH of a big file runs on the worker pool: with one FTP thread, another
 session's NOOP is answered while the digest is still being computed, and
 QUIT during a digest ends the session at once."""
+# pm-tsan: also run by make tsan (threads share the index, limiter and config)
 import hashlib
 import os
 import shutil

@@ -2,6 +2,7 @@
 timeout, an exhausted passive range (425 for that command only), byte
 rates, hash_max_size (556), ABOR and QUIT during a (throttled) transfer,
 plain and under TLS."""
+# pm-tsan: also run by make tsan (threads share the index, limiter and config)
 import os
 import socket
 import sys

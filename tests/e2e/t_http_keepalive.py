@@ -1,6 +1,7 @@
 """Regression tests for libmicrohttpd 0.9.75 traps: keep-alive reuse, the
 idle timeout, HTTP/1.0 clients over TLS, and one-request connections
 without a stall."""
+# pm-tsan: also run by make tsan (threads share the index, limiter and config)
 import socket
 import ssl
 import time
