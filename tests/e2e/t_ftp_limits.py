@@ -51,9 +51,16 @@ def main():
     lo, hi = pmtest.free_range(1)
     sets = {"max_per_ip": "3", "idle_timeout": "2", "pasv_ports": "%d-%d" % (lo, hi)}
     with pmtest.Daemon(sets=sets) as d:
-        a = Raw(d.ftp_port)
-        b = Raw(d.ftp_port)
-        c = Raw(d.ftp_port)
+        # pmtest's readiness probes count against max_per_ip until the
+        # daemon has seen them close (slow on sanitizer builds): wait until
+        # three sessions fit, bounded.
+        for _ in range(50):
+            a, b, c = Raw(d.ftp_port), Raw(d.ftp_port), Raw(d.ftp_port)
+            if [a.greeting[0], b.greeting[0], c.greeting[0]] == [220, 220, 220]:
+                break
+            for r in (a, b, c):
+                r.close()
+            time.sleep(0.1)
         x = Raw(d.ftp_port)
         pmtest.check_eq("sessions within max_per_ip greet 220", [220, 220, 220],
                         [a.greeting[0], b.greeting[0], c.greeting[0]])
