@@ -513,8 +513,12 @@ static void ftp_accept_resume(struct ftp_loop *l, uint64_t now)
 	if (l->accept_paused_until == 0 || now < l->accept_paused_until)
 		return;
 	l->accept_paused_until = 0;
-	for (int i = 0; i < l->nlev; i++)
-		ftp_ev_add(l, l->lev[i].fd, &l->lev[i], EPOLLIN | EPOLLEXCLUSIVE);
+	/* epoll_ctl directly: ftp_ev_add would rewrite lev[i].fd, which
+	 * ftp_stop reads from the main thread */
+	for (int i = 0; i < l->nlev; i++) {
+		struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &l->lev[i]};
+		epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lev[i].fd, &e);
+	}
 }
 
 static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
