@@ -48,6 +48,9 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 int buf_append_enc(struct buf *b, const char *s, size_t n, enum buf_enc enc);
 /* Bytes s[0..n) would take once encoded as enc (SIZE_MAX if refused). */
 size_t buf_enc_len(const char *s, size_t n, enum buf_enc enc);
+/* Roll back to an earlier length (a mark taken from b->len before a
+ * composite append that failed); len > b->len is ignored. */
+void buf_truncate(struct buf *b, size_t len);
 /* Drop the first n bytes (consumed from the front). */
 void buf_consume(struct buf *b, size_t n);
 

@@ -211,8 +211,7 @@ int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
 	char *start = out->data + mark, *end = out->data + out->len;
 	char *sp = memchr(start, ' ', (size_t)(end - start)); /* facts end at the first space */
 	if (sp == NULL) {
-		out->len = mark;
-		out->data[mark] = '\0';
+		buf_truncate(out, mark);
 		return -1;
 	}
 	char *w = start, *p = start;
@@ -966,8 +965,7 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 				continue;
 			size_t mark = b.len;
 			if (listing_ls_line(&b, x, now) != 0 || b.len > room) {
-				b.len = mark;
-				b.data[mark] = '\0';
+				buf_truncate(&b, mark);
 				buf_puts(&b, " (listing truncated: use LIST or MLSD)\r\n");
 				break;
 			}

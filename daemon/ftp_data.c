@@ -341,7 +341,7 @@ static int ftp_data_produce(struct ftp_sess *s)
 			size_t mark = d->raw.len;
 			if (ftp_facts(s, &d->raw, e, NULL) == 0 &&
 			    buf_append(&d->raw, "\r\n", 2) != 0) {
-				d->raw.len = mark;
+				buf_truncate(&d->raw, mark);
 			}
 			break;
 		}

@@ -43,9 +43,7 @@ int listing_ls_line(struct buf *out, const struct index_entry *e, time_t now)
 		goto fail;
 	return 0;
 fail:
-	out->len = mark;
-	if (out->data)
-		out->data[mark] = '\0';
+	buf_truncate(out, mark);
 	return -1;
 }
 
@@ -72,8 +70,6 @@ int listing_mlsx_facts(struct buf *out, const struct index_entry *e, const char 
 		goto fail;
 	return 0;
 fail:
-	out->len = mark;
-	if (out->data)
-		out->data[mark] = '\0';
+	buf_truncate(out, mark);
 	return -1;
 }

@@ -159,9 +159,7 @@ int lslr_render(struct buf *out, const struct index *ix, time_t now)
 	struct lslr_sink s = {.out = out};
 	size_t mark = out->len;
 	if (lslr_walk(&s, ix, now) != 0) {
-		out->len = mark;
-		if (out->data)
-			out->data[mark] = '\0';
+		buf_truncate(out, mark);
 		return -1;
 	}
 	return 0;
@@ -203,11 +201,8 @@ int lslr_gzip(struct buf *out, const struct index *ix, time_t now)
 		goto fail;
 	rc = 0;
 fail:
-	if (rc != 0) {
-		out->len = mark;
-		if (out->data)
-			out->data[mark] = '\0';
-	}
+	if (rc != 0)
+		buf_truncate(out, mark);
 	compress_stream_free(s.z);
 	buf_free(&z);
 	return rc;

@@ -399,9 +399,7 @@ int metrics_render(struct buf *out)
 		goto fail;
 	return 0;
 fail:
-	out->len = mark;
-	if (out->data)
-		out->data[mark] = '\0';
+	buf_truncate(out, mark);
 	return -1;
 }
 
