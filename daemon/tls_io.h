@@ -36,6 +36,9 @@ struct conn {
 	void *ssl;      /* SSL * when TLS is on */
 	int tls;        /* 1 once TLS is on (policy checks, never I/O) */
 	int handshaken; /* TLS handshake completed */
+	int batch;      /* TLS records gather in a write buffer, one send per
+	                 * batch (data connections) */
+	int shut;       /* our close_notify is queued */
 	void *rbuf;     /* TLS sendfile read-ahead (PM_FTP_IO_BUF), lazily */
 	size_t rlen, rpos;
 	uint64_t roff; /* file offset of rbuf[0] */

@@ -20,6 +20,15 @@
  *       holds them for HOLD seconds (or until stdin reaches end of file when
  *       -d 0), then QUITs.
  *   ftpload loopback  -d SECS        single-stream TCP copy over 127.0.0.1
+ *   ftpload tlsstream -d SECS -f CERT,KEY [-b]
+ *       the ceiling of one TLS stream on this machine: a server thread
+ *       SSL_writes from memory (no file), the main thread SSL_reads as
+ *       `download` does, over 127.0.0.1, TLS 1.3 TLS_AES_128_GCM_SHA256;
+ *       server on CPU 1 and client on CPU 0 when both are allowed (as the
+ *       harness pins downloads).  -b: the server writes its records
+ *       through a 264 KiB buffer, one send per 16 records (as pubmirrord's
+ *       data connections), instead of one write per record.  Prints MB/s
+ *       and each side's CPU seconds per GiB.
  *   ftpload handshake -d SECS -f CERT,KEY   full TLS handshakes per CPU second,
  *                                    client and server in this process
  *   ftpload tree      PID            VmRSS and Pss (KiB) of PID + descendants
@@ -49,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -58,6 +68,7 @@
 #define IO_TIMEOUT_S 20          /* any single socket read or write */
 #define LINE_MAX_FTP 2048        /* one reply line we accept */
 #define DATA_BUF (256 * 1024)    /* receive buffer of a transfer */
+#define TLS_READ_BUF (64 * 1024)  /* OpenSSL's read-ahead buffer (TLS records) */
 #define SESSIONS_MAX 20000       /* clients of one run */
 #define THREAD_STACK (128 * 1024)
 
@@ -70,7 +81,8 @@ static struct {
 	double secs;
 	int addrs;
 	int verbose;
-} opt = { "127.0.0.1", 0, NULL, 0, 1, -1.0, 0, 0 };
+	int batch;
+} opt = { "127.0.0.1", 0, NULL, 0, 1, -1.0, 0, 0, 0 };
 
 static SSL_CTX *g_ctx;
 static atomic_ulong g_resumed; /* data connections that resumed the control's TLS session */
@@ -328,6 +340,12 @@ static void tls_init(void)
 	 * handshake down (the handshake's own signature is still checked). */
 	SSL_CTX_set_cert_verify_callback(g_ctx, accept_chain, NULL);
 	SSL_CTX_set_min_proto_version(g_ctx, TLS1_2_VERSION);
+	/* Read ahead into a large record buffer: one read() brings in many
+	 * records, instead of two per 16 KiB record (header, then body), so
+	 * that the client costs the least CPU per byte and a download measures
+	 * the server.  The same for every server measured. */
+	SSL_CTX_set_read_ahead(g_ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(g_ctx, TLS_READ_BUF);
 	SSL_CTX_set_session_cache_mode(g_ctx, SSL_SESS_CACHE_CLIENT |
 					      SSL_SESS_CACHE_NO_INTERNAL_STORE);
 }
@@ -458,8 +476,8 @@ static int mode_download(void)
 	if (rc == 0)
 		cmd(&c, "QUIT");
 	conn_close(&c);
-	printf("bytes=%llu secs=%.3f mbps=%.1f%s\n", (unsigned long long)bytes, t1 - t0,
-	       (double)bytes / (t1 - t0) / 1e6, rc == 1 ? " cut=1" : "");
+	printf("bytes=%llu secs=%.3f mbps=%.1f client_cpu_s=%.3f%s\n", (unsigned long long)bytes,
+	       t1 - t0, (double)bytes / (t1 - t0) / 1e6, cpu_self_s(), rc == 1 ? " cut=1" : "");
 	free(buf);
 	return 0;
 }
@@ -724,6 +742,173 @@ static int mode_loopback(void)
 	close(rfd);
 	close(g_lb_fd);
 	close(lfd);
+	free(buf);
+	return 0;
+}
+
+/* ---- TLS stream ceiling --------------------------------------------------- */
+
+static double cpu_thread_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Whether this process may run on CPUs 0 and 1 (asked before pinning). */
+static int can_pin(void)
+{
+	cpu_set_t set;
+
+	return sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_ISSET(0, &set) &&
+	       CPU_ISSET(1, &set);
+}
+
+/* Pin the calling thread to cpu. */
+static int pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+}
+
+struct ts_server {
+	SSL_CTX *ctx;
+	int fd;
+	double secs;
+	int pin;
+	double cpu; /* out: the thread's CPU seconds */
+	uint64_t bytes;
+	const char *err;
+};
+
+static void *ts_server_thread(void *arg)
+{
+	struct ts_server *sv = arg;
+	char *buf = malloc(DATA_BUF);
+	SSL *ssl = SSL_new(sv->ctx);
+	double end;
+
+	if (sv->pin)
+		pin_self(1);
+	if (!buf || !ssl || SSL_set_fd(ssl, sv->fd) != 1) {
+		sv->err = "SSL_new";
+		goto out;
+	}
+	if (opt.batch) {
+		BIO *sock = BIO_new_socket(sv->fd, BIO_NOCLOSE), *wb = BIO_new(BIO_f_buffer());
+
+		if (!sock || !wb || BIO_set_write_buffer_size(wb, 264 * 1024) != 1 ||
+		    BIO_up_ref(sock) != 1) {
+			sv->err = "BIO_new";
+			goto out;
+		}
+		BIO_push(wb, sock);
+		SSL_set_bio(ssl, sock, wb);
+	}
+	for (size_t i = 0; i < DATA_BUF; i++) /* not all zeros; AES-GCM does not care */
+		buf[i] = (char)(i * 131u + (i >> 9));
+	if (SSL_accept(ssl) != 1) {
+		sv->err = "server handshake";
+		goto out;
+	}
+	end = now_s() + sv->secs;
+	while (now_s() < end) {
+		size_t put = 0;
+
+		if (SSL_write_ex(ssl, buf, DATA_BUF, &put) != 1) {
+			sv->err = "SSL_write";
+			goto out;
+		}
+		sv->bytes += put;
+		if (opt.batch && BIO_flush(SSL_get_wbio(ssl)) <= 0) {
+			sv->err = "flush";
+			goto out;
+		}
+	}
+	SSL_shutdown(ssl);
+	if (opt.batch)
+		BIO_flush(SSL_get_wbio(ssl));
+out:
+	sv->cpu = cpu_thread_s();
+	shutdown(sv->fd, SHUT_WR);
+	SSL_free(ssl);
+	free(buf);
+	return NULL;
+}
+
+static int mode_tlsstream(const char *cert, const char *key)
+{
+	struct ts_server sv = { 0 };
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	struct conn c;
+	pthread_t th;
+	char *buf = malloc(DATA_BUF);
+	uint64_t bytes = 0;
+	double t0, t1, c0, ccpu;
+	int lfd, pinned;
+
+	if (!buf)
+		die("out of memory");
+	sv.ctx = SSL_CTX_new(TLS_server_method());
+	if (!sv.ctx || SSL_CTX_use_certificate_chain_file(sv.ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(sv.ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_set_min_proto_version(sv.ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_ciphersuites(sv.ctx, "TLS_AES_128_GCM_SHA256") != 1)
+		die("cannot load %s / %s", cert, key);
+	SSL_CTX_set_num_tickets(sv.ctx, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0)
+		die("listen: %s", strerror(errno));
+	memset(&c, 0, sizeof(c));
+	c.fd = tcp_connect("127.0.0.1", ntohs(sa.sin_port), NULL);
+	sv.fd = accept(lfd, NULL, NULL);
+	if (c.fd < 0 || sv.fd < 0)
+		die("connect: %s", strerror(errno));
+	set_timeouts(sv.fd);
+	sv.secs = opt.secs;
+	pinned = can_pin() && pin_self(0);
+	sv.pin = pinned;
+	if (pthread_create(&th, NULL, ts_server_thread, &sv) != 0)
+		die("pthread_create");
+	if (tls_start(&c, NULL) < 0)
+		die("client handshake failed");
+	t0 = now_s();
+	c0 = cpu_thread_s();
+	for (;;) {
+		ssize_t r = conn_read(&c, buf, DATA_BUF);
+
+		if (r <= 0)
+			break;
+		bytes += (uint64_t)r;
+	}
+	t1 = now_s();
+	ccpu = cpu_thread_s() - c0;
+	pthread_join(th, NULL);
+	if (sv.err)
+		die("server: %s", sv.err);
+	if (bytes != sv.bytes)
+		die("received %llu of %llu bytes", (unsigned long long)bytes,
+		    (unsigned long long)sv.bytes);
+	double gib = (double)bytes / 1073741824.0;
+	printf("bytes=%llu secs=%.3f mbps=%.1f server_cpu_s_per_gib=%.3f "
+	       "client_cpu_s_per_gib=%.3f %s %s server_write=%s pinned=%s\n",
+	       (unsigned long long)bytes, t1 - t0, (double)bytes / (t1 - t0) / 1e6,
+	       gib > 0 ? sv.cpu / gib : 0.0, gib > 0 ? ccpu / gib : 0.0, SSL_get_version(c.ssl),
+	       SSL_get_cipher_name(c.ssl), opt.batch ? "batched" : "records",
+	       pinned ? "server:1,client:0" : "no");
+	conn_close(&c);
+	close(lfd);
+	SSL_CTX_free(sv.ctx);
 	free(buf);
 	return 0;
 }
@@ -1007,6 +1192,7 @@ static void usage(void)
 	fputs("usage: ftpload download|sessions|idle -p PORT [-H HOST] [-f PATH] [-t]\n"
 	      "               [-c CLIENTS] [-d SECS] [-a ADDRS] [-v]\n"
 	      "       ftpload loopback -d SECS | handshake -d SECS -f CERT,KEY\n"
+	      "       ftpload tlsstream -d SECS -f CERT,KEY [-b]\n"
 	      "       ftpload tree PID | cpu PID | ports N | range N\n"
 	      "       ftpload wait PORT SECS\n",
 	      stderr);
@@ -1034,7 +1220,7 @@ int main(int argc, char **argv)
 		return mode_wait((int)parse_long(argv[2], 1, 65535, "port"),
 				 (double)parse_long(argv[3], 0, 3600, "seconds"));
 	optind = 2;
-	while ((c = getopt(argc, argv, "H:p:f:tc:d:a:v")) != -1) {
+	while ((c = getopt(argc, argv, "H:p:f:tc:d:a:vb")) != -1) {
 		switch (c) {
 		case 'H': opt.host = optarg; break;
 		case 'p': opt.port = (int)parse_long(optarg, 1, 65535, "port"); break;
@@ -1044,6 +1230,7 @@ int main(int argc, char **argv)
 		case 'd': opt.secs = (double)parse_long(optarg, 0, 3600, "seconds"); break;
 		case 'a': opt.addrs = (int)parse_long(optarg, 0, 250, "addresses"); break;
 		case 'v': opt.verbose++; break;
+		case 'b': opt.batch = 1; break;
 		default: usage();
 		}
 	}
@@ -1054,7 +1241,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "loopback"))
 		return mode_loopback();
 	tls_init();
-	if (!strcmp(mode, "handshake"))
+	if (!strcmp(mode, "handshake") || !strcmp(mode, "tlsstream"))
 		opt.port = 1; /* no network */
 	if (!opt.port)
 		usage();
@@ -1071,6 +1258,14 @@ int main(int argc, char **argv)
 			usage();
 		*comma = '\0';
 		return mode_handshake(opt.path, comma + 1);
+	}
+	if (!strcmp(mode, "tlsstream") && opt.path) {
+		char *comma = strchr(opt.path, ',');
+
+		if (!comma)
+			usage();
+		*comma = '\0';
+		return mode_tlsstream(opt.path, comma + 1);
 	}
 	usage();
 	return 2;
