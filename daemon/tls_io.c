@@ -235,6 +235,13 @@ static ssize_t tio_sendfile(struct conn *c, int fd, uint64_t *off, size_t n)
 			return -1;
 		}
 		c->rlen = c->rpos = 0;
+		/* A file transfer: now the write buffer grows to a whole batch
+		 * (listings keep BIO_f_buffer's 4 KiB, through which full records
+		 * go straight to the socket).  Resizing drops buffered bytes: only
+		 * while it is empty; without memory it stays small. */
+		BIO *w = SSL_get_wbio(c->ssl);
+		if (c->batch && w && BIO_wpending(w) == 0)
+			BIO_set_write_buffer_size(w, TLS_IO_WBUF);
 	}
 	if (c->rfd != fd || *off < c->roff || *off >= c->roff + c->rlen) {
 		ssize_t r;
@@ -400,8 +407,7 @@ int tls_io_start(struct conn *c, const struct conn *ctrl)
 		 * the batching buffer (see the top of this file) */
 		BIO *sock = BIO_new_socket(c->fd, BIO_NOCLOSE);
 		BIO *wb = BIO_new(BIO_f_buffer());
-		if (sock == NULL || wb == NULL || BIO_set_write_buffer_size(wb, TLS_IO_WBUF) != 1 ||
-		    BIO_up_ref(sock) != 1) {
+		if (sock == NULL || wb == NULL || BIO_up_ref(sock) != 1) {
 			BIO_free(sock);
 			BIO_free(wb);
 			goto fail;

@@ -499,12 +499,20 @@ m_curl() { # url: MB/s or fail
 		echo "fail $out"
 	fi
 }
-m_ftpdl() { # port [-t]: MB/s or fail
-	local out
+m_ftpdl() { # port [-t]: MB/s, then the CPU seconds per GiB of each side (raw.txt), or fail
+	local out c0 c1 mbps
+	c0=$(cpu_of "$spid")
 	out=$(tmo $((DUR + 120)) $CLI "$FL" download -p "$1" ${2:-} -f /big.bin -v 2>&1)
+	sleep 0.3 # a forked session is reaped into its parent's cutime
+	c1=$(cpu_of "$spid")
 	case "$out" in *"bytes=$BIG_BYTES "*)
-		echo "$out" | sed -n 's/.*mbps=\([0-9.]*\).*/\1/p' | head -1
-		echo "$out" | grep '^tls' | head -1 >>"$W/logs/tls-versions.log";;
+		mbps=$(echo "$out" | sed -n 's/.*mbps=\([0-9.]*\).*/\1/p' | head -1)
+		echo "$out" | grep '^tls' | head -1 >>"$W/logs/tls-versions.log"
+		echo "$out" | awk -v m="$mbps" -v a="${c0:-0}" -v b="${c1:-0}" -v n="$BIG_BYTES" '
+			/client_cpu_s=/ { for (i = 1; i <= NF; i++) if ($i ~ /^client_cpu_s=/) {
+				sub(/client_cpu_s=/, "", $i); c = $i } }
+			END { g = n / 1073741824; printf "%s server_cpu_s_per_gib=%.3f" \
+				" client_cpu_s_per_gib=%.3f\n", m, (b - a) / g, c / g }';;
 	*) echo "fail $(echo "$out" | tr '\n' ' ')";;
 	esac
 }
@@ -771,6 +779,24 @@ if [ "$SMOKE" = 0 ] && command -v gnutls-cli >/dev/null 2>&1; then
 		awk '$1 == "AES-128-GCM" { print $2, $3; exit }')
 fi
 hs=$("$FL" handshake -d 2 -f "$CERT,$KEY" | sed -n 's/.*per_cpu_s=\([0-9]*\).*/\1/p')
+# The ceiling of one TLS stream here: memory to memory over loopback, TLS 1.3
+# AES-128-GCM, records batched into one send as pubmirrord does, server
+# thread on CPU 1 and client on CPU 0 as the downloads; median of 3.
+ts_runs=3; ts_secs=2
+[ "$SMOKE" = 1 ] && { ts_runs=1; ts_secs=1; }
+: >"$W/logs/tlsstream.out"
+for r in $(seq 1 "$ts_runs"); do
+	"$FL" tlsstream -b -d "$ts_secs" -f "$CERT,$KEY" >>"$W/logs/tlsstream.out" 2>&1
+done
+sed 's/^/tlsstream: /' "$W/logs/tlsstream.out" >>"$RAW"
+ts_med() { # field: median of that field over the tlsstream runs
+	median $(sed -n "s/.* $1=\([0-9.]*\).*/\1/p" "$W/logs/tlsstream.out")
+}
+ceil=$(ts_med mbps)
+ceil_srv=$(ts_med server_cpu_s_per_gib)
+ceil_cli=$(ts_med client_cpu_s_per_gib)
+[ "$SMOKE" = 1 ] && { case "$ceil" in n/a) notok "smoke: ftpload tlsstream measures" \
+	"($(head -c 300 "$W/logs/tlsstream.out"))";; *) ok "smoke: tlsstream = $ceil MB/s";; esac; }
 RES="$W/results.md"
 mode=full; [ "$SMOKE" = 1 ] && mode=smoke
 case "$PIN" in
@@ -796,6 +822,10 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 		"${gaes:+GnuTLS AES-128-GCM (gnutls-cli --benchmark-ciphers): $gaes;}" \
 		"loopback TCP copy, one stream: ${lb:-?}; full TLS 1.3 handshakes" \
 		"(P-256 certificate, client and server both counted, OpenSSL): ${hs:-?} per CPU second"
+	echo "- one TLS stream, the ceiling of a TLS download here (ftpload tlsstream: TLS 1.3" \
+		"AES-128-GCM over loopback, memory to memory, no file, pinned as the downloads," \
+		"median of $ts_runs): $(fmt "$ceil") MB/s; CPU per GiB: sender $ceil_srv s," \
+		"receiver $ceil_cli s"
 	echo
 	echo "| figure | pubmirrord | peer | ratio | target | met |"
 	echo "|---|---:|---:|---:|---|---|"
@@ -846,6 +876,23 @@ for f in "${FIGS[@]}"; do
 	fi
 done
 echo >>"$RES"
+# The FTPS download target against the machine's ceiling for one TLS stream.
+tv=$(printf '%s\n' "${FIGS[@]}" | awk -F'|' '$1 == "ftps_dl" { print $6 }')
+b=$(median ${VALS["ftps_dl|peer"]:-})
+if echo ftps_dl | grep -Eq "$ONLY" && [ "$b" != n/a ] && [ "$ceil" != n/a ]; then
+	awk -v b="$b" -v t="$tv" -v c="$ceil" -v a="$(median ${VALS["ftps_dl|pm"]:-})" 'BEGIN {
+		x = b * t
+		printf "FTPS download: %s x vsftpd = %.0f MB/s vs ceiling %.0f MB/s (one TLS stream," \
+			" memory to memory, above); pubmirrord %s = %s of the ceiling.", t, x, c,
+			(a ~ /^[0-9.]+$/) ? sprintf("%.0f MB/s", a) : "n/a",
+			(a ~ /^[0-9.]+$/) ? sprintf("%.0f%%", 100 * a / c) : "n/a"
+		if (x > c)
+			printf "  The target is above what one TLS stream can carry on this machine.\n"
+		else
+			printf "\n"
+	}' >>"$RES"
+	echo >>"$RES"
+fi
 if [ -s "$W/failures.md" ]; then
 	{ echo "Failed runs and sessions (first error of each run):"; echo
 	  head -c 6000 "$W/failures.md"; echo; } >>"$RES"
