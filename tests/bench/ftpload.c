@@ -19,7 +19,9 @@
  *       opens N logged-in control connections, prints "ready N ..." and
  *       holds them for HOLD seconds (or until stdin reaches end of file when
  *       -d 0), then QUITs.
- *   ftpload loopback  -d SECS        single-stream TCP copy over 127.0.0.1
+ *   ftpload loopback  -d SECS [-b]   single-stream TCP copy over 127.0.0.1, and
+ *                                    each side's CPU per GiB; -b: writer on
+ *                                    CPU 1, reader on CPU 0
  *   ftpload tlsstream -d SECS -f CERT,KEY [-b]
  *       the ceiling of one TLS stream on this machine: a server thread
  *       SSL_writes from memory (no file), the main thread SSL_reads as
@@ -683,6 +685,12 @@ static int mode_idle(void)
 
 static int g_lb_fd;
 static double g_lb_secs;
+static double g_lb_cpu; /* the writer thread's CPU seconds */
+static int g_lb_pin;
+
+static double cpu_thread_s(void);
+static int can_pin(void);
+static int pin_self(int cpu);
 
 static void *lb_writer(void *arg)
 {
@@ -690,12 +698,15 @@ static void *lb_writer(void *arg)
 	double end = now_s() + g_lb_secs;
 
 	(void)arg;
+	if (g_lb_pin)
+		pin_self(1);
 	if (!buf)
 		return NULL;
 	memset(buf, 0x5a, DATA_BUF);
 	while (now_s() < end)
 		if (write(g_lb_fd, buf, DATA_BUF) <= 0)
 			break;
+	g_lb_cpu = cpu_thread_s();
 	shutdown(g_lb_fd, SHUT_WR);
 	free(buf);
 	return NULL;
@@ -725,7 +736,10 @@ static int mode_loopback(void)
 	if (rfd < 0 || g_lb_fd < 0)
 		die("connect: %s", strerror(errno));
 	g_lb_secs = opt.secs;
+	/* -b: writer on CPU 1, reader on CPU 0, as the downloads */
+	g_lb_pin = opt.batch && can_pin() && pin_self(0);
 	t0 = now_s();
+	double c0 = cpu_thread_s();
 	if (pthread_create(&th, NULL, lb_writer, NULL) != 0)
 		die("pthread_create");
 	for (;;) {
@@ -736,9 +750,14 @@ static int mode_loopback(void)
 		bytes += (uint64_t)r;
 	}
 	t1 = now_s();
+	double rcpu = cpu_thread_s() - c0;
 	pthread_join(th, NULL);
-	printf("bytes=%llu secs=%.3f mbps=%.1f\n", (unsigned long long)bytes, t1 - t0,
-	       (double)bytes / (t1 - t0) / 1e6);
+	double gib = (double)bytes / 1073741824.0;
+	printf("bytes=%llu secs=%.3f mbps=%.1f writer_cpu_s_per_gib=%.3f reader_cpu_s_per_gib=%.3f"
+	       " pinned=%s\n",
+	       (unsigned long long)bytes, t1 - t0, (double)bytes / (t1 - t0) / 1e6,
+	       gib > 0 ? g_lb_cpu / gib : 0.0, gib > 0 ? rcpu / gib : 0.0,
+	       g_lb_pin ? "writer:1,reader:0" : "no");
 	close(rfd);
 	close(g_lb_fd);
 	close(lfd);
@@ -1191,7 +1210,7 @@ static void usage(void)
 {
 	fputs("usage: ftpload download|sessions|idle -p PORT [-H HOST] [-f PATH] [-t]\n"
 	      "               [-c CLIENTS] [-d SECS] [-a ADDRS] [-v]\n"
-	      "       ftpload loopback -d SECS | handshake -d SECS -f CERT,KEY\n"
+	      "       ftpload loopback -d SECS [-b] | handshake -d SECS -f CERT,KEY\n"
 	      "       ftpload tlsstream -d SECS -f CERT,KEY [-b]\n"
 	      "       ftpload tree PID | cpu PID | ports N | range N\n"
 	      "       ftpload wait PORT SECS\n",

@@ -771,7 +771,12 @@ cpu_flags=$(awk -F': ' '/^flags/ { n = split($2, f, " "); for (i = 1; i <= n; i+
 	/proc/cpuinfo)
 aes=$(openssl speed -evp aes-128-gcm -bytes 16384 -seconds 1 2>/dev/null |
 	awk '/^AES-128-GCM/ { v = $NF; sub(/k$/, "", v); printf "%.0f MB/s", v * 1000 / 1e6 }')
-lb=$("$FL" loopback -d 2 | sed -n 's/.*mbps=\([0-9.]*\).*/\1 MB\/s/p')
+# pinned as the downloads: writer on CPU 1, reader on CPU 0
+lb_out=$("$FL" loopback -b -d 2)
+echo "loopback: $lb_out" >>"$RAW"
+lb=$(echo "$lb_out" | sed -n 's/.*mbps=\([0-9.]*\).*/\1 MB\/s/p')
+lb_w=$(echo "$lb_out" | sed -n 's/.*writer_cpu_s_per_gib=\([0-9.]*\).*/\1/p')
+lb_r=$(echo "$lb_out" | sed -n 's/.*reader_cpu_s_per_gib=\([0-9.]*\).*/\1/p')
 gaes=""
 # pubmirrord's HTTPS encrypts with GnuTLS (its first figure comes within 6 s)
 if [ "$SMOKE" = 0 ] && command -v gnutls-cli >/dev/null 2>&1; then
@@ -820,7 +825,8 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 		"libmicrohttpd $v_mhd, GnuTLS $v_gnutls, wrk $v_wrk"
 	echo "- one core: openssl speed -evp aes-128-gcm (16 KiB): ${aes:-?};" \
 		"${gaes:+GnuTLS AES-128-GCM (gnutls-cli --benchmark-ciphers): $gaes;}" \
-		"loopback TCP copy, one stream: ${lb:-?}; full TLS 1.3 handshakes" \
+		"loopback TCP copy, one stream, pinned as the downloads: ${lb:-?} (CPU per GiB:" \
+		"writer ${lb_w:-?} s, reader ${lb_r:-?} s); full TLS 1.3 handshakes" \
 		"(P-256 certificate, client and server both counted, OpenSSL): ${hs:-?} per CPU second"
 	echo "- one TLS stream, the ceiling of a TLS download here (ftpload tlsstream: TLS 1.3" \
 		"AES-128-GCM over loopback, memory to memory, no file, pinned as the downloads," \
@@ -880,16 +886,25 @@ echo >>"$RES"
 tv=$(printf '%s\n' "${FIGS[@]}" | awk -F'|' '$1 == "ftps_dl" { print $6 }')
 b=$(median ${VALS["ftps_dl|peer"]:-})
 if echo ftps_dl | grep -Eq "$ONLY" && [ "$b" != n/a ] && [ "$ceil" != n/a ]; then
-	awk -v b="$b" -v t="$tv" -v c="$ceil" -v a="$(median ${VALS["ftps_dl|pm"]:-})" 'BEGIN {
+	awk -v b="$b" -v t="$tv" -v c="$ceil" -v a="$(median ${VALS["ftps_dl|pm"]:-})" \
+		-v aes="${aes%% *}" -v lw="${lb_w:-}" 'BEGIN {
 		x = b * t
 		printf "FTPS download: %s x vsftpd = %.0f MB/s vs ceiling %.0f MB/s (one TLS stream," \
 			" memory to memory, above); pubmirrord %s = %s of the ceiling.", t, x, c,
 			(a ~ /^[0-9.]+$/) ? sprintf("%.0f MB/s", a) : "n/a",
 			(a ~ /^[0-9.]+$/) ? sprintf("%.0f%%", 100 * a / c) : "n/a"
 		if (x > c)
-			printf "  The target is above what one TLS stream can carry on this machine.\n"
-		else
-			printf "\n"
+			printf "  The target is above what one TLS stream can carry on this machine."
+		# The floor of a sender per GiB: sending over loopback TCP plus
+		# AES-128-GCM at the rate of openssl speed (no file, no TLS framing).
+		if (aes > 0 && lw > 0) {
+			e = 1073.741824 / aes
+			printf "  A TLS sender needs at least %.2f s (loopback TCP) + %.2f s" \
+				" (AES-128-GCM) = %.2f s of one core per GiB: at most %.0f MB/s;" \
+				" %.0f MB/s leaves it %.2f s per GiB.", lw, e, lw + e,
+				1073.741824 / (lw + e), x, 1073.741824 / x
+		}
+		printf "\n"
 	}' >>"$RES"
 	echo >>"$RES"
 fi
