@@ -78,6 +78,15 @@ void http_listing_publish(uint64_t gen);
 /* Drop every cached listing (shutdown). */
 void http_listing_cache_clear(void);
 
+/* http_tls.c: the transport under GnuTLS sessions (read-ahead, a header
+ * sent with its body, the handshake ACK hook).  init once before daemons
+ * start; attach when a TLS connection starts, detach when it closes; hold:
+ * the next TLS record waits to go out with the one after it. */
+void http_tls_init(void);
+void http_tls_attach(void *session, int fd);
+void http_tls_detach(int fd);
+void http_tls_hold(int fd);
+
 /* Header value or NULL. */
 const char *http_hdr(struct MHD_Connection *c, const char *name);
 
