@@ -101,6 +101,14 @@ enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigne
 			   struct MHD_Response *resp, uint64_t bodylen)
 {
 	http_common_headers(resp, r);
+	enum MHD_Result ret = http_queue_shared(c, r, status, resp, bodylen);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, unsigned status,
+				  struct MHD_Response *resp, uint64_t bodylen)
+{
 	r->status = status;
 	r->bytes = r->head ? 0 : bodylen;
 	if (r->hc) {
@@ -130,9 +138,7 @@ enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigne
 	}
 	if (r->hc && r->hc->tls && r->bytes > 0)
 		http_tls_hold(r->hc->fd); /* the header goes out with the body's start */
-	enum MHD_Result ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return MHD_queue_response(c, status, resp);
 }
 
 static struct MHD_Response *text_response(const char *text)
@@ -901,6 +907,7 @@ void http_reload(void)
 	acme_open(config_get());
 	/* Auth paths or users may have changed what anonymous clients see. */
 	http_listing_cache_clear();
+	http_small_clear();
 	pthread_mutex_lock(&hd_mu);
 	unsigned gen = tls_generation();
 	for (int i = 0; i < ndaemons; i++) {
@@ -976,6 +983,7 @@ void http_stop(unsigned drain_seconds)
 	}
 	ndaemons = 0;
 	http_listing_cache_clear();
+	http_small_clear();
 	if (acme_fd >= 0)
 		close(acme_fd);
 	acme_fd = -1;

@@ -51,6 +51,10 @@ void http_common_headers(struct MHD_Response *resp, const struct http_req *r);
  * reference.  bodylen: bytes of body (for the log). */
 enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigned status,
 			   struct MHD_Response *resp, uint64_t bodylen);
+/* http_queue for a response that already carries the common headers and
+ * may be queued again (cached): the caller keeps its reference. */
+enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, unsigned status,
+				  struct MHD_Response *resp, uint64_t bodylen);
 /* A short text/plain error (text: trusted, static). */
 enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
 			   const char *text);
@@ -63,6 +67,8 @@ enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
 enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int fd,
 			      const struct stat *st, const char *name,
 			      const struct config *cfg);
+/* http_file.c: drop the small files' answers kept in memory (shutdown). */
+void http_small_clear(void);
 /* http_file.c: the rate pacer (suspend/resume for byte limits). */
 int http_pace_start(void);
 void http_pace_stop(void);
