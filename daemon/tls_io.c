@@ -12,11 +12,12 @@
  * through a socket BIO; on loopback and fast links those syscalls, and the
  * receiver wake-up each one causes, cost as much CPU as the encryption.  A
  * data connection therefore writes through a buffering BIO (BIO_f_buffer
- * over the socket; reads still come straight from the socket): a batch of
- * records (one read-ahead block of the file) is encrypted into it and
- * leaves with one send.  Ciphertext can stay in that buffer when the
- * socket is full; it goes out with the next write or before the
- * close_notify, and tio_shutdown reports EAGAIN until it is all out.
+ * over the socket; reads still come straight from the socket): records
+ * are encrypted into it and leave four at a time, and whatever a write
+ * call leaves there is sent before it returns.  Ciphertext can stay in the
+ * buffer when the socket is full; it goes out with the next write or
+ * before the close_notify, and tio_shutdown reports EAGAIN until it is all
+ * out.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,11 +37,13 @@
 #include "tls_io.h"
 
 #define TLS_IO_TOKEN 16
-/* The write buffer of a data connection: the records of one read-ahead
- * block (PM_FTP_IO_BUF of plaintext, 16 KiB records, 22 bytes of header,
- * type and tag each in TLS 1.3, up to 29 + padding in TLS 1.2), so that a
- * block leaves in one send. */
-#define TLS_IO_WBUF (PM_FTP_IO_BUF + PM_FTP_IO_BUF / 16384 * 128)
+/* The write buffer of a data connection's file transfer: four full
+ * records (16 KiB of plaintext and 22 bytes of header, type and tag each
+ * in TLS 1.3, 29 in TLS 1.2 with AES-GCM).  Measured on a 1 GiB download:
+ * 64 KiB sends cost the server less CPU than one 256 KiB send per
+ * read-ahead block (the buffers stay in the CPU's cache), and 16 times
+ * fewer syscalls than a send per record. */
+#define TLS_IO_WBUF (4 * (16384 + 128))
 static const unsigned char tls_io_sid_ctx[] = "pubmirror-ftp";
 
 /* --- plain --- */
@@ -235,7 +238,7 @@ static ssize_t tio_sendfile(struct conn *c, int fd, uint64_t *off, size_t n)
 			return -1;
 		}
 		c->rlen = c->rpos = 0;
-		/* A file transfer: now the write buffer grows to a whole batch
+		/* A file transfer: now the write buffer grows to a batch
 		 * (listings keep BIO_f_buffer's 4 KiB, through which full records
 		 * go straight to the socket).  Resizing drops buffered bytes: only
 		 * while it is empty; without memory it stays small. */

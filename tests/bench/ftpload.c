@@ -28,9 +28,9 @@
  *       `download` does, over 127.0.0.1, TLS 1.3 TLS_AES_128_GCM_SHA256;
  *       server on CPU 1 and client on CPU 0 when both are allowed (as the
  *       harness pins downloads).  -b: the server writes its records
- *       through a 264 KiB buffer, one send per 16 records (as pubmirrord's
- *       data connections), instead of one write per record.  Prints MB/s
- *       and each side's CPU seconds per GiB.
+ *       through a buffer, one send per 4 records (as pubmirrord's data
+ *       connections), instead of one write per record.  Prints MB/s and
+ *       each side's CPU seconds per GiB.
  *   ftpload handshake -d SECS -f CERT,KEY   full TLS handshakes per CPU second,
  *                                    client and server in this process
  *   ftpload tree      PID            VmRSS and Pss (KiB) of PID + descendants
@@ -821,7 +821,7 @@ static void *ts_server_thread(void *arg)
 	if (opt.batch) {
 		BIO *sock = BIO_new_socket(sv->fd, BIO_NOCLOSE), *wb = BIO_new(BIO_f_buffer());
 
-		if (!sock || !wb || BIO_set_write_buffer_size(wb, 264 * 1024) != 1 ||
+		if (!sock || !wb || BIO_set_write_buffer_size(wb, 4 * (16384 + 128)) != 1 ||
 		    BIO_up_ref(sock) != 1) {
 			sv->err = "BIO_new";
 			goto out;
