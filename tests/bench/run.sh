@@ -899,8 +899,8 @@ if echo ftps_dl | grep -Eq "$ONLY" && [ "$b" != n/a ] && [ "$ceil" != n/a ]; the
 		# AES-128-GCM at the rate of openssl speed (no file, no TLS framing).
 		if (aes > 0 && lw > 0) {
 			e = 1073.741824 / aes
-			printf "  A TLS sender needs at least %.2f s (loopback TCP) + %.2f s" \
-				" (AES-128-GCM) = %.2f s of one core per GiB: at most %.0f MB/s;" \
+			printf "  A TLS sender needs about %.2f s (loopback TCP) + %.2f s" \
+				" (AES-128-GCM) = %.2f s of one core per GiB, i.e. about %.0f MB/s;" \
 				" %.0f MB/s leaves it %.2f s per GiB.", lw, e, lw + e,
 				1073.741824 / (lw + e), x, 1073.741824 / x
 		}
