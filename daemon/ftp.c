@@ -712,14 +712,21 @@ static int ftp_sess_commands(struct ftp_sess *s)
 			}
 			return progress; /* full of waiting commands */
 		}
+		/* Edge-triggered: after EAGAIN nothing can be read (not even
+		 * from TLS's buffer, which EAGAIN found empty) until the next
+		 * event; each needless read is a syscall. */
+		if (s->ctrl_drained)
+			return progress;
 		ssize_t r = s->ctrl.ops->read(&s->ctrl, s->in + s->inlen, sizeof(s->in) - s->inlen);
 		if (r > 0) {
 			s->inlen += (size_t)r;
 			progress = 1;
 			continue;
 		}
-		if (r < 0 && errno == EAGAIN)
+		if (r < 0 && errno == EAGAIN) {
+			s->ctrl_drained = 1;
 			return progress;
+		}
 		/* the client went away: an unfinished transfer is logged by
 		 * ftp_data_free */
 		ftp_sess_kill(s);
@@ -924,6 +931,7 @@ static void *ftp_loop_main(void *arg)
 			}
 			case FTP_EV_CTRL:
 				ev->s->cevents |= evs[i].events;
+				ev->s->ctrl_drained = 0;
 				ftp_ready(ev->s);
 				break;
 			case FTP_EV_DATA:

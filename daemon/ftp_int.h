@@ -114,6 +114,7 @@ struct ftp_sess {
 	int closing;       /* close once the output is out */
 	uint64_t close_by;
 	uint32_t cevents;
+	int ctrl_drained; /* last read said EAGAIN and no event came since */
 	/* control input and output */
 	char in[PM_FTP_LINE_MAX];
 	size_t inlen;
