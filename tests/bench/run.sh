@@ -883,11 +883,22 @@ if [ -n "$CEIL" ]; then
 	vs=$(median ${VALS["ftps_sess_$CONC_TARGET|peer"]:-})
 	ten="n/a"
 	[ "$vs" != n/a ] && ten=$(awk -v v="$vs" 'BEGIN { printf "%.0f", v * 10 }')
+	# What the sessions themselves cost (medians of the runs in raw.txt).
+	pat="s/.* ftps_sess_$CONC_TARGET pm run=.*client_cpu_ms_per_session=\([0-9.]*\).*/\1/p"
+	cli=$(median $(sed -n "$pat" "$RAW"))
+	srv=$(median ${VALS["ftps_cpu|pm"]:-})
+	meas=""
+	if [ "$cli" != n/a ] && [ "$srv" != n/a ]; then
+		meas=$(awk -v c="$cli" -v s="$srv" -v n="$NCPU" 'BEGIN { if (c + s > 0)
+			printf " Measured in the sessions runs: client %.2f ms + pubmirrord %.2f ms of" \
+			" CPU per session, so at most %.0f sessions/s on %d cores.", c, s,
+			n * 1000 / (c + s), n }')
+	fi
 	{ echo "FTPS sessions/s ceiling of this machine: a session is one full and one resumed" \
 		"TLS 1.3 handshake, ${c_full} + ${c_res} us of CPU (client and server together," \
 		"\`ftpload handshake\`), so $NCPU cores complete at most ${c_max} sessions/s even if" \
 		"TCP, FTP and the file cost nothing: 10 x vsftpd ($CONC_TARGET concurrent) =" \
-		"${ten}/s vs ceiling ${c_max}/s."; echo; } >>"$RES"
+		"${ten}/s vs ceiling ${c_max}/s.$meas"; echo; } >>"$RES"
 fi
 if [ -s "$W/failures.md" ]; then
 	{ echo "Failed runs and sessions (first error of each run):"; echo
