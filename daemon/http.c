@@ -14,7 +14,6 @@
  *   accepts nothing more, finishes its open connections (keep-alive ones
  *   keep working until their idle timeout) and is stopped when it is empty.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
@@ -72,41 +71,6 @@ static int reaper_on;
 static int acme_fd = -1;
 static struct proxy_accept *proxies[HTTP_DAEMONS_MAX];
 
-/* The 40 ms stall of new TLS 1.3 connections.  In TLS 1.3 the client
- * sends the last handshake message (Finished); GnuTLS has nothing to send
- * after it, so the kernel delays its ACK (40 ms), and a client that has not
- * disabled Nagle (Python's http.client, for one) holds its request until
- * that ACK comes.  A handshake hook after the client's Finished asks the
- * kernel for the ACK at once (TCP_QUICKACK sends a pending ACK).  The GnuTLS
- * calls are looked up in the library libmicrohttpd already loaded, because
- * the build links libmicrohttpd only. */
-typedef void (*hook_setter)(gnutls_session_t, unsigned, int, gnutls_handshake_hook_func);
-static hook_setter set_hook;
-static int (*transport_fd)(gnutls_session_t);
-
-static int finished_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
-			 const gnutls_datum_t *msg)
-{
-	(void)msg;
-	if (htype == GNUTLS_HANDSHAKE_FINISHED && when == GNUTLS_HOOK_POST && incoming) {
-		int fd = transport_fd(s), one = 1;
-		if (fd >= 0)
-			setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-	}
-	return 0;
-}
-
-static void quickack_init(void)
-{
-	set_hook = (hook_setter)dlsym(RTLD_DEFAULT, "gnutls_handshake_set_hook_function");
-	transport_fd = (int (*)(gnutls_session_t))dlsym(RTLD_DEFAULT, "gnutls_transport_get_int");
-	if (set_hook == NULL || transport_fd == NULL) {
-		set_hook = NULL;
-		log_warn("http: GnuTLS handshake hooks unavailable; new TLS 1.3 connections "
-			 "may wait 40 ms for a delayed ACK");
-	}
-}
-
 /* ---------- small helpers ---------- */
 
 const char *http_hdr(struct MHD_Connection *c, const char *name)
@@ -137,6 +101,14 @@ enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigne
 			   struct MHD_Response *resp, uint64_t bodylen)
 {
 	http_common_headers(resp, r);
+	enum MHD_Result ret = http_queue_shared(c, r, status, resp, bodylen);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, unsigned status,
+				  struct MHD_Response *resp, uint64_t bodylen)
+{
 	r->status = status;
 	r->bytes = r->head ? 0 : bodylen;
 	if (r->hc) {
@@ -164,9 +136,9 @@ enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigne
 		};
 		log_json(&ev);
 	}
-	enum MHD_Result ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	if (r->hc && r->hc->tls && r->bytes > 0)
+		http_tls_hold(r->hc->fd); /* the header goes out with the body's start */
+	return MHD_queue_response(c, status, resp);
 }
 
 static struct MHD_Response *text_response(const char *text)
@@ -661,12 +633,6 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			memcpy(&hc->peer, ci->client_addr, l);
 		}
 		hc->tls = tls;
-		if (tls && set_hook) {
-			ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-			if (ci && ci->tls_session)
-				set_hook((gnutls_session_t)ci->tls_session, GNUTLS_HANDSHAKE_FINISHED,
-					 GNUTLS_HOOK_POST, finished_hook);
-		}
 		hc->verdict = lim ? limiter_conn_open(lim, &hc->peer, limiter_now_ns()) : LIMITER_OK;
 		hc->counted = hc->verdict == LIMITER_OK;
 		metrics_conn_open(tls ? METRICS_HTTPS : METRICS_HTTP);
@@ -683,12 +649,19 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			hc->fd = ci->connect_fd;
 		}
+		if (tls) {
+			ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+			if (ci && ci->tls_session)
+				http_tls_attach(ci->tls_session, hc->fd);
+		}
 		atomic_store(&hc->head_since, limiter_now_ns());
 		hc_link(hc);
 		*socket_context = hc;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		struct http_conn *hc = *socket_context;
 		if (hc) {
+			if (hc->tls)
+				http_tls_detach(hc->fd);
 			hc_unlink(hc);
 			metrics_conn_close(hc->tls ? METRICS_HTTPS : METRICS_HTTP);
 			if (hc->tls && hc->requests == 0)
@@ -897,8 +870,8 @@ int http_start(const struct http_listeners *l)
 {
 	static int registered;
 	acme_open(config_get());
-	if (l->nhttps > 0 && set_hook == NULL)
-		quickack_init();
+	if (l->nhttps > 0)
+		http_tls_init();
 	if (!registered) {
 		/* Cached listings of an older tree are freed as soon as a new
 		 * snapshot exists (lookups also ignore them by generation). */
@@ -934,6 +907,7 @@ void http_reload(void)
 	acme_open(config_get());
 	/* Auth paths or users may have changed what anonymous clients see. */
 	http_listing_cache_clear();
+	http_small_clear();
 	pthread_mutex_lock(&hd_mu);
 	unsigned gen = tls_generation();
 	for (int i = 0; i < ndaemons; i++) {
@@ -1009,6 +983,7 @@ void http_stop(unsigned drain_seconds)
 	}
 	ndaemons = 0;
 	http_listing_cache_clear();
+	http_small_clear();
 	if (acme_fd >= 0)
 		close(acme_fd);
 	acme_fd = -1;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +298,45 @@ static enum MHD_Result respond_304(struct MHD_Connection *c, struct http_req *r,
 	return http_queue(c, r, MHD_HTTP_NOT_MODIFIED, resp, 0);
 }
 
+/* The headers of a file's answer (200 or 206): ctype is the Content-Type
+ * sent, type the file's own.  Returns 1 when Repr-Digest was added. */
+static int file_headers(struct MHD_Response *resp, const char *ctype, const char *type,
+			const char *lastmod, const char *etag, const char *name,
+			const struct stat *st)
+{
+	int digest = 0;
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	MHD_add_response_header(resp, "Last-Modified", lastmod);
+	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	/* RFC 9530: the digest of the whole representation, also on 206;
+	 * only when the background hasher already has it. */
+	char rd[96];
+	if (sums_repr_digest(name, (uint64_t)st->st_size, (int64_t)st->st_mtime,
+			     (uint64_t)st->st_ino, rd, sizeof(rd)) == 0) {
+		MHD_add_response_header(resp, "Repr-Digest", rd);
+		digest = 1;
+	}
+	/* SECURITY: a served document must not run with the listing's origin
+	 * privileges: sandbox it. */
+	if (http_mime_active(type))
+		MHD_add_response_header(resp, "Content-Security-Policy",
+					"sandbox; default-src 'none'; img-src 'self'; "
+					"style-src 'self' 'unsafe-inline'");
+	return digest;
+}
+
+/* A conditional GET/HEAD that the validators satisfy (RFC 7232 section 6
+ * order): If-None-Match wins over If-Modified-Since. */
+static int not_modified(struct MHD_Connection *c, const char *etag, time_t mtime)
+{
+	const char *inm = http_hdr(c, "If-None-Match");
+	const char *ims = http_hdr(c, "If-Modified-Since");
+	time_t t;
+	return inm ? http_etag_match_list(inm, etag)
+		   : (ims && http_date_parse(ims, &t) == 0 && mtime <= t);
+}
+
 enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int fd,
 			      const struct stat *st, const char *name, const struct config *cfg)
 {
@@ -313,12 +353,7 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
 		  sizeof(etag));
 	http_date(st->st_mtime, lastmod, sizeof(lastmod));
 
-	/* Conditional GET/HEAD (RFC 7232 section 6 order). */
-	const char *inm = http_hdr(c, "If-None-Match");
-	const char *ims = http_hdr(c, "If-Modified-Since");
-	time_t t;
-	if (inm ? http_etag_match_list(inm, etag)
-		: (ims && http_date_parse(ims, &t) == 0 && st->st_mtime <= t)) {
+	if (not_modified(c, etag, st->st_mtime)) {
 		close(fd);
 		return respond_304(c, r, etag, lastmod);
 	}
@@ -376,25 +411,162 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
 		body_free(b);
 		return http_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 	}
-	MHD_add_response_header(resp, "Content-Type", ctype);
-	MHD_add_response_header(resp, "Last-Modified", lastmod);
-	MHD_add_response_header(resp, "ETag", etag);
-	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-	/* RFC 9530: the digest of the whole representation, also on 206;
-	 * only when the background hasher already has it. */
-	char rd[96];
-	if (sums_repr_digest(name, size, (int64_t)st->st_mtime, (uint64_t)st->st_ino, rd,
-			     sizeof(rd)) == 0)
-		MHD_add_response_header(resp, "Repr-Digest", rd);
+	file_headers(resp, ctype, type, lastmod, etag, name, st);
 	if (status == MHD_HTTP_PARTIAL_CONTENT && n == 1)
 		MHD_add_response_header(resp, "Content-Range", cr);
-	/* SECURITY: a served document must not run with the listing's origin
-	 * privileges: sandbox it. */
-	if (http_mime_active(type))
-		MHD_add_response_header(resp, "Content-Security-Policy",
-					"sandbox; default-src 'none'; img-src 'self'; "
-					"style-src 'self' 'unsafe-inline'");
 	return http_queue(c, r, status, resp, total);
+}
+
+/* ---- small files answered from memory ----
+ * A small file's whole 200 answer (headers and bytes) is built once and
+ * queued again for later GET/HEADs of it: one stat instead of open, stat,
+ * read and close, and no header allocations per request.  Each use first
+ * stats the path and compares device, inode, size, mtime and ctime (to the
+ * nanosecond) with the kept answer's, so a file rewritten in place or
+ * replaced by rename is never served from memory, not even before the index
+ * has seen the change.  (The stat follows the path without RESOLVE_BENEATH,
+ * but only to compare: a path that now leads elsewhere has another inode,
+ * and the normal, confined open then answers.)  An answer belongs to one
+ * configuration and one scheme (HSTS is sent over TLS only).  Ranges, paced
+ * (rate-limited) answers and files larger than PM_HTTP_SMALL_MAX take the
+ * normal path.  Direct-mapped slots bound the memory to
+ * PM_HTTP_SMALL_SLOTS * PM_HTTP_SMALL_MAX. */
+struct small {
+	_Atomic unsigned refs; /* the slot's reference and those of requests */
+	struct MHD_Response *resp;
+	const struct config *cfg;
+	int tls;
+	int digest; /* Repr-Digest included */
+	uint64_t size;
+	struct stat st;
+	char etag[80], lastmod[40];
+	char rel[];
+};
+
+#define SMALL_LOCKS 64
+static struct small *small_slot[PM_HTTP_SMALL_SLOTS];
+static pthread_mutex_t small_mu[SMALL_LOCKS] = {[0 ... SMALL_LOCKS - 1] =
+							 PTHREAD_MUTEX_INITIALIZER};
+
+static void small_put(struct small *sm)
+{
+	if (sm && atomic_fetch_sub(&sm->refs, 1) == 1) {
+		MHD_destroy_response(sm->resp);
+		free(sm);
+	}
+}
+
+static size_t small_index(const char *rel)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)rel; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (size_t)(h % PM_HTTP_SMALL_SLOTS);
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec &&
+	       S_ISREG(b->st_mode);
+}
+
+/* The kept answer for rel, if the file under dirfd is still the same. */
+static struct small *small_get(int dirfd, const char *rel, const struct config *cfg, int tls)
+{
+	size_t i = small_index(rel);
+	struct small *sm;
+	struct stat st;
+	pthread_mutex_lock(&small_mu[i % SMALL_LOCKS]);
+	sm = small_slot[i];
+	if (sm && sm->cfg == cfg && sm->tls == tls && strcmp(sm->rel, rel) == 0)
+		atomic_fetch_add(&sm->refs, 1);
+	else
+		sm = NULL;
+	pthread_mutex_unlock(&small_mu[i % SMALL_LOCKS]);
+	if (sm && (fstatat(dirfd, rel, &st, 0) != 0 || !same_file(&sm->st, &st))) {
+		small_put(sm);
+		sm = NULL;
+	}
+	return sm;
+}
+
+/* Put sm in its slot (the slot takes one reference). */
+static void small_insert(struct small *sm)
+{
+	size_t i = small_index(sm->rel);
+	atomic_fetch_add(&sm->refs, 1);
+	pthread_mutex_lock(&small_mu[i % SMALL_LOCKS]);
+	struct small *old = small_slot[i];
+	small_slot[i] = sm;
+	pthread_mutex_unlock(&small_mu[i % SMALL_LOCKS]);
+	small_put(old);
+}
+
+void http_small_clear(void)
+{
+	for (size_t i = 0; i < PM_HTTP_SMALL_SLOTS; i++) {
+		pthread_mutex_lock(&small_mu[i % SMALL_LOCKS]);
+		struct small *sm = small_slot[i];
+		small_slot[i] = NULL;
+		pthread_mutex_unlock(&small_mu[i % SMALL_LOCKS]);
+		small_put(sm);
+	}
+}
+
+/* Build the answer of the open small file fd; NULL when it cannot be read
+ * whole (the normal path then answers). */
+static struct small *small_make(int fd, const struct stat *st, const char *rel,
+				const struct config *cfg, const struct http_req *r)
+{
+	size_t size = (size_t)st->st_size, len = strlen(rel), got = 0;
+	char *data = malloc(size ? size : 1);
+	struct small *sm = calloc(1, sizeof(*sm) + len + 1);
+	if (data == NULL || sm == NULL)
+		goto fail;
+	while (got < size) {
+		ssize_t n = pread(fd, data + got, size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail; /* error, or the file shrank under us */
+		got += (size_t)n;
+	}
+	sm->resp = MHD_create_response_from_buffer(size, data, MHD_RESPMEM_MUST_FREE);
+	if (sm->resp == NULL)
+		goto fail;
+	data = NULL; /* the response owns it */
+	const char *type = http_mime_type(rel);
+	http_etag((uint64_t)st->st_dev, (uint64_t)st->st_ino, size, (int64_t)st->st_mtime,
+		  sm->etag, sizeof(sm->etag));
+	http_date(st->st_mtime, sm->lastmod, sizeof(sm->lastmod));
+	sm->digest = file_headers(sm->resp, type, type, sm->lastmod, sm->etag, rel, st);
+	http_common_headers(sm->resp, r);
+	atomic_init(&sm->refs, 1);
+	sm->cfg = cfg;
+	sm->tls = r->hc->tls;
+	sm->size = size;
+	sm->st = *st;
+	memcpy(sm->rel, rel, len + 1);
+	return sm;
+fail:
+	free(data);
+	if (sm && sm->resp)
+		MHD_destroy_response(sm->resp);
+	free(sm);
+	return NULL;
+}
+
+static enum MHD_Result small_serve(struct MHD_Connection *c, struct http_req *r, struct small *sm)
+{
+	enum MHD_Result ret;
+	if (not_modified(c, sm->etag, sm->st.st_mtime))
+		ret = respond_304(c, r, sm->etag, sm->lastmod);
+	else
+		ret = http_queue_shared(c, r, MHD_HTTP_OK, sm->resp, sm->size);
+	small_put(sm);
+	return ret;
 }
 
 enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
@@ -403,6 +575,22 @@ enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
 {
 	struct stat st;
 	(void)ix;
+	/* Only whole, unpaced answers are kept. */
+	int small = r->hc != NULL && !rate_limited(cfg) && http_hdr(c, "Range") == NULL;
+	if (small) {
+		struct small *sm = small_get(dirfd, rel, cfg, r->hc->tls);
+		/* The hasher may have finished since: then build it again. */
+		if (sm && !sm->digest) {
+			char rd[96];
+			if (sums_repr_digest(rel, sm->size, (int64_t)sm->st.st_mtime,
+					     (uint64_t)sm->st.st_ino, rd, sizeof(rd)) == 0) {
+				small_put(sm);
+				sm = NULL;
+			}
+		}
+		if (sm)
+			return small_serve(c, r, sm);
+	}
 	int fd = file_open(dirfd, rel, FILE_REG, &st);
 	if (fd < 0) {
 		int e = errno;
@@ -410,6 +598,14 @@ enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
 		return http_error(c, r, s, s == 404 ? "404 Not Found\n"
 					  : s == 403 ? "403 Forbidden\n"
 						     : "500 Internal Server Error\n");
+	}
+	if (small && st.st_size <= PM_HTTP_SMALL_MAX) {
+		struct small *sm = small_make(fd, &st, rel, cfg, r);
+		if (sm) {
+			close(fd);
+			small_insert(sm);
+			return small_serve(c, r, sm);
+		}
 	}
 	return http_serve_fd(c, r, fd, &st, rel, cfg);
 }

@@ -51,6 +51,10 @@ void http_common_headers(struct MHD_Response *resp, const struct http_req *r);
  * reference.  bodylen: bytes of body (for the log). */
 enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigned status,
 			   struct MHD_Response *resp, uint64_t bodylen);
+/* http_queue for a response that already carries the common headers and
+ * may be queued again (cached): the caller keeps its reference. */
+enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, unsigned status,
+				  struct MHD_Response *resp, uint64_t bodylen);
 /* A short text/plain error (text: trusted, static). */
 enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
 			   const char *text);
@@ -63,6 +67,8 @@ enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
 enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int fd,
 			      const struct stat *st, const char *name,
 			      const struct config *cfg);
+/* http_file.c: drop the small files' answers kept in memory (shutdown). */
+void http_small_clear(void);
 /* http_file.c: the rate pacer (suspend/resume for byte limits). */
 int http_pace_start(void);
 void http_pace_stop(void);
@@ -77,6 +83,15 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 void http_listing_publish(uint64_t gen);
 /* Drop every cached listing (shutdown). */
 void http_listing_cache_clear(void);
+
+/* http_tls.c: the transport under GnuTLS sessions (read-ahead, a header
+ * sent with its body, the handshake ACK hook).  init once before daemons
+ * start; attach when a TLS connection starts, detach when it closes; hold:
+ * the next TLS record waits to go out with the one after it. */
+void http_tls_init(void);
+void http_tls_attach(void *session, int fd);
+void http_tls_detach(int fd);
+void http_tls_hold(int fd);
 
 /* Header value or NULL. */
 const char *http_hdr(struct MHD_Connection *c, const char *name);

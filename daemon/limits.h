@@ -57,6 +57,9 @@ static inline unsigned long long pm_fds_needed(unsigned max_clients, unsigned ma
 /* HTTP */
 #define PM_HTTP_HEADER_MAX (16 * 1024) /* whole request header block */
 #define PM_HTTP_RANGES_MAX 16          /* ranges in one multipart request */
+#define PM_FD_TABLE_MAX (1 << 20)       /* per-fd TLS transport states (virtual) */
+#define PM_HTTP_SMALL_MAX (16 * 1024)   /* files answered from memory, bytes */
+#define PM_HTTP_SMALL_SLOTS 1024        /* ... at most this many (16 MiB) */
 #define PM_HTTP_TIMEOUT 30             /* idle/slow request seconds */
 #define PM_HTTP_AUTH_CACHE 256         /* verified credentials cached */
 #define PM_HTTP_AUTH_CACHE_TTL 300     /* seconds a verified credential stays */

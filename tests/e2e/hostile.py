@@ -37,14 +37,7 @@ def make_tree_file(root, rel=BIG, size=BIG_SIZE):
             f.seek(off)
             f.write(os.urandom(4096))
     os.chmod(path, 0o644)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
+    return pmtest.file_sha256(path)
 
 
 def tree_digest(root):
@@ -61,12 +54,7 @@ def tree_digest(root):
             if os.path.islink(p):
                 h.update(os.readlink(p).encode("utf-8", "surrogateescape"))
             elif os.path.isfile(p):
-                with open(p, "rb") as f:
-                    while True:
-                        b = f.read(1 << 20)
-                        if not b:
-                            break
-                        h.update(b)
+                pmtest.file_sha256(p, h)
     return h.hexdigest()
 
 

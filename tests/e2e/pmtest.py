@@ -9,6 +9,7 @@ Usage in a test file (tests/e2e/t_*.py):
         pmtest.check("greeting", d.ftp_port > 0)
     pmtest.done()
 """
+import hashlib
 import os
 import random
 import shutil
@@ -46,6 +47,32 @@ def done():
 
 
 _given = set()
+
+
+def file_sha256(path, h=None):
+    """sha256 hex digest of a file's bytes (fed into h when given)."""
+    h = h or hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+class Fetch:
+    """What a download thread saw: bytes, their sha256, error, done."""
+
+    def __init__(self):
+        self.bytes = 0
+        self.sha = hashlib.sha256()
+        self.error = None
+        self.done = False
+
+    def feed(self, b):
+        self.sha.update(b)
+        self.bytes += len(b)
 
 
 def free_port(host="127.0.0.1"):

@@ -116,38 +116,31 @@ def floods(d):
           b"Command line too long (the limit is 1024 bytes)" in lines[0], lines)
     check("100 KB command line: session closed", c.closed())
 
-    # 10,000 garbage lines after login: 100 answers 500, then 421 and close.
-    c = hostile.Ctl(d, src="127.0.0.4")
-    c.reply()
-    c.login()
-    try:
-        c.send(b"JUNK\x01\xff garbage\r\n" * 10000)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    codes = []
-    try:
-        while len(codes) < 10001:
-            codes.append(c.reply()[0])
-    except (EOFError, ConnectionResetError):
-        pass
-    check_eq("10,000 garbage lines: 100 x 500 then 421", [500] * 100 + [421], codes)
-    c.close()
+    def garbage_codes(line, login):
+        """Reply codes to 10,000 copies of line sent at once."""
+        c = hostile.Ctl(d, src="127.0.0.4")
+        c.reply()
+        if login:
+            c.login()
+        try:
+            c.send(line * 10000)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        codes = []
+        try:
+            while len(codes) < 10001:
+                codes.append(c.reply()[0])
+        except (EOFError, ConnectionResetError):
+            pass
+        c.close()
+        return codes
 
+    # 10,000 garbage lines after login: 100 answers 500, then 421 and close.
+    check_eq("10,000 garbage lines: 100 x 500 then 421", [500] * 100 + [421],
+             garbage_codes(b"JUNK\x01\xff garbage\r\n", True))
     # The same before login: 10 x 500, then 421.
-    c = hostile.Ctl(d, src="127.0.0.4")
-    c.reply()
-    try:
-        c.send(b"GARBAGE\r\n" * 10000)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    codes = []
-    try:
-        while len(codes) < 10001:
-            codes.append(c.reply()[0])
-    except (EOFError, ConnectionResetError):
-        pass
-    check_eq("10,000 garbage lines before login: 10 x 500 then 421", [500] * 10 + [421], codes)
-    c.close()
+    check_eq("10,000 garbage lines before login: 10 x 500 then 421", [500] * 10 + [421],
+             garbage_codes(b"GARBAGE\r\n", False))
 
     # Bare LF, NUL and a lone CR in a command line.
     c = hostile.Ctl(d, src="127.0.0.4")

@@ -19,16 +19,7 @@ import pmtest  # noqa: E402
 NAME = "pub/drain.bin"
 
 
-class Fetch:
-    def __init__(self):
-        self.bytes = 0
-        self.sha = hashlib.sha256()
-        self.error = None
-        self.done = False
-
-    def feed(self, b):
-        self.sha.update(b)
-        self.bytes += len(b)
+Fetch = pmtest.Fetch
 
 
 def ftp_get(d, st):

@@ -2,7 +2,6 @@
 one over HTTPS (curl): both finish byte-exact; the reload is applied; a
 bad configuration sent with a second SIGHUP is refused with its reason
 logged while the old one stays in force."""
-import hashlib
 import os
 import signal
 import ssl
@@ -28,26 +27,10 @@ def make_big(path):
             f.seek(off)
             f.write(os.urandom(CHUNK))
         f.truncate(SIZE)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(8 << 20)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
+    return pmtest.file_sha256(path)
 
 
-class Fetch:
-    def __init__(self):
-        self.bytes = 0
-        self.sha = hashlib.sha256()
-        self.error = None
-        self.done = False
-
-    def feed(self, b):
-        self.sha.update(b)
-        self.bytes += len(b)
+Fetch = pmtest.Fetch
 
 
 def ftps_get(d, st):
