@@ -133,6 +133,8 @@ static const struct conf_key conf_keys[] = {
 	 "Serve and list names starting with a dot."},
 	{"max_clients", CT_UINT, FIELD(max_clients), "2000", 1, 1000000, NULL, CK_NONE, "Limits",
 	 "Connections at once, all protocols together."},
+	{"max_transfers", CT_UINT, FIELD(max_transfers), "0", 0, 1000000, NULL, CK_NONE, NULL,
+	 "FTP data channels at once; 0: max_clients. Needs max_clients + 2 x this + 64 fds."},
 	{"max_per_ip", CT_UINT, FIELD(max_per_ip), "50", 0, 1000000, NULL, CK_NONE, NULL,
 	 "Connections at once from one address, all protocols together; 0: no limit."},
 	{"rate_per_ip", CT_RATE, FIELD(rate_per_ip), "0", 0, NOMAX, NULL, CK_NONE, NULL,

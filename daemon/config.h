@@ -88,6 +88,7 @@ struct config {
 
 	/* limits */
 	unsigned max_clients, max_per_ip;
+	unsigned max_transfers; /* FTP data channels at once; 0: max_clients */
 	uint64_t rate_per_ip, rate_total; /* bytes/s, 0 = unlimited */
 	unsigned ban_after;            /* failures ... */
 	unsigned ban_window;           /* ... within this many seconds ... */

@@ -38,6 +38,8 @@ static unsigned ftp_nloops;
 static atomic_uint ftp_nsessions;
 static atomic_uint_fast64_t ftp_counters[5];
 static atomic_int ftp_stop_flag;
+static atomic_uint ftp_xfers;              /* sessions holding a transfer slot */
+static atomic_uint_fast64_t ftp_fd_warned; /* ftp_now() of the last shortage logged */
 
 /* --- small helpers --- */
 
@@ -353,6 +355,51 @@ static void ftp_hash_done(struct ftp_loop *l)
 	}
 }
 
+/* --- transfer slots --- */
+
+int ftp_xfer_take(struct ftp_sess *s)
+{
+	if (s->xfer_slot)
+		return 0;
+	const struct config *c = config_get();
+	unsigned max = c ? pm_max_transfers(c->max_clients, c->max_transfers) : 0;
+	unsigned cur = atomic_load(&ftp_xfers);
+	do {
+		if (max != 0 && cur >= max)
+			return -1;
+	} while (!atomic_compare_exchange_weak(&ftp_xfers, &cur, cur + 1));
+	s->xfer_slot = 1;
+	return 0;
+}
+
+/* Give the slot back once the session's data channel holds no descriptor
+ * (after every run of the session, and when it dies). */
+static void ftp_xfer_sync(struct ftp_sess *s)
+{
+	const struct ftp_data *d = s->data;
+	if (!s->xfer_slot)
+		return;
+	if (!s->dead && d != NULL && (ftp_data_has_setup(s) || d->xs != XS_NONE || d->fd >= 0))
+		return;
+	s->xfer_slot = 0;
+	atomic_fetch_sub(&ftp_xfers, 1);
+}
+
+void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err)
+{
+	uint64_t now = ftp_now(), last = atomic_load(&ftp_fd_warned);
+	if (ftp_elapsed(now, last) < 1000000000u && last != 0)
+		return;
+	if (!atomic_compare_exchange_strong(&ftp_fd_warned, &last, now))
+		return;
+	const struct config *c = config_get();
+	log_warn("ftp: %s: %s refused: %s (max_clients %u, max_transfers %u, %u transfers "
+	         "open); raise RLIMIT_NOFILE or lower max_clients or max_transfers",
+	         s->peer_str, what, strerror(err), c ? c->max_clients : 0,
+	         c ? pm_max_transfers(c->max_clients, c->max_transfers) : 0,
+	         atomic_load(&ftp_xfers));
+}
+
 /* --- sessions --- */
 
 static void ftp_sess_kill(struct ftp_sess *s)
@@ -360,6 +407,10 @@ static void ftp_sess_kill(struct ftp_sess *s)
 	if (s->dead)
 		return;
 	ftp_data_free(s);
+	if (s->xfer_slot) {
+		s->xfer_slot = 0;
+		atomic_fetch_sub(&ftp_xfers, 1);
+	}
 	if (s->hjob) {
 		s->hjob->sess = NULL; /* the worker's result is dropped */
 		s->hjob = NULL;
@@ -661,14 +712,21 @@ static int ftp_sess_commands(struct ftp_sess *s)
 			}
 			return progress; /* full of waiting commands */
 		}
+		/* Edge-triggered: after EAGAIN nothing can be read (not even
+		 * from TLS's buffer, which EAGAIN found empty) until the next
+		 * event; each needless read is a syscall. */
+		if (s->ctrl_drained)
+			return progress;
 		ssize_t r = s->ctrl.ops->read(&s->ctrl, s->in + s->inlen, sizeof(s->in) - s->inlen);
 		if (r > 0) {
 			s->inlen += (size_t)r;
 			progress = 1;
 			continue;
 		}
-		if (r < 0 && errno == EAGAIN)
+		if (r < 0 && errno == EAGAIN) {
+			s->ctrl_drained = 1;
 			return progress;
+		}
 		/* the client went away: an unfinished transfer is logged by
 		 * ftp_data_free */
 		ftp_sess_kill(s);
@@ -678,7 +736,7 @@ static int ftp_sess_commands(struct ftp_sess *s)
 	return 0;
 }
 
-static void ftp_sess_run(struct ftp_sess *s)
+static void ftp_sess_run_once(struct ftp_sess *s)
 {
 	if (s->proxy_pending) {
 		const char *why = "";
@@ -776,6 +834,12 @@ static void ftp_sess_run(struct ftp_sess *s)
 		ftp_ready(s);
 }
 
+static void ftp_sess_run(struct ftp_sess *s)
+{
+	ftp_sess_run_once(s);
+	ftp_xfer_sync(s);
+}
+
 static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 {
 	const struct config *c = config_get();
@@ -797,8 +861,10 @@ static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 			ftp_sess_close(s, 421, "Server shutting down");
 			continue;
 		}
-		if (s->data)
+		if (s->data) {
 			ftp_data_timeouts(s, now);
+			ftp_xfer_sync(s);
+		}
 		if (s->dead || s->closing)
 			continue;
 		if (s->proxy_pending && ftp_elapsed(now, s->t_start) > 10 * 1000000000ull) {
@@ -865,6 +931,7 @@ static void *ftp_loop_main(void *arg)
 			}
 			case FTP_EV_CTRL:
 				ev->s->cevents |= evs[i].events;
+				ev->s->ctrl_drained = 0;
 				ftp_ready(ev->s);
 				break;
 			case FTP_EV_DATA:

@@ -476,6 +476,37 @@ static int ftp_v4(const struct sockaddr_storage *a, unsigned char out[4])
 	return -1;
 }
 
+/* 425 for a data channel refused for want of descriptors: the session
+ * goes on, and may try again. */
+static void ftp_no_fds(struct ftp_sess *s, const char *what, int err)
+{
+	ftp_fd_shortage(s, what, err);
+	ftp_reply(s, 425, "Cannot open a data connection now: the server is out of file "
+	                  "descriptors; try again later");
+}
+
+/* A slot of max_transfers, then a passive listener; replies 425 and
+ * returns -1 when either is missing. */
+static int ftp_pasv_listen(struct ftp_sess *s, const char *verb, unsigned *port)
+{
+	if (ftp_xfer_take(s) != 0) {
+		ftp_data_clear(s);
+		ftp_reply(s, 425, "Too many transfers on this server (max_transfers); try again "
+		                  "later");
+		return -1;
+	}
+	if (ftp_data_listen(s, port) != 0) {
+		int e = errno;
+		if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+			ftp_no_fds(s, verb, e);
+		else
+			ftp_reply(s, 425,
+			          "No free passive port (pasv_ports is exhausted); try again later");
+		return -1;
+	}
+	return 0;
+}
+
 static void cmd_pasv(struct ftp_sess *s, char *arg)
 {
 	const struct config *c = cfg();
@@ -498,11 +529,8 @@ static void cmd_pasv(struct ftp_sess *s, char *arg)
 		if (inet_pton(AF_INET, announce, &a4) == 1)
 			memcpy(ip, &a4, 4);
 	}
-	if (ftp_data_listen(s, &port) != 0) {
-		ftp_reply(s, 425,
-		          "No free passive port (pasv_ports is exhausted); try again later");
+	if (ftp_pasv_listen(s, "PASV", &port) != 0)
 		return;
-	}
 	ftp_reply(s, 227, "Entering Passive Mode (%u,%u,%u,%u,%u,%u).", ip[0], ip[1], ip[2], ip[3],
 	          port >> 8, port & 255);
 }
@@ -528,11 +556,8 @@ static void cmd_epsv(struct ftp_sess *s, char *arg)
 		ftp_reply(s, 522, "Network protocol not supported, use (%d)", fam);
 		return;
 	}
-	if (ftp_data_listen(s, &port) != 0) {
-		ftp_reply(s, 425,
-		          "No free passive port (pasv_ports is exhausted); try again later");
+	if (ftp_pasv_listen(s, "EPSV", &port) != 0)
 		return;
-	}
 	ftp_reply(s, 229, "Entering Extended Passive Mode (|||%u|)", port);
 }
 
@@ -550,6 +575,12 @@ static void ftp_set_active(struct ftp_sess *s, const struct sockaddr_storage *a,
 	}
 	if (net_port(a) < 1024) {
 		ftp_reply(s, 500, "Illegal %s: the port must be 1024 or above", verb);
+		return;
+	}
+	if (ftp_xfer_take(s) != 0) {
+		ftp_data_clear(s);
+		ftp_reply(s, 425, "Too many transfers on this server (max_transfers); try again "
+		                  "later");
 		return;
 	}
 	struct ftp_data *d = ftp_data_get(s);
@@ -692,6 +723,13 @@ static void cmd_retr(struct ftp_sess *s, char *arg)
 					  : file_open(ix->rootfd, rel, FILE_REG, &st);
 	int err = errno; /* the last release of a replaced snapshot closes files */
 	index_release(ix);
+	if (fd < 0 && (err == EMFILE || err == ENFILE)) {
+		ftp_fd_shortage(s, "RETR", err);
+		ftp_data_clear(s);
+		ftp_reply(s, 451, "Cannot open the file now: the server is out of file "
+		                  "descriptors; try again later");
+		return;
+	}
 	if (fd < 0) {
 		ftp_reply(s, 550, "%s",
 		          err == ENOENT ? "No such file or directory" : "Cannot open the file");
@@ -880,7 +918,14 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 		return;
 	struct stat st;
 	int fd = file_open(ix->rootfd, rel, FILE_REG, &st);
+	int err = errno;
 	index_release(ix);
+	if (fd < 0 && (err == EMFILE || err == ENFILE)) {
+		ftp_fd_shortage(s, "HASH", err);
+		ftp_reply(s, 451, "Cannot open the file now: the server is out of file "
+		                  "descriptors; try again later");
+		return;
+	}
 	if (fd < 0) {
 		ftp_not_found(s);
 		return;

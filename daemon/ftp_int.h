@@ -114,6 +114,7 @@ struct ftp_sess {
 	int closing;       /* close once the output is out */
 	uint64_t close_by;
 	uint32_t cevents;
+	int ctrl_drained; /* last read said EAGAIN and no event came since */
 	/* control input and output */
 	char in[PM_FTP_LINE_MAX];
 	size_t inlen;
@@ -136,6 +137,7 @@ struct ftp_sess {
 	struct ftp_data *data;
 	struct ftp_hash_job *hjob;
 	uint64_t wake_ns; /* throttled until */
+	int xfer_slot;    /* holds one of max_transfers (ftp_xfer_take) */
 };
 
 /* Facts of MLSx (OPTS MLST). */
@@ -155,6 +157,14 @@ static inline uint64_t ftp_elapsed(uint64_t now, uint64_t then)
 }
 void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Take one of the max_transfers data-channel slots for s (kept until its
+ * data channel is gone; a session holds at most one).  0, or -1 when all
+ * are in use: the descriptors they need were reserved at start-up
+ * (limits.h), so a bounded number of transfers never runs out of them. */
+int ftp_xfer_take(struct ftp_sess *s);
+/* Out of descriptors (EMFILE/ENFILE) for s doing what: logged, at most
+ * once a second for the whole server. */
+void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err);
 /* Reply "code pre<path>post" with path FTP-encoded (and '"' doubled when
  * quote).  A path holding CR/LF is replaced by a refusal. */
 void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *path,

@@ -29,6 +29,31 @@
 #define PM_FTP_DATA_CONNECT_TIMEOUT 30 /* seconds for the data connection */
 #define PM_FTP_STALL_TIMEOUT 120    /* seconds without progress on a transfer */
 
+/* Descriptors: one per client (its control connection or HTTP socket), two
+ * per transfer (the data connection or passive listener, and the file),
+ * plus PM_FDS_SPARE (listeners, logs, epoll, inotify, eventfds).
+ * max_transfers 0 means one transfer per client (three descriptors each);
+ * max_clients 0 (unlimited) takes the whole hard limit. */
+#define PM_FDS_SPARE 64
+
+/* The transfers (FTP data channels) allowed at once: the smaller of the
+ * two, 0 for no bound. */
+static inline unsigned pm_max_transfers(unsigned max_clients, unsigned max_transfers)
+{
+	if (max_transfers == 0 || (max_clients != 0 && max_transfers > max_clients))
+		return max_clients;
+	return max_transfers;
+}
+
+/* RLIMIT_NOFILE needed, 0 when max_clients is 0 (take what there is). */
+static inline unsigned long long pm_fds_needed(unsigned max_clients, unsigned max_transfers)
+{
+	if (max_clients == 0)
+		return 0;
+	return (unsigned long long)max_clients +
+	       2ull * pm_max_transfers(max_clients, max_transfers) + PM_FDS_SPARE;
+}
+
 /* HTTP */
 #define PM_HTTP_HEADER_MAX (16 * 1024) /* whole request header block */
 #define PM_HTTP_RANGES_MAX 16          /* ranges in one multipart request */

@@ -238,6 +238,15 @@ static SSL_CTX *tls_ctx_policy(char *err, size_t errsz)
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
 					 SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	/* The chain sent is exactly the one in tls_cert (tls_ctx_load installs
+	 * it); without this, OpenSSL would try to build a chain from its empty
+	 * trust store on every full handshake, finding nothing.
+	 * Read-ahead: a record is read with one recv() instead of two (header,
+	 * body); the event loops read until EAGAIN, so records buffered in the
+	 * SSL object are never forgotten (CCC, the one case where plain text
+	 * could follow TLS on a socket, is refused). */
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+	SSL_CTX_set_read_ahead(ctx, 1);
 	/* FTPS: the data channel resumes the control channel's session. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)TLS_SESSION_ID_CTX,

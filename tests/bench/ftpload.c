@@ -32,7 +32,9 @@
  *       connections), instead of one write per record.  Prints MB/s and
  *       each side's CPU seconds per GiB.
  *   ftpload handshake -d SECS -f CERT,KEY   full TLS handshakes per CPU second,
- *                                    client and server in this process
+ *                                    client and server in this process; then
+ *                                    each side's CPU per full and resumed
+ *                                    handshake
  *   ftpload tree      PID            VmRSS and Pss (KiB) of PID + descendants
  *   ftpload cpu       PID            CPU seconds (utime+stime+cutime+cstime)
  *                                    of PID + descendants
@@ -73,6 +75,7 @@
 #define TLS_READ_BUF (64 * 1024)  /* OpenSSL's read-ahead buffer (TLS records) */
 #define SESSIONS_MAX 20000       /* clients of one run */
 #define THREAD_STACK (128 * 1024)
+#define HS_SESSIONS_MAX 200000  /* tickets kept by the handshake measurement */
 
 static struct {
 	const char *host;
@@ -934,47 +937,121 @@ static int mode_tlsstream(const char *cert, const char *key)
 
 /* ---- TLS handshake cost --------------------------------------------------- */
 
-/* Full handshakes, client and server in this process over a BIO pair, with
- * the benchmark's certificate: the CPU floor of every FTPS/HTTPS session on
- * this machine with this OpenSSL. */
+static double cpu_thread_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One handshake over a BIO pair, client and server in this thread; the CPU
+ * of each side (SSL_new .. SSL_free) is added to *cli and *srv.  With
+ * resume, the client offers that session; with keep, the client's session
+ * (after reading its ticket) is returned there.  0 or -1. */
+static int hs_once(SSL_CTX *sctx, SSL_SESSION *resume, SSL_SESSION **keep, int *reused,
+		   double *cli, double *srv)
+{
+	double t = cpu_thread_s(), u;
+	SSL *sv = SSL_new(sctx);
+	BIO *bs = NULL, *bc = NULL;
+	int k, rc = 0, rs = 0;
+	char b[1];
+
+	u = cpu_thread_s();
+	*srv += u - t;
+	SSL *cl = SSL_new(g_ctx);
+	if (!sv || !cl || BIO_new_bio_pair(&bs, 0, &bc, 0) != 1)
+		die("SSL_new failed");
+	SSL_set_bio(sv, bs, bs);
+	SSL_set_bio(cl, bc, bc);
+	SSL_set_accept_state(sv);
+	SSL_set_connect_state(cl);
+	if (resume)
+		SSL_set_session(cl, resume);
+	t = cpu_thread_s();
+	*cli += t - u;
+	for (k = 0; k < 20 && !(rc == 1 && rs == 1); k++) {
+		u = cpu_thread_s();
+		if (rc != 1)
+			rc = SSL_do_handshake(cl);
+		t = cpu_thread_s();
+		*cli += t - u;
+		if (rs != 1)
+			rs = SSL_do_handshake(sv);
+		u = cpu_thread_s();
+		*srv += u - t;
+	}
+	if (rc != 1 || rs != 1)
+		return -1;
+	/* The client takes its ticket (TLS 1.3 sends it after the handshake). */
+	t = cpu_thread_s();
+	(void)SSL_read(cl, b, sizeof(b));
+	*reused = SSL_session_reused(cl);
+	if (keep)
+		*keep = SSL_get1_session(cl);
+	/* A clean end: SSL_free of an unfinished connection would mark its
+	 * session not resumable. */
+	SSL_set_shutdown(cl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(cl);
+	u = cpu_thread_s();
+	*cli += u - t;
+	SSL_free(sv);
+	*srv += cpu_thread_s() - u;
+	return 0;
+}
+
+/* Full and resumed TLS 1.3 handshakes, client and server in this process over
+ * a BIO pair, with the benchmark's certificate and pubmirrord's choices (one
+ * ticket per full handshake, as after an FTPS login; none on a resumption, as
+ * on a data connection; PSK with (EC)DHE): the CPU floor of every FTPS
+ * session on this machine with this OpenSSL.  Line 1: full handshakes per CPU
+ * second, both sides counted.  Line 2: each side's CPU per full and resumed
+ * handshake, in microseconds. */
 static int mode_handshake(const char *cert, const char *key)
 {
 	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
-	double t0, c0, end;
-	unsigned long n = 0;
+	SSL_SESSION **sess = calloc(HS_SESSIONS_MAX, sizeof(*sess));
+	double t0, c0, end, fcli = 0, fsrv = 0, rcli = 0, rsrv = 0, cpu;
+	unsigned long n = 0, nr = 0, i;
+	int reused = 0;
 
-	if (!sctx || SSL_CTX_use_certificate_chain_file(sctx, cert) != 1 ||
+	if (!sctx || !sess || SSL_CTX_use_certificate_chain_file(sctx, cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(sctx, key, SSL_FILETYPE_PEM) != 1)
 		die("cannot load %s / %s", cert, key);
+	SSL_CTX_set_session_id_context(sctx, (const unsigned char *)"hs", 2);
+	SSL_CTX_set_num_tickets(sctx, 1);
 	t0 = now_s();
 	c0 = cpu_self_s();
-	end = t0 + opt.secs;
-	while (now_s() < end) {
-		SSL *sv = SSL_new(sctx), *cl = SSL_new(g_ctx);
-		BIO *bs = NULL, *bc = NULL;
-		int k, done = 0;
-
-		if (!sv || !cl || BIO_new_bio_pair(&bs, 0, &bc, 0) != 1)
-			die("SSL_new failed");
-		SSL_set_bio(sv, bs, bs);
-		SSL_set_bio(cl, bc, bc);
-		SSL_set_accept_state(sv);
-		SSL_set_connect_state(cl);
-		for (k = 0; k < 20 && !done; k++) {
-			int rc = SSL_do_handshake(cl), rs = SSL_do_handshake(sv);
-
-			done = rc == 1 && rs == 1;
-		}
-		if (!done)
+	end = t0 + opt.secs / 2;
+	while (now_s() < end && n < HS_SESSIONS_MAX) {
+		if (hs_once(sctx, NULL, &sess[n], &reused, &fcli, &fsrv) != 0 || !sess[n])
 			die("handshake did not complete");
-		SSL_free(sv);
-		SSL_free(cl);
 		n++;
 	}
-	double cpu = cpu_self_s() - c0;
-
+	cpu = cpu_self_s() - c0;
 	printf("handshakes=%lu cpu_s=%.2f per_cpu_s=%.0f %s\n", n, cpu, (double)n / cpu,
 	       OpenSSL_version(OPENSSL_VERSION));
+	/* Each ticket is offered once, as a data connection offers its
+	 * control connection's (OpenSSL clients use a TLS 1.3 ticket once). */
+	SSL_CTX_set_num_tickets(sctx, 0);
+	end = now_s() + opt.secs / 2;
+	c0 = cpu_self_s();
+	while (now_s() < end && nr < n) {
+		if (hs_once(sctx, sess[nr], NULL, &reused, &rcli, &rsrv) != 0 || !reused)
+			die("resumption did not complete");
+		nr++;
+	}
+	cpu = cpu_self_s() - c0;
+	if (nr == 0)
+		die("no resumption");
+	printf("sides full_client_us=%.0f full_server_us=%.0f resumed_client_us=%.0f"
+	       " resumed_server_us=%.0f resumed=%lu resumed_rate=%.0f\n",
+	       fcli * 1e6 / (double)n, fsrv * 1e6 / (double)n, rcli * 1e6 / (double)nr,
+	       rsrv * 1e6 / (double)nr, nr, (double)nr / cpu);
+	for (i = 0; i < n; i++)
+		SSL_SESSION_free(sess[i]);
+	free(sess);
 	SSL_CTX_free(sctx);
 	return 0;
 }

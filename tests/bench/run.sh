@@ -134,14 +134,30 @@ if [ "$(id -u)" != 0 ] && [ "$HAVE_VSFTPD" = 1 ]; then
 fi
 
 # Enough descriptors for 10,000 idle sessions on each side, where the hard
-# limit allows: pubmirrord refuses to start when max_clients * 3 + 64
-# descriptors are not available, so max_clients follows the limit, and the
+# limit allows.  pubmirrord needs max_clients + 2 x max_transfers + 64
+# descriptors (one per client, two per transfer) and refuses to start
+# without them; the benchmark never has more than CONC_TARGET transfers at
+# once, so max_transfers is 1,000 and max_clients takes the rest (10,000
+# idle sessions fit under a hard limit of 20,000).  A pubmirrord without
+# max_transfers (PUBMIRRORD=an older build) reserves three per client: its
 # 10,000-session figure becomes the largest thousand that fits.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 FD_LIMIT=$(ulimit -n)
 PM_MAXC=30000
-[ "$FD_LIMIT" != unlimited ] && [ $(((FD_LIMIT - 64) / 3)) -lt "$PM_MAXC" ] &&
-	PM_MAXC=$(((FD_LIMIT - 64) / 3))
+PM_MAXT=1000
+if [ -x "$PM_BIN" ] && ! "$PM_BIN" --dump-config 2>/dev/null | grep -q '^max_transfers'; then
+	PM_MAXT=""
+fi
+if [ "$FD_LIMIT" != unlimited ]; then
+	[ -n "$PM_MAXT" ] && [ $((3 * PM_MAXT + 64)) -gt "$FD_LIMIT" ] &&
+		PM_MAXT=$(((FD_LIMIT - 64) / 3))
+	if [ -n "$PM_MAXT" ]; then
+		fit=$((FD_LIMIT - 64 - 2 * PM_MAXT))
+	else
+		fit=$(((FD_LIMIT - 64) / 3))
+	fi
+	[ "$fit" -lt "$PM_MAXC" ] && PM_MAXC=$fit
+fi
 n2=""
 for n in $IDLE_N; do
 	if [ "$n" -gt $((PM_MAXC - 100)) ]; then
@@ -272,6 +288,7 @@ pm_conf() { # file ftp ftps https pasv [extra lines]
 		echo "http_listen = off"
 		echo "pasv_ports = $5"
 		echo "max_clients = $PM_MAXC"
+		if [ -n "$PM_MAXT" ]; then echo "max_transfers = $PM_MAXT"; fi
 		echo "max_per_ip = $PM_MAXC"
 		echo "ftp_threads = $NCPU"
 		echo "http_threads = $NCPU"
@@ -802,6 +819,21 @@ ceil_srv=$(ts_med server_cpu_s_per_gib)
 ceil_cli=$(ts_med client_cpu_s_per_gib)
 [ "$SMOKE" = 1 ] && { case "$ceil" in n/a) notok "smoke: ftpload tlsstream measures" \
 	"($(head -c 300 "$W/logs/tlsstream.out"))";; *) ok "smoke: tlsstream = $ceil MB/s";; esac; }
+# The FTPS sessions/s ceiling of this machine: every FTPS session is one
+# full TLS 1.3 handshake (control) and one resumed one (data), each paid by
+# client and server on the same cores.  With nothing else costing anything,
+# NCPU cores complete at most NCPU / (their CPU per session) sessions/s.
+sess_ceiling() { # prints "full_us resumed_us ceiling_per_s" or nothing
+	"$FL" handshake -d 4 -f "$CERT,$KEY" 2>/dev/null | awk -v n="$NCPU" '
+		/^sides / {
+			for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			f = v["full_client_us"] + v["full_server_us"]
+			r = v["resumed_client_us"] + v["resumed_server_us"]
+			if (f + r > 0) printf "%.0f %.0f %.0f\n", f, r, n * 1e6 / (f + r)
+		}'
+}
+CEIL=$(sess_ceiling)
+echo "session ceiling (full_us resumed_us sessions_per_s): ${CEIL:-?}" >>"$RAW"
 RES="$W/results.md"
 mode=full; [ "$SMOKE" = 1 ] && mode=smoke
 case "$PIN" in
@@ -907,6 +939,28 @@ if echo ftps_dl | grep -Eq "$ONLY" && [ "$b" != n/a ] && [ "$ceil" != n/a ]; the
 		printf "\n"
 	}' >>"$RES"
 	echo >>"$RES"
+fi
+if [ -n "$CEIL" ]; then
+	read -r c_full c_res c_max <<<"$CEIL"
+	vs=$(median ${VALS["ftps_sess_$CONC_TARGET|peer"]:-})
+	ten="n/a"
+	[ "$vs" != n/a ] && ten=$(awk -v v="$vs" 'BEGIN { printf "%.0f", v * 10 }')
+	# What the sessions themselves cost (medians of the runs in raw.txt).
+	pat="s/.* ftps_sess_$CONC_TARGET pm run=.*client_cpu_ms_per_session=\([0-9.]*\).*/\1/p"
+	cli=$(median $(sed -n "$pat" "$RAW"))
+	srv=$(median ${VALS["ftps_cpu|pm"]:-})
+	meas=""
+	if [ "$cli" != n/a ] && [ "$srv" != n/a ]; then
+		meas=$(awk -v c="$cli" -v s="$srv" -v n="$NCPU" 'BEGIN { if (c + s > 0)
+			printf " Measured in the sessions runs: client %.2f ms + pubmirrord %.2f ms of" \
+			" CPU per session, so at most %.0f sessions/s on %d cores.", c, s,
+			n * 1000 / (c + s), n }')
+	fi
+	{ echo "FTPS sessions/s ceiling of this machine: a session is one full and one resumed" \
+		"TLS 1.3 handshake, ${c_full} + ${c_res} us of CPU (client and server together," \
+		"\`ftpload handshake\`), so $NCPU cores complete at most ${c_max} sessions/s even if" \
+		"TCP, FTP and the file cost nothing: 10 x vsftpd ($CONC_TARGET concurrent) =" \
+		"${ten}/s vs ceiling ${c_max}/s.$meas"; echo; } >>"$RES"
 fi
 if [ -s "$W/failures.md" ]; then
 	{ echo "Failed runs and sessions (first error of each run):"; echo
