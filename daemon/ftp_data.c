@@ -5,6 +5,7 @@
  * every byte paid for with limiter_take.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,8 +203,24 @@ static int ftp_data_accept(struct ftp_sess *s)
 		struct sockaddr_storage peer;
 		socklen_t plen;
 		int fd = net_accept(d->lfd, &peer, &plen);
-		if (fd < 0)
+		if (fd < 0) {
+			/* Linux says EMFILE before it looks for a connection.  When
+			 * one is queued and a transfer waits for it, it would never
+			 * be signalled again (edge-triggered): give up this data
+			 * channel (its client sees a reset) and say why.  Before
+			 * the transfer command it stays queued for a later try. */
+			struct pollfd pl = {.fd = d->lfd, .events = POLLIN};
+			if ((errno == EMFILE || errno == ENFILE) && d->xs == XS_WAIT_CONN &&
+			    poll(&pl, 1, 0) == 1) {
+				ftp_fd_shortage(s, "data connection", errno);
+				close(d->lfd);
+				d->lfd = -1;
+				ftp_data_finish(s, 425, "Cannot open the data connection: the server "
+				                        "is out of file descriptors; try again later");
+				return 1;
+			}
 			break;
+		}
 		progress = 1;
 		if (s->proxied) {
 			/* behind a proxy the data connection names its client in
@@ -575,8 +592,11 @@ int ftp_data_run(struct ftp_sess *s)
 
 	if (d->conn.fd < 0)
 		progress |= ftp_data_proxy(s);
-	if (d->lfd >= 0 && d->conn.fd < 0)
+	if (d->lfd >= 0 && d->conn.fd < 0) {
 		progress |= ftp_data_accept(s);
+		if (s->data == NULL)
+			return 1; /* refused for want of descriptors: finished */
+	}
 	switch (d->xs) {
 	case XS_NONE:
 		if (d->conn.fd >= 0 && (d->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {

@@ -181,65 +181,6 @@ static void main_limiter_params(const struct config *c, struct limiter_params *p
 }
 
 /* Bind every address of list into fds[]; 0 or -1 (logged). */
-/* RLIMIT_NOFILE for the descriptor budget of limits.h: one per client plus
- * two per transfer (pm_fds_needed).  sandbox_rlimits raises the limit for
- * three descriptors per max_clients, so it is handed the max_clients whose
- * three descriptors make the same budget.  With a bound on transfers,
- * 10,000 idle clients fit under a hard limit of 20,000 (three each would
- * need 30,064). */
-static int main_rlimits(const struct config *c, char *err, size_t errsz)
-{
-	unsigned long long need = pm_fds_needed(c->max_clients, c->max_transfers);
-	struct rlimit rl;
-	if (need != 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
-	    need > (unsigned long long)rl.rlim_max && geteuid() != 0) {
-		snprintf(err, errsz,
-		         "max_clients %u with max_transfers %u needs %llu file descriptors "
-		         "(one per client, two per transfer, %d spare) but the hard limit is "
-		         "%llu; raise it (ulimit -Hn, LimitNOFILE=) or lower max_clients or "
-		         "max_transfers",
-		         c->max_clients, pm_max_transfers(c->max_clients, c->max_transfers), need,
-		         PM_FDS_SPARE, (unsigned long long)rl.rlim_max);
-		return -1;
-	}
-	struct config *shim = malloc(sizeof(*shim));
-	if (shim == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
-	memcpy(shim, c, sizeof(*shim));
-	if (need != 0)
-		shim->max_clients = (unsigned)((need - PM_FDS_SPARE) / 3);
-	int rc = sandbox_rlimits(shim, err, errsz);
-	free(shim);
-	if (rc != 0 || need == 0)
-		return rc;
-	/* Rounded down to three descriptors each, the budget may be up to
-	 * two short: the soft limit takes the rest (it never exceeds the
-	 * hard one). */
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-		snprintf(err, errsz, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
-		return -1;
-	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-		rl.rlim_cur = need;
-		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-			snprintf(err, errsz,
-			         "max_clients %u with max_transfers %u needs %llu file "
-			         "descriptors but the hard limit is %llu",
-			         c->max_clients, pm_max_transfers(c->max_clients, c->max_transfers),
-			         need, (unsigned long long)rl.rlim_max);
-			return -1;
-		}
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-			snprintf(err, errsz, "setrlimit(RLIMIT_NOFILE, %llu): %s", need,
-			         strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static int main_bind(const char *what, const struct config_addrs *list, int *fds, int *n)
 {
 	char err[256];
@@ -426,7 +367,7 @@ int main(int argc, char **argv)
 		log_err("auth: %s", err);
 		return 1;
 	}
-	if (main_rlimits(cfg, err, sizeof(err)) != 0) {
+	if (sandbox_rlimits(cfg, err, sizeof(err)) != 0) {
 		log_err("limits: %s", err);
 		return 1;
 	}

@@ -80,34 +80,40 @@ int sandbox_rlimits(const struct config *c, char *err, size_t errsz)
 		snprintf(err, errsz, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
 		return -1;
 	}
-	/* Each client may hold a control socket, a data socket and a file;
-	 * plus listeners, logs, inotify, epoll: max_clients * 3 + 64. */
-	rlim_t need = c->max_clients != 0 ? (rlim_t)c->max_clients * 3 + 64 : rl.rlim_max;
-	if (need > rl.rlim_max) {
+	/* The descriptor budget of limits.h: one per client, two per transfer
+	 * (data socket and file), and the spare ones. */
+	unsigned long long need = pm_fds_needed(c->max_clients, c->max_transfers);
+	unsigned tr = pm_max_transfers(c->max_clients, c->max_transfers);
+	if (need == 0)
+		need = rl.rlim_max;
+	if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max) {
 		if (geteuid() == 0) {
 			struct rlimit want = {need, need};
 			if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
 				snprintf(err, errsz,
-					 "max_clients %u needs %llu file descriptors; raising the "
-					 "hard limit failed: %s (see /proc/sys/fs/nr_open)",
-					 c->max_clients, (unsigned long long)need, strerror(errno));
+					 "max_clients %u with max_transfers %u needs %llu file "
+					 "descriptors; raising the hard limit failed: %s (see "
+					 "/proc/sys/fs/nr_open)",
+					 c->max_clients, tr, need, strerror(errno));
 				return -1;
 			}
 			rl = want;
 		} else {
 			snprintf(err, errsz,
-				 "max_clients %u needs %llu file descriptors but the hard limit is "
-				 "%llu; raise it (ulimit -Hn, LimitNOFILE=) or lower max_clients",
-				 c->max_clients, (unsigned long long)need,
+				 "max_clients %u with max_transfers %u needs %llu file "
+				 "descriptors (one per client, two per transfer, %d spare) but "
+				 "the hard limit is %llu; raise it (ulimit -Hn, LimitNOFILE=) or "
+				 "lower max_clients or max_transfers",
+				 c->max_clients, tr, need, PM_FDS_SPARE,
 				 (unsigned long long)rl.rlim_max);
 			return -1;
 		}
 	}
-	if (rl.rlim_cur < need) {
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
 		rl.rlim_cur = need;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-			snprintf(err, errsz, "setrlimit(RLIMIT_NOFILE, %llu): %s",
-				 (unsigned long long)need, strerror(errno));
+			snprintf(err, errsz, "setrlimit(RLIMIT_NOFILE, %llu): %s", need,
+				 strerror(errno));
 			return -1;
 		}
 	}

@@ -9,8 +9,10 @@
    664) and holds 200 logged-in FTPS sessions.
 3. Out of descriptors (max_transfers raised by a reload past what was
    reserved, 100 throttled transfers and idle passive listeners): PASV and
-   EPSV get 425 "out of file descriptors", a RETR after PASV gets 451, every
-   session stays usable (NOOP), the shortage is logged, and once descriptors
+   EPSV get 425 "out of file descriptors", a RETR after PASV gets 451, a
+   RETR whose client connects its data channel only then gets 425 (the
+   connection cannot be accepted; it would otherwise wait for the 30-second
+   timeout), every session stays usable (NOOP), the shortage is logged, and once descriptors
    are free again the same sessions download."""
 # pm-tsan: also run by make tsan (sessions of two loops share the slot count)
 import hashlib
@@ -144,9 +146,15 @@ def budget_and_shortage():
                 break
             busy.append(r.ctx.wrap_socket(dc, session=r.sock.session))
         pmtest.check_eq("100 throttled transfers running", 100, len(busy))
+        # One session is past RETR (150, file open) and has not connected
+        # its data channel yet when the descriptors run out.
+        waiter = rs[100]
+        w_addr = waiter.pasv_addr()
+        w_code = waiter.code("RETR " + SMALL) if w_addr else None
+        pmtest.check_eq("a RETR waits for its data connection", 150, w_code)
         short = None
         last_ok = None
-        for r in rs[100:]:
+        for r in rs[101:]:
             code, text = r.cmd("PASV")
             if code == 227:
                 last_ok = r
@@ -164,6 +172,22 @@ def budget_and_shortage():
             code, text = last_ok.cmd("RETR " + FILE)
             pmtest.check_eq("RETR after PASV without descriptors: 451", 451, code)
             pmtest.check("the 451 says why", "file descriptors" in text, text)
+        if short is not None:
+            # The 451 gave its listener's descriptor back: take it again,
+            # so that none is free when the waiting client connects.
+            pmtest.check_eq("the descriptor the 451 gave back serves a PASV", 227,
+                            short[0].cmd("PASV")[0])
+        if w_addr and w_code == 150:
+            # Its client connects now: the server cannot accept it, drops
+            # the listener (the client sees a reset or nothing) and says so.
+            try:
+                dc = waiter.data_conn(w_addr)
+                dc.close()
+            except OSError:
+                pass
+            code, text = waiter.reply()
+            pmtest.check_eq("data connection refused for want of descriptors: 425", 425, code)
+            pmtest.check("the 425 says why", "file descriptors" in str(text), text)
         pmtest.check_eq("every session not transferring still answers NOOP", len(rs) - 100,
                         sum(1 for r in rs[100:] if r.code("NOOP") == 200))
         pmtest.check("the shortage is logged",
@@ -176,7 +200,7 @@ def budget_and_shortage():
                      all(c in (426, 226) for c in cut), cut[:10])
         for r in rs[100:]:
             r.code("ABOR")  # drop the idle passive listeners
-        for name, r in (("refused", short[0] if short else rs[150]),
+        for name, r in (("refused", short[0] if short else rs[150]), ("waiting", waiter),
                         ("451", last_ok or rs[151]), ("throttled", rs[0])):
             r.code("TYPE I")
             ok = False
