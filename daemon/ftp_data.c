@@ -39,7 +39,7 @@ struct ftp_data *ftp_data_get(struct ftp_sess *s)
 	if (d == NULL)
 		return NULL;
 	d->lfd = -1;
-	for (int i = 0; i < FTP_PROXY_PENDING; i++)
+	for (int i = 0; i < PM_FTP_PROXY_PENDING; i++)
 		d->pfd[i] = -1;
 	d->fd = -1;
 	conn_init(&d->conn, -1);
@@ -94,7 +94,7 @@ void ftp_data_clear(struct ftp_sess *s)
 	if (d->lfd >= 0)
 		close(d->lfd);
 	d->lfd = -1;
-	for (int i = 0; i < FTP_PROXY_PENDING; i++) {
+	for (int i = 0; i < PM_FTP_PROXY_PENDING; i++) {
 		if (d->pfd[i] >= 0)
 			close(d->pfd[i]);
 		d->pfd[i] = -1;
@@ -227,7 +227,7 @@ static int ftp_data_accept(struct ftp_sess *s)
 			 * its own PROXY header (ftp_data_proxy); when every slot
 			 * waits for one, the oldest waiter gives way. */
 			int k = 0;
-			for (int j = 0; j < FTP_PROXY_PENDING; j++) {
+			for (int j = 0; j < PM_FTP_PROXY_PENDING; j++) {
 				if (d->pfd[j] < 0) {
 					k = j;
 					break;
@@ -547,7 +547,7 @@ static int ftp_data_proxy(struct ftp_sess *s)
 	struct ftp_data *d = s->data;
 	int progress = 0;
 
-	for (int i = 0; i < FTP_PROXY_PENDING && d->conn.fd < 0; i++) {
+	for (int i = 0; i < PM_FTP_PROXY_PENDING && d->conn.fd < 0; i++) {
 		struct sockaddr_storage src;
 		int has_src = 0;
 		const char *why = "";
@@ -575,7 +575,7 @@ static int ftp_data_proxy(struct ftp_sess *s)
 		d->pfd[i] = -1;
 		d->events = 0;
 		/* the transfer has its connection: other waiters are done */
-		for (int j = 0; j < FTP_PROXY_PENDING; j++) {
+		for (int j = 0; j < PM_FTP_PROXY_PENDING; j++) {
 			if (d->pfd[j] >= 0)
 				close(d->pfd[j]);
 			d->pfd[j] = -1;
@@ -735,7 +735,7 @@ void ftp_data_timeouts(struct ftp_sess *s, uint64_t now)
 {
 	struct ftp_data *d = s->data;
 
-	for (int i = 0; i < FTP_PROXY_PENDING; i++) {
+	for (int i = 0; i < PM_FTP_PROXY_PENDING; i++) {
 		if (d->pfd[i] >= 0 && ftp_elapsed(now, d->pfd_since[i]) > 10 * FTP_SEC) {
 			log_info("ftp: %s: proxied data connection sent no PROXY header",
 			         s->peer_str);

@@ -54,7 +54,6 @@ enum ftp_src { SRC_FILE, SRC_LIST, SRC_NLST, SRC_MLSD };
 
 /* A data channel: its set-up (PASV listener or PORT target), its
  * connection, and the transfer on it.  Allocated only when used. */
-#define FTP_PROXY_PENDING 4
 
 struct ftp_data {
 	int lfd; /* passive listener, -1 when none */
@@ -65,8 +64,8 @@ struct ftp_data {
 	/* proxied session: accepted, PROXY header not read yet (-1: free).
 	 * More than one, so that a connection that sends no header does not
 	 * make the client's own, arriving next, be dropped. */
-	int pfd[FTP_PROXY_PENDING];
-	uint64_t pfd_since[FTP_PROXY_PENDING];
+	int pfd[PM_FTP_PROXY_PENDING];
+	uint64_t pfd_since[PM_FTP_PROXY_PENDING];
 	int connecting;  /* active connect in progress */
 	uint32_t events; /* last epoll events of conn */
 	enum ftp_xs xs;

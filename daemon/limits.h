@@ -24,6 +24,7 @@
 #define PM_FTP_BAD_MAX 100          /* bad commands in a session closes it */
 #define PM_FTP_REPLY_MAX 8192       /* one (multi-line) reply */
 #define PM_FTP_THREADS_MAX 64
+#define PM_FTP_PROXY_PENDING 4      /* proxied data connections awaiting their PROXY header */
 #define PM_FTP_IO_BUF (256 * 1024)  /* data-channel buffer for TLS/MODE Z */
 #define PM_FTP_LOGIN_TIMEOUT 60     /* seconds to log in */
 #define PM_FTP_DATA_CONNECT_TIMEOUT 30 /* seconds for the data connection */
