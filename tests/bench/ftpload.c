@@ -770,13 +770,13 @@ static int mode_loopback(void)
 
 /* ---- TLS stream ceiling --------------------------------------------------- */
 
+/* CPU seconds of the calling thread. */
 static double cpu_thread_s(void)
 {
-	struct rusage ru;
+	struct timespec ts;
 
-	getrusage(RUSAGE_THREAD, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Whether this process may run on CPUs 0 and 1 (asked before pinning). */
@@ -936,14 +936,6 @@ static int mode_tlsstream(const char *cert, const char *key)
 }
 
 /* ---- TLS handshake cost --------------------------------------------------- */
-
-static double cpu_thread_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* One handshake over a BIO pair, client and server in this thread; the CPU
  * of each side (SSL_new .. SSL_free) is added to *cli and *srv.  With
