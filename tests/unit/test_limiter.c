@@ -122,28 +122,37 @@ static void test_close_frees_slot(void)
 /* ---- token buckets ---- */
 
 /* Send as fast as allowed for `secs` simulated seconds from the flows'
- * addresses (round robin), in chunks of `chunk`, sleeping as told. */
+ * addresses, in chunks of `chunk`: each flow sleeps as told and then asks
+ * again; of the flows that are due, the one served longest ago goes first
+ * (as woken waiters race for the tokens). */
 static uint64_t pump(struct limiter *l, const struct sockaddr_storage *addrs, int naddrs,
 		     uint64_t chunk, uint64_t start, uint64_t secs, uint64_t *per_flow,
 		     int *max_wait_ok)
 {
-	uint64_t now = start, end = start + secs * SEC, total = 0;
-	int i = 0;
+	uint64_t end = start + secs * SEC, total = 0;
+	uint64_t due[3] = {start, start, start}, served[3] = {0, 0, 0};
 	*max_wait_ok = 1;
-	for (unsigned steps = 0; now < end && steps < 10000000; steps++) {
+	for (unsigned steps = 0; steps < 10000000; steps++) {
+		int i = 0;
+		for (int k = 1; k < naddrs; k++)
+			if (due[k] < due[i] || (due[k] == due[i] && served[k] < served[i]))
+				i = k;
+		uint64_t now = due[i];
+		if (now >= end)
+			break;
 		uint64_t wait = 0;
-		uint64_t got = limiter_take(l, &addrs[i % naddrs], chunk, now, &wait);
+		uint64_t got = limiter_take(l, &addrs[i], chunk, now, &wait);
 		if (got > chunk)
 			*max_wait_ok = 0;
 		total += got;
 		if (per_flow != NULL)
-			per_flow[i % naddrs] += got;
+			per_flow[i] += got;
+		served[i] = steps + 1;
 		if (got < chunk) {
 			if (wait == 0 || wait > 2 * SEC)
 				*max_wait_ok = 0;
-			now += wait;
+			due[i] = now + wait;
 		}
-		i++;
 	}
 	return total;
 }
@@ -215,24 +224,24 @@ static void test_burst_cap(void)
 	CHECK_INT("wait for one byte is 1 ms", 1000000, wait);
 	CHECK_INT("that byte is there after the wait", 1,
 		  limiter_take(l, &a, 1, T0 + 3600 * SEC + wait, NULL));
-	/* Asking for much: wait for 1/50 s of rate (20 bytes), not all of it. */
+	/* Asking for much: wait for 1/10 s of rate (100 bytes), not all of it. */
 	limiter_take(l, &a, 1000000, T0 + 3600 * SEC + wait, &wait);
-	CHECK_INT("wait for a large want is 20 ms", 20000000, wait);
+	CHECK_INT("wait for a large want is 100 ms", 100000000, wait);
 	limiter_free(l);
 
 	/* No slivers: at 1 MB/s a large want is served in pieces of at least
-	 * 1/50 s of rate (20,000 bytes), never the few bytes that trickled in
-	 * since the last call, so a throttled transfer wakes ~50 times a
+	 * 1/10 s of rate (100,000 bytes), never the few bytes that trickled in
+	 * since the last call, so a throttled transfer wakes ~10 times a
 	 * second instead of once per system call. */
 	l = mk(0, 0, 1000000, 0);
 	limiter_take(l, &a, 1ull << 30, T0, &wait); /* drain the burst */
 	CHECK_INT("1 ms later: nothing (1,000 bytes is a sliver)", 0,
 		  limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000, &wait));
-	CHECK_INT("told to wait until 20,000 bytes are there", 19000000, wait);
-	CHECK_INT("after the wait: the whole piece", 20000,
+	CHECK_INT("told to wait until 100,000 bytes are there", 99000000, wait);
+	CHECK_INT("after the wait: the whole piece", 100000,
 		  limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000 + wait, &wait));
 	CHECK_INT("a small want is not held back", 10,
-		  limiter_take(l, &a, 10, T0 + SEC / 1000 + 20000000 + SEC / 100000, NULL));
+		  limiter_take(l, &a, 10, T0 + SEC / 1000 + 100000000 + SEC / 100000, NULL));
 	limiter_free(l);
 
 	/* The same floor for the global bucket. */
@@ -240,7 +249,7 @@ static void test_burst_cap(void)
 	limiter_take(l, &a, 1ull << 30, T0, &wait);
 	CHECK_INT("global: 1 ms later nothing", 0,
 		  limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000, &wait));
-	CHECK_INT("global: wait for the piece", 19000000, wait);
+	CHECK_INT("global: wait for the piece", 99000000, wait);
 	limiter_free(l);
 
 	l = mk(0, 0, 0, 0);
