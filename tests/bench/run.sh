@@ -940,7 +940,7 @@ if echo ftps_dl | grep -Eq "$ONLY" && [ "$b" != n/a ] && [ "$ceil" != n/a ]; the
 	}' >>"$RES"
 	echo >>"$RES"
 fi
-if [ -n "$CEIL" ]; then
+if [ -n "$CEIL" ] && echo "ftps_sess_$CONC_TARGET" | grep -Eq "$ONLY"; then
 	read -r c_full c_res c_max <<<"$CEIL"
 	vs=$(median ${VALS["ftps_sess_$CONC_TARGET|peer"]:-})
 	ten="n/a"
