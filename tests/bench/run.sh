@@ -232,8 +232,12 @@ fi
 chmod 644 "$CERT"; chmod 600 "$KEY"
 
 # ---- ports ---------------------------------------------------------------------
+# Passive ranges: pubmirrord's and vsftpd's (PASV_N each, as many as
+# vsftpd's sessions need under load) and the throttled instances' (100).
+PASV_N=2000
+[ "$SMOKE" = 1 ] && PASV_N=100
 read -r PR_LO PR_HI <<EOF
-$("$FL" range 4200)
+$("$FL" range $((2 * PASV_N + 200)))
 EOF
 [ -n "${PR_LO:-}" ] || die "no free port range"
 PORTS=""
@@ -246,10 +250,10 @@ done
 set -- $PORTS
 PM_FTP=$1 PM_FTPS=$2 PM_HTTPS=$3 NG_HTTPS=$4 NG_THR=$5 VS_FTP=$6
 PMT_FTP=$7 PMT_FTPS=$8 PMT_HTTPS=$9 VST_FTP=${10}
-PM_PASV="$PR_LO-$((PR_LO + 1999))"
-VS_PASV_LO=$((PR_LO + 2000)); VS_PASV_HI=$((PR_LO + 3999))
-PMT_PASV="$((PR_LO + 4000))-$((PR_LO + 4099))"
-VST_PASV_LO=$((PR_LO + 4100)); VST_PASV_HI=$((PR_LO + 4199))
+PM_PASV="$PR_LO-$((PR_LO + PASV_N - 1))"
+VS_PASV_LO=$((PR_LO + PASV_N)); VS_PASV_HI=$((PR_LO + 2 * PASV_N - 1))
+PMT_PASV="$((PR_LO + 2 * PASV_N))-$((PR_LO + 2 * PASV_N + 99))"
+VST_PASV_LO=$((PR_LO + 2 * PASV_N + 100)); VST_PASV_HI=$((PR_LO + 2 * PASV_N + 199))
 
 # ---- configurations -----------------------------------------------------------
 # Pinning (PIN=auto, the default): single-stream downloads run with the
