@@ -24,7 +24,10 @@
  * (GnuTLS sending its close_notify after libmicrohttpd reported the
  * connection closed) never touches freed memory.  A connection is served by
  * one libmicrohttpd thread at a time; its entry is reset when the connection
- * starts and freed when it is reported closed.
+ * starts and freed when it is reported closed, both under tab_mu: the fd of
+ * a closed connection may come back at once for one that another thread
+ * serves, and the lock orders the two threads' use of the entry.  A late
+ * push writes nothing to the entry.
  *
  * The GnuTLS calls are looked up in the library libmicrohttpd already
  * loaded, because the build links libmicrohttpd only. */
@@ -33,6 +36,7 @@
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -69,6 +73,7 @@ static int (*system_recv_timeout)(gnutls_transport_ptr_t, unsigned);
 
 static struct tstate *tab;
 static size_t ntab;
+static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
 static __thread unsigned char scratch[RA_SIZE];
 
 /* The 40 ms stall of new TLS 1.3 connections.  In TLS 1.3 the client
@@ -180,7 +185,8 @@ static ssize_t push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
 		st->hold = 0;
 		return (ssize_t)total;
 	}
-	st->hold = 0;
+	if (st->hold)
+		st->hold = 0;
 	if (st->hlen > 0) {
 		v[n].iov_base = st->held;
 		v[n++].iov_len = st->hlen;
@@ -256,16 +262,21 @@ void http_tls_attach(void *session, int fd)
 		set_hook(s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST, finished_hook);
 	if (set_pull == NULL || fd < 0 || (size_t)fd >= ntab)
 		return;
+	pthread_mutex_lock(&tab_mu);
 	st_clear(&tab[fd]);
+	tab[fd].on = 1;
+	pthread_mutex_unlock(&tab_mu);
 	set_pull(s, pull);
 	set_pull_timeout(s, pull_timeout);
 	set_vec_push(s, push);
-	tab[fd].on = 1;
 }
 
 void http_tls_detach(int fd)
 {
-	if (fd >= 0 && (size_t)fd < ntab && tab[fd].on) {
+	if (fd < 0 || (size_t)fd >= ntab)
+		return;
+	pthread_mutex_lock(&tab_mu);
+	if (tab[fd].on) {
 		/* Drop what a closed connection left; a late close_notify
 		 * still goes straight out through push. */
 		free(tab[fd].kept);
@@ -274,6 +285,7 @@ void http_tls_detach(int fd)
 		tab[fd].koff = tab[fd].klen = tab[fd].hlen = 0;
 		tab[fd].hold = 0;
 	}
+	pthread_mutex_unlock(&tab_mu);
 }
 
 void http_tls_hold(int fd)
