@@ -715,10 +715,31 @@ static void *lb_writer(void *arg)
 	return NULL;
 }
 
-static int mode_loopback(void)
+
+/* A connected loopback pair: *cfd the client end, *sfd the accepted one;
+ * returns the listening socket (dies on failure). */
+static int loopback_pair(int *cfd, int *sfd)
 {
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
+	int lfd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0)
+		die("listen: %s", strerror(errno));
+	*cfd = tcp_connect("127.0.0.1", ntohs(sa.sin_port), NULL);
+	*sfd = accept(lfd, NULL, NULL);
+	if (*cfd < 0 || *sfd < 0)
+		die("connect: %s", strerror(errno));
+	return lfd;
+}
+
+static int mode_loopback(void)
+{
 	int lfd, rfd;
 	pthread_t th;
 	char *buf = malloc(DATA_BUF);
@@ -727,17 +748,7 @@ static int mode_loopback(void)
 
 	if (!buf)
 		die("out of memory");
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0)
-		die("listen: %s", strerror(errno));
-	rfd = tcp_connect("127.0.0.1", ntohs(sa.sin_port), NULL);
-	g_lb_fd = accept(lfd, NULL, NULL);
-	if (rfd < 0 || g_lb_fd < 0)
-		die("connect: %s", strerror(errno));
+	lfd = loopback_pair(&rfd, &g_lb_fd);
 	g_lb_secs = opt.secs;
 	/* -b: writer on CPU 1, reader on CPU 0, as the downloads */
 	g_lb_pin = opt.batch && can_pin() && pin_self(0);
@@ -866,8 +877,6 @@ out:
 static int mode_tlsstream(const char *cert, const char *key)
 {
 	struct ts_server sv = { 0 };
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
 	struct conn c;
 	pthread_t th;
 	char *buf = malloc(DATA_BUF);
@@ -884,16 +893,8 @@ static int mode_tlsstream(const char *cert, const char *key)
 	    SSL_CTX_set_ciphersuites(sv.ctx, "TLS_AES_128_GCM_SHA256") != 1)
 		die("cannot load %s / %s", cert, key);
 	SSL_CTX_set_num_tickets(sv.ctx, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0)
-		die("listen: %s", strerror(errno));
 	memset(&c, 0, sizeof(c));
-	c.fd = tcp_connect("127.0.0.1", ntohs(sa.sin_port), NULL);
-	sv.fd = accept(lfd, NULL, NULL);
+	lfd = loopback_pair(&c.fd, &sv.fd);
 	if (c.fd < 0 || sv.fd < 0)
 		die("connect: %s", strerror(errno));
 	set_timeouts(sv.fd);
