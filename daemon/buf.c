@@ -234,3 +234,14 @@ int enc_into(char *out, size_t outsz, const char *s, size_t n, enum buf_enc enc)
 	*o = '\0';
 	return 0;
 }
+
+int buf_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -58,4 +58,7 @@ void buf_consume(struct buf *b, size_t n);
  * an empty string). For log lines and short replies. */
 int enc_into(char *out, size_t outsz, const char *s, size_t n, enum buf_enc enc);
 
+/* The value of one hex digit (either case), or -1. */
+int buf_hexval(int c);
+
 #endif

@@ -4,6 +4,7 @@
  * component start offsets lets ".." drop the last component without
  * rescanning.  Every refusal names the problem; nothing is clamped.
  */
+#include "buf.h"
 #include "path.h"
 
 #include <string.h>
@@ -142,17 +143,6 @@ fail:
 	return -1;
 }
 
-static int path_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int path_url_decode(const char *in, size_t n, char *out, size_t outsz,
 		    const char **why)
 {
@@ -179,8 +169,8 @@ int path_url_decode(const char *in, size_t n, char *out, size_t outsz,
 				w = "malformed percent-escape in path";
 				goto fail;
 			}
-			int hi = path_hex((unsigned char)in[i + 1]);
-			int lo = path_hex((unsigned char)in[i + 2]);
+			int hi = buf_hexval((unsigned char)in[i + 1]);
+			int lo = buf_hexval((unsigned char)in[i + 2]);
 			if (hi < 0 || lo < 0) {
 				w = "malformed percent-escape in path";
 				goto fail;

@@ -24,29 +24,18 @@ static const char *const sums_names[] = {"SHA256SUMS", "SHA256SUMS.txt", "sha256
 
 /* ---------- parsing ---------- */
 
-static int sums_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 64 hex digits at p (and nothing hex right after): lowercased into hex. */
 static int sums_take_hex(const char *p, size_t n, char *hex)
 {
 	if (n < SUMS_HEX_LEN)
 		return -1;
 	for (int i = 0; i < SUMS_HEX_LEN; i++) {
-		if (sums_hexval((unsigned char)p[i]) < 0)
+		if (buf_hexval((unsigned char)p[i]) < 0)
 			return -1;
 		hex[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 'a' : p[i]);
 	}
 	hex[SUMS_HEX_LEN] = '\0';
-	if (n > SUMS_HEX_LEN && sums_hexval((unsigned char)p[SUMS_HEX_LEN]) >= 0)
+	if (n > SUMS_HEX_LEN && buf_hexval((unsigned char)p[SUMS_HEX_LEN]) >= 0)
 		return -1; /* a longer digest: another algorithm */
 	return 0;
 }
@@ -488,8 +477,8 @@ static int dg_put(const char *rel, uint64_t size, int64_t mtime, uint64_t ino, u
 {
 	unsigned char md[32];
 	for (int i = 0; i < 32; i++) {
-		int hi = sums_hexval((unsigned char)hex[2 * i]);
-		int lo = sums_hexval((unsigned char)hex[2 * i + 1]);
+		int hi = buf_hexval((unsigned char)hex[2 * i]);
+		int lo = buf_hexval((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		md[i] = (unsigned char)(hi << 4 | lo);

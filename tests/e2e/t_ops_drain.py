@@ -35,20 +35,7 @@ def ftp_get(d, st):
 
 
 def https_get(d, st):
-    try:
-        p = subprocess.Popen(["curl", "-sS", "--cacert", d.cert, "--max-time", "60",
-                              d.url("/" + NAME)], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-        while True:
-            b = p.stdout.read(65536)
-            if not b:
-                break
-            st.feed(b)
-        if p.wait() != 0:
-            st.error = "curl exited with %d" % p.returncode
-    except Exception as e:
-        st.error = repr(e)
-    st.done = True
+    st.curl(d, "/" + NAME, 60, 65536)
 
 
 def refused(port, tls_cert=None, wait=2.0):

@@ -49,19 +49,7 @@ def ftps_get(d, st):
 
 
 def https_get(d, st):
-    try:
-        p = subprocess.Popen(["curl", "-sS", "--cacert", d.cert, "--max-time", "110",
-                              d.url("/" + NAME)], stdout=subprocess.PIPE)
-        while True:
-            b = p.stdout.read(CHUNK)
-            if not b:
-                break
-            st.feed(b)
-        if p.wait() != 0:
-            st.error = "curl exited with %d" % p.returncode
-    except Exception as e:
-        st.error = repr(e)
-    st.done = True
+    st.curl(d, "/" + NAME, 110, CHUNK)
 
 
 def main():
