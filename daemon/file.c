@@ -227,6 +227,101 @@ out:
 	return fd;
 }
 
+int file_resolve_path(int rootfd, const char *rel, char *out, size_t outsz)
+{
+	char work[2 * PM_PATH_MAX + 2], target[PM_PATH_MAX + 1];
+	size_t wlen = strlen(rel), pos = 0, olen = 0;
+	int links = 0;
+
+	if (outsz == 0 || wlen >= sizeof(work)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (rel[0] == '/') {
+		errno = EXDEV;
+		return -1;
+	}
+	memcpy(work, rel, wlen + 1);
+	out[0] = '\0';
+	for (;;) {
+		size_t start, n;
+		struct stat st;
+
+		while (pos < wlen && work[pos] == '/')
+			pos++;
+		start = pos;
+		while (pos < wlen && work[pos] != '/')
+			pos++;
+		n = pos - start;
+		if (n == 0)
+			return 0;
+		if (n > PM_NAME_MAX) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (n == 1 && work[start] == '.')
+			continue;
+		if (n == 2 && work[start] == '.' && work[start + 1] == '.') {
+			/* SECURITY: ".." is taken from the path built so far,
+			 * never above the root. */
+			if (olen == 0) {
+				errno = EXDEV;
+				return -1;
+			}
+			while (olen > 0 && out[olen - 1] != '/')
+				olen--;
+			if (olen > 0)
+				olen--;
+			out[olen] = '\0';
+			continue;
+		}
+		size_t add = (olen ? 1 : 0) + n;
+		if (olen + add + 1 > outsz) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		size_t mark = olen;
+		if (olen)
+			out[olen++] = '/';
+		memcpy(out + olen, work + start, n);
+		olen += n;
+		out[olen] = '\0';
+		/* every component of out before this one is a directory that
+		 * is not a symlink (resolved above), so only this one can be */
+		if (fstatat(rootfd, out, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -1;
+		if (!S_ISLNK(st.st_mode))
+			continue;
+		if (++links > FILE_SYMLINKS_MAX) {
+			errno = ELOOP;
+			return -1;
+		}
+		ssize_t tn = readlinkat(rootfd, out, target, sizeof(target));
+		if (tn <= 0 || (size_t)tn >= sizeof(target)) {
+			errno = tn == 0 ? ENOENT : tn < 0 ? errno : ENAMETOOLONG;
+			return -1;
+		}
+		if (target[0] == '/') {
+			errno = EXDEV;
+			return -1;
+		}
+		/* the link's target is read from its directory */
+		olen = mark;
+		out[olen] = '\0';
+		size_t rest = wlen - pos;
+		if ((size_t)tn + 1 + rest >= sizeof(work)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memmove(work + tn + 1, work + pos, rest);
+		memcpy(work, target, (size_t)tn);
+		work[tn] = '/';
+		wlen = (size_t)tn + 1 + rest;
+		work[wlen] = '\0';
+		pos = 0;
+	}
+}
+
 int file_open(int rootfd, const char *rel, enum file_want want, struct stat *st)
 {
 	int flags = FILE_OFLAGS | (want == FILE_DIR ? O_DIRECTORY : 0);

@@ -18,6 +18,7 @@
 #ifndef PUBMIRROR_FILE_H
 #define PUBMIRROR_FILE_H
 
+#include <stddef.h>
 #include <sys/stat.h>
 
 #define FILE_SYMLINKS_MAX 40 /* symlinks followed in one open (as the kernel) */
@@ -44,6 +45,16 @@ int file_open(int rootfd, const char *rel, enum file_want want, struct stat *st)
  * (index).  Fills *st.  Returns the fd or -1 (ENOTDIR for a symlink or
  * anything else that is not a directory). */
 int file_open_dir_at(int dirfd, const char *name, struct stat *st);
+
+/* The canonical root-relative path of the object rel names, with every
+ * symlink on the way resolved beneath rootfd (the same rules as file_open:
+ * absolute targets and climbs above the root refused, at most
+ * FILE_SYMLINKS_MAX links) into out ("" is the root).  For the index, which
+ * records where a symlink leads so that access is decided on the final
+ * object.  0, or -1 with errno (ENOENT, EXDEV, ELOOP, ENAMETOOLONG, ...).
+ * The result is a name, not a handle: a caller that opens it afterwards
+ * compares (dev, ino) with what it expects. */
+int file_resolve_path(int rootfd, const char *rel, char *out, size_t outsz);
 
 /* Map errno from file_open to an HTTP status: ENOENT, ENOTDIR, EXDEV,
  * ELOOP, ENAMETOOLONG, EINVAL -> 404 (an escape or a special file looks

@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "net.h"
 #include "path.h"
+#include "view.h"
 
 #define C_LOGIN 1u /* needs a logged-in session */
 #define C_ARG 2u   /* needs an argument */
@@ -51,26 +52,10 @@ static const struct config *cfg(void)
 	return config_get();
 }
 
-/* SECURITY: auth_paths are invisible to anonymous sessions. */
-static int ftp_hidden(const struct ftp_sess *s, const char *rel)
+/* The principal of s for the view: NULL for an anonymous session. */
+static const char *ftp_principal(const struct ftp_sess *s)
 {
-	const struct config *c = cfg();
-
-	if (!s->anonymous || c == NULL || c->auth_paths.n == 0)
-		return 0;
-	return auth_path_protected(c, rel);
-}
-
-int ftp_child_hidden(const struct ftp_sess *s, const char *dir, const char *name)
-{
-	const struct config *c = cfg();
-	char rel[PM_PATH_MAX];
-
-	/* the common case (no protected paths) composes nothing */
-	if (!s->anonymous || c == NULL || c->auth_paths.n == 0)
-		return 0;
-	int n = snprintf(rel, sizeof(rel), "%s%s%s", dir, dir[0] ? "/" : "", name);
-	return n < 0 || (size_t)n >= sizeof(rel) || auth_path_protected(c, rel);
+	return s->anonymous ? NULL : s->user;
 }
 
 /* Resolve arg against the cwd; replies 550 on refusal. */
@@ -87,31 +72,37 @@ static int ftp_resolve(struct ftp_sess *s, const char *arg, char *out)
 
 enum { FT_NONE, FT_FILE, FT_DIR };
 
-/* What rel is in ix, honouring hidden paths. */
+/* What rel is in ix for this session, resolved by the view (symlinks
+ * followed, access decided on the final object).  SECURITY: what an
+ * anonymous session may not see does not exist for it (FT_NONE, 550). */
 static int ftp_kind(const struct ftp_sess *s, const struct index *ix, const char *rel,
-                    const struct index_entry **e, const struct index_dir **d)
+                    struct view_obj *o)
 {
-	*e = NULL;
-	*d = NULL;
-	if (ftp_hidden(s, rel))
+	const struct config *c = cfg();
+
+	if (c == NULL || view_resolve(ix, c, ftp_principal(s), rel, o) != VIEW_OK)
 		return FT_NONE;
-	if (rel[0] == '\0') {
-		*d = index_find_dir(ix, "");
-		return *d ? FT_DIR : FT_NONE;
-	}
-	*e = index_lookup(ix, rel);
-	if (*e == NULL && lslr_is_virtual(ix, rel)) {
+	if (o->kind == VIEW_DIR)
+		return FT_DIR;
+	if (o->virt) {
 		static __thread struct index_entry ve; /* valid until this thread's next call */
-		*e = lslr_entry(ix, &ve);
-		return *e ? FT_FILE : FT_NONE;
-	}
-	if (*e == NULL)
-		return FT_NONE;
-	if ((*e)->type == INDEX_DIR) {
-		*d = index_find_dir(ix, rel);
-		return *d ? FT_DIR : FT_NONE;
+		o->e = lslr_entry(ix, &ve);
+		return o->e ? FT_FILE : FT_NONE;
 	}
 	return FT_FILE;
+}
+
+/* SECURITY: a protected file or listing travels only over a protected
+ * data channel, whatever ftp_tls allows for public data.  Replies and
+ * returns -1 when o may not go out on this session's data channel. */
+static int ftp_prot_ok(struct ftp_sess *s, const struct view_obj *o)
+{
+	if (!o->prot || s->prot_p)
+		return 0;
+	ftp_data_clear(s);
+	ftp_reply(s, 521, "This path is protected: it travels only over a protected data "
+	                  "channel (send PBSZ 0 and PROT P)");
+	return -1;
 }
 
 static void ftp_not_found(struct ftp_sess *s)
@@ -119,22 +110,19 @@ static void ftp_not_found(struct ftp_sess *s)
 	ftp_reply(s, 550, "No such file or directory");
 }
 
-/* The regular file arg names (resolved into rel), from the current
+/* The regular file arg names (resolved into rel and *o), from the current
  * snapshot, which is returned held in *ixp for the caller to release.
  * NULL when there is none, after the reply: dircode with dirtext for a
  * directory, 550 for anything else. */
 static const struct index_entry *ftp_file_entry(struct ftp_sess *s, const char *arg, char *rel,
-                                                struct index **ixp, int dircode,
-                                                const char *dirtext)
+                                                struct view_obj *o, struct index **ixp,
+                                                int dircode, const char *dirtext)
 {
-	const struct index_entry *e;
-	const struct index_dir *d;
-
 	*ixp = NULL;
 	if (ftp_resolve(s, arg, rel) != 0)
 		return NULL;
 	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
+	int k = ftp_kind(s, ix, rel, o);
 	if (k != FT_FILE) {
 		index_release(ix);
 		if (k == FT_DIR)
@@ -144,7 +132,7 @@ static const struct index_entry *ftp_file_entry(struct ftp_sess *s, const char *
 		return NULL;
 	}
 	*ixp = ix;
-	return e;
+	return o->e;
 }
 
 static void ftp_bad(struct ftp_sess *s)
@@ -257,6 +245,14 @@ static void cmd_user(struct ftp_sess *s, char *arg)
 		ftp_reply(s, 331, "Anonymous login ok, send your e-mail address as password");
 		return;
 	}
+	/* SECURITY: a password must never follow in clear (as vsftpd's
+	 * force_local_logins_ssl): named users need TLS first.  The answer
+	 * is the same for every name, so it tells nothing about who exists. */
+	if (auth_enabled() && !s->ctrl.tls) {
+		ftp_reply(s, 530, "Non-anonymous logins need TLS: send AUTH TLS before USER");
+		ftp_bad(s);
+		return;
+	}
 	if (auth_enabled() && strlen(arg) <= PM_AUTH_USER_MAX) {
 		snprintf(s->user, sizeof(s->user), "%s", arg);
 		s->ustate = FTP_USER_NAMED;
@@ -366,13 +362,12 @@ static void cmd_quit(struct ftp_sess *s, char *arg)
 static void cmd_cwd(struct ftp_sess *s, char *arg)
 {
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
+	struct view_obj o;
 
 	if (ftp_resolve(s, arg, rel) != 0)
 		return;
 	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
+	int k = ftp_kind(s, ix, rel, &o);
 	index_release(ix);
 	if (k == FT_DIR) {
 		memcpy(s->cwd, rel, strlen(rel) + 1);
@@ -715,12 +710,16 @@ static void cmd_retr(struct ftp_sess *s, char *arg)
 	uint64_t rest = s->rest;
 
 	s->rest = 0;
+	struct view_obj o;
 	if (ftp_xfer_ready(s) != 0 ||
-	    ftp_file_entry(s, arg, rel, &ix, 550, "Not a regular file") == NULL)
+	    ftp_file_entry(s, arg, rel, &o, &ix, 550, "Not a regular file") == NULL)
 		return;
+	if (ftp_prot_ok(s, &o) != 0) {
+		index_release(ix);
+		return;
+	}
 	struct stat st;
-	int fd = lslr_is_virtual(ix, rel) ? lslr_open(&st)
-					  : file_open(ix->rootfd, rel, FILE_REG, &st);
+	int fd = view_open(&o, &st);
 	int err = errno; /* the last release of a replaced snapshot closes files */
 	index_release(ix);
 	if (fd < 0 && (err == EMFILE || err == ENFILE)) {
@@ -778,17 +777,30 @@ static char *ftp_skip_opts(char *arg)
 static void ftp_list_common(struct ftp_sess *s, char *arg, enum ftp_src src)
 {
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
+	struct view_obj *o = malloc(sizeof(*o));
 
 	s->rest = 0;
 	if (src != SRC_MLSD)
 		arg = ftp_skip_opts(arg);
-	if (ftp_xfer_ready(s) != 0 || ftp_resolve(s, arg, rel) != 0)
+	if (o == NULL) {
+		ftp_reply(s, 451, "Out of memory; try again later");
 		return;
+	}
+	if (ftp_xfer_ready(s) != 0 || ftp_resolve(s, arg, rel) != 0) {
+		free(o);
+		return;
+	}
 	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
+	int k = ftp_kind(s, ix, rel, o);
+	const struct index_entry *e = o->e;
+	const struct index_dir *d = o->d;
+	if (k != FT_NONE && ftp_prot_ok(s, o) != 0) {
+		index_release(ix);
+		free(o);
+		return;
+	}
 	if (k == FT_NONE || (k == FT_FILE && src == SRC_MLSD)) {
+		free(o);
 		index_release(ix);
 		if (k == FT_FILE)
 			ftp_reply(s, 501, "MLSD needs a directory; use MLST for a file");
@@ -800,6 +812,8 @@ static void ftp_list_common(struct ftp_sess *s, char *arg, enum ftp_src src)
 	dd->src = src;
 	dd->ix = ix; /* held for the transfer: listings come from one snapshot */
 	dd->dir = k == FT_DIR ? d : NULL;
+	free(dd->view);
+	dd->view = o;
 	if (k == FT_FILE)
 		dd->one = *e;
 	dd->pos = 0;
@@ -837,14 +851,15 @@ static void cmd_mlsd(struct ftp_sess *s, char *arg)
 static void cmd_mlst(struct ftp_sess *s, char *arg)
 {
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
+	struct view_obj o;
 	struct buf b;
 
 	if (ftp_resolve(s, arg, rel) != 0)
 		return;
 	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
+	int k = ftp_kind(s, ix, rel, &o);
+	const struct index_entry *e = o.e;
+	const struct index_dir *d = o.d;
 	if (k == FT_NONE) {
 		index_release(ix);
 		ftp_not_found(s);
@@ -877,7 +892,8 @@ static void cmd_size(struct ftp_sess *s, char *arg)
 {
 	char rel[PM_PATH_MAX];
 	struct index *ix;
-	const struct index_entry *e = ftp_file_entry(s, arg, rel, &ix, 550, "Not a regular file");
+	struct view_obj o;
+	const struct index_entry *e = ftp_file_entry(s, arg, rel, &o, &ix, 550, "Not a regular file");
 
 	if (e == NULL)
 		return;
@@ -897,7 +913,8 @@ static void cmd_mdtm(struct ftp_sess *s, char *arg)
 		return;
 	}
 	struct index *ix;
-	const struct index_entry *e = ftp_file_entry(s, arg, rel, &ix, 550, "Not a regular file");
+	struct view_obj o;
+	const struct index_entry *e = ftp_file_entry(s, arg, rel, &o, &ix, 550, "Not a regular file");
 	if (e == NULL)
 		return;
 	char t[32];
@@ -914,10 +931,11 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 	uint64_t rest = s->rest;
 
 	s->rest = 0;
-	if (ftp_file_entry(s, arg, rel, &ix, 553, "HASH needs a regular file") == NULL)
+	struct view_obj o;
+	if (ftp_file_entry(s, arg, rel, &o, &ix, 553, "HASH needs a regular file") == NULL)
 		return;
 	struct stat st;
-	int fd = file_open(ix->rootfd, rel, FILE_REG, &st);
+	int fd = view_open(&o, &st);
 	int err = errno;
 	index_release(ix);
 	if (fd < 0 && (err == EMFILE || err == ENFILE)) {
@@ -983,15 +1001,16 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 		return;
 	}
 	char rel[PM_PATH_MAX];
-	const struct index_entry *e;
-	const struct index_dir *d;
+	struct view_obj o;
 	arg = ftp_skip_opts(arg);
 	if (ftp_resolve(s, arg, rel) != 0) {
 		buf_free(&b);
 		return;
 	}
 	struct index *ix = index_acquire();
-	int k = ftp_kind(s, ix, rel, &e, &d);
+	int k = ftp_kind(s, ix, rel, &o);
+	const struct index_entry *e = o.e;
+	const struct index_dir *d = o.d;
 	if (k == FT_NONE) {
 		index_release(ix);
 		buf_free(&b);
@@ -1006,7 +1025,7 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 	} else {
 		for (uint32_t i = 0; i < d->count; i++) {
 			const struct index_entry *x = &ix->entries[d->first + i];
-			if (ftp_child_hidden(s, d->path, x->name))
+			if (!view_child_visible(&o, x))
 				continue;
 			size_t mark = b.len;
 			if (listing_ls_line(&b, x, now) != 0 || b.len > room) {

@@ -22,6 +22,7 @@
 #include "listing.h"
 #include "log.h"
 #include "lslr.h"
+#include "view.h"
 #include "net.h"
 #include "path.h"
 
@@ -78,6 +79,8 @@ static void ftp_data_release_src(struct ftp_data *d)
 	d->zs = NULL;
 	free(d->prefix);
 	d->prefix = NULL;
+	free(d->view);
+	d->view = NULL;
 	free(d->path);
 	d->path = NULL;
 	buf_free(&d->raw);
@@ -329,13 +332,18 @@ static int ftp_data_produce(struct ftp_sess *s)
 		} else if (d->pos == d->dir->count && d->dir->path[0] == '\0' &&
 			   lslr_entry(d->ix, &ve) != NULL) {
 			e = &ve; /* the virtual ls-lR.gz, last in the root */
+			if (d->view == NULL || !view_child_visible(d->view, e)) {
+				d->pos++;
+				continue;
+			}
 		} else {
 			if (d->pos >= d->dir->count || d->pos >= PM_LIST_ENTRIES_MAX)
 				break;
 			e = &d->ix->entries[d->dir->first + d->pos];
-			if (ftp_child_hidden(s, d->dir->path, e->name)) {
+			/* SECURITY: only what this session may see (view.h) */
+			if (d->view == NULL || !view_child_visible(d->view, e)) {
 				d->pos++;
-				continue; /* SECURITY: invisible to anonymous */
+				continue;
 			}
 		}
 		d->pos++;

@@ -15,6 +15,8 @@
 #include "limits.h"
 #include "tls_io.h"
 
+struct view_obj;
+
 struct ftp_sess;
 struct ftp_loop;
 
@@ -75,6 +77,7 @@ struct ftp_data {
 	uint64_t off, end;
 	struct index *ix;            /* listings: the snapshot */
 	const struct index_dir *dir; /* NULL: the one entry below */
+	struct view_obj *view;       /* listings of dir: what the client may see */
 	struct index_entry one;
 	uint32_t pos;
 	char *prefix; /* NLST: argument/ prefix */
@@ -203,7 +206,6 @@ int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
               const char *type_override);
 /* 1 when entry name of directory dir is a protected path an anonymous
  * session must not see (also when the joined path would not fit). */
-int ftp_child_hidden(const struct ftp_sess *s, const char *dir, const char *name);
 /* The result of ftp_auth_submit (ok: the password matched). */
 void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
 /* Reset the session to its just-connected state (AUTH TLS). */

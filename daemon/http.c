@@ -42,6 +42,7 @@
 #include "proxy_accept.h"
 #include "net.h"
 #include "path.h"
+#include "view.h"
 #include "tls.h"
 #include "web_assets.h"
 
@@ -407,29 +408,37 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 	int slash = dl > 0 && dec[dl - 1] == '/';
 	if (path_resolve("", dec, dl, rel, sizeof(rel), &why) != 0)
 		return http_error_why(c, r, MHD_HTTP_BAD_REQUEST, "400 bad path", why);
-	/* SECURITY: dot-files are not served unless configured (the index
-	 * leaves them out too; this also covers a direct file request). */
-	if (!cfg->show_dotfiles && path_has_dot_component(rel))
-		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
-
-	if (cfg->auth_paths.n > 0 && auth_path_protected(cfg, rel)) {
+	/* SECURITY: what this client may see is the view's answer, on the
+	 * object the path leads to (symlinks followed): hidden names do not
+	 * exist, protected ones need a login. */
+	struct index *ix = index_acquire();
+	struct view_obj *o = malloc(sizeof(*o));
+	if (o == NULL) {
+		index_release(ix);
+		return http_error(c, r, 500, "500 out of memory\n");
+	}
+	enum view_status vs = view_resolve(ix, cfg, NULL, rel, o);
+	if (vs == VIEW_LOGIN) {
 		/* SECURITY: credentials only ever travel inside TLS. */
 		if (!tls)
-			return http_error(c, r, MHD_HTTP_FORBIDDEN,
-					  "403 this path needs a login over HTTPS\n");
-		if (!check_login(c, r, &ret, 0))
-			return ret;
+			ret = http_error(c, r, MHD_HTTP_FORBIDDEN,
+					 "403 this path needs a login over HTTPS\n");
+		else if (check_login(c, r, &ret, 0))
+			vs = view_resolve(ix, cfg, r->user, rel, o);
+		if (!r->authed)
+			goto done;
 	} else if (tls && cfg->auth_paths.n > 0 && http_hdr(c, "Authorization") != NULL) {
 		/* A logged-in client sees protected entries in listings above
 		 * them; wrong credentials here count toward the ban (they would
 		 * otherwise be a free oracle) and the answer is the anonymous
 		 * one. */
-		check_login(c, r, &ret, 1);
+		if (check_login(c, r, &ret, 1))
+			vs = view_resolve(ix, cfg, r->user, rel, o);
 	}
 
-	struct index *ix = index_acquire();
-	const struct index_dir *d = index_find_dir(ix, rel);
-	if (d != NULL) {
+	if (vs != VIEW_OK) {
+		ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
+	} else if (o->kind == VIEW_DIR) {
 		char up[PM_PATH_MAX + 2];
 		snprintf(up, sizeof(up), "/%s%s", rel, rel[0] ? "/" : "");
 		/* A listing is served only at its canonical URL ("/dir/"): other
@@ -445,22 +454,26 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 				  : redirect(c, r, MHD_HTTP_MOVED_PERMANENTLY, loc.data);
 			buf_free(&loc);
 		} else {
-			ret = http_serve_listing(c, r, ix, d, up, q ? q + 1 : NULL, cfg);
+			ret = http_serve_listing(c, r, o, up, q ? q + 1 : NULL, cfg);
 		}
-	} else {
-		const struct index_entry *e = index_lookup(ix, rel);
+	} else if (slash) {
+		ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
+	} else if (o->virt) {
 		struct stat vst;
-		int vfd;
-		if (e == NULL && !slash && lslr_is_virtual(ix, rel) && (vfd = lslr_open(&vst)) >= 0) {
-			r->file = 1;
-			ret = http_serve_fd(c, r, vfd, &vst, LSLR_NAME, cfg);
-		} else if (e == NULL || e->type != INDEX_FILE || slash) {
+		int vfd = view_open(o, &vst);
+		if (vfd < 0) {
 			ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
 		} else {
 			r->file = 1;
-			ret = http_serve_file(c, r, ix, ix->rootfd, rel, cfg);
+			ret = http_serve_fd(c, r, vfd, &vst, LSLR_NAME, cfg);
 		}
+	} else {
+		r->file = 1;
+		/* the resolved path: the file the decision was taken on */
+		ret = http_serve_file(c, r, ix, ix->rootfd, o->real, cfg);
 	}
+done:
+	free(o);
 	index_release(ix);
 	return ret;
 }

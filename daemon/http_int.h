@@ -73,10 +73,12 @@ void http_small_clear(void);
 int http_pace_start(void);
 void http_pace_stop(void);
 
-/* http_listing.c: serve the listing of directory d; urlpath is the decoded
- * URL path ending in '/'; query: raw query string or NULL. */
+/* http_listing.c: serve the listing of dir (a VIEW_DIR from view_resolve
+ * for this request's principal); urlpath is the decoded URL path asked
+ * for, ending in '/'; query: raw query string or NULL. */
+struct view_obj;
 enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
-				   const struct index *ix, const struct index_dir *d,
+				   const struct view_obj *dir,
 				   const char *urlpath, const char *query,
 				   const struct config *cfg);
 /* A snapshot of generation gen was published: drop older listings. */

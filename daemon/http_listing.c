@@ -3,7 +3,7 @@
  * the list, gzip, and a cache so that a large directory is rendered and
  * compressed once per index generation, not once per request.
  *
- * Cache key: (directory, index generation, format, sort, anonymous or
+ * Cache key: (path asked for, index generation, format, sort, anonymous or
  * authenticated).  Bounded in slots and bytes; entries of an older
  * generation are dropped as soon as a newer snapshot is seen.  Entries are
  * reference-counted: a response being sent keeps its entry alive.
@@ -25,6 +25,7 @@
 #include "http_util.h"
 #include "listing.h"
 #include "path.h"
+#include "view.h"
 
 #define LCACHE_SLOTS 64
 #define LCACHE_BYTES (128u * 1024 * 1024) /* all cached listings together */
@@ -34,7 +35,7 @@
 struct lentry {
 	int refs;
 	uint64_t gen;
-	char key[PM_PATH_MAX + 16]; /* format, sort, anon, then the dir path */
+	char key[PM_PATH_MAX + 16]; /* format, sort, anon, then the path asked for */
 	struct buf raw, gz;         /* gz.len == 0: not worth compressing */
 	uint64_t used;              /* LRU tick */
 };
@@ -146,40 +147,42 @@ static void lc_put(struct lentry *e)
 	pthread_mutex_unlock(&lc_mu);
 }
 
-struct hide_ctx {
-	const struct config *cfg;
-};
-
-/* SECURITY: protected paths are invisible to anonymous clients. */
-static int hide_protected(const char *rel, void *arg)
+/* SECURITY: a listing shows exactly what the view lets this client see. */
+static int hide_unseen(const struct index_entry *e, void *arg)
 {
-	const struct hide_ctx *h = arg;
-	return auth_path_protected(h->cfg, rel);
+	return !view_child_visible(arg, e);
 }
 
 /* Read the directory's README (if any) into out, bounded. */
-static void read_readme(const struct index *ix, const struct index_dir *d, struct buf *out,
-			int (*hidden)(const char *, void *), void *harg)
+static void read_readme(const struct view_obj *dir, struct buf *out)
 {
 	static const char *const names[] = {"README", "README.txt", "README.md"};
 	char rel[PM_PATH_MAX];
+	const struct index_dir *d = dir->d;
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		int found = 0;
 		for (uint32_t i = 0; i < d->count; i++) {
-			const struct index_entry *e = &ix->entries[d->first + i];
+			const struct index_entry *e = &dir->ix->entries[d->first + i];
 			if (e->type == INDEX_FILE && strcmp(e->name, names[k]) == 0) {
-				found = 1;
+				found = view_child_visible(dir, e);
 				break;
 			}
 		}
 		if (!found)
 			continue;
-		int n = snprintf(rel, sizeof(rel), "%s%s%s", d->path, d->path[0] ? "/" : "",
+		/* the README is opened as the client would open it */
+		int n = snprintf(rel, sizeof(rel), "%s%s%s", dir->asked, dir->asked[0] ? "/" : "",
 				 names[k]);
-		if (n < 0 || (size_t)n >= sizeof(rel) || (hidden && hidden(rel, harg)))
+		struct view_obj *f = malloc(sizeof(*f));
+		if (n < 0 || (size_t)n >= sizeof(rel) || f == NULL) {
+			free(f);
 			continue;
+		}
 		struct stat st;
-		int fd = file_open(ix->rootfd, rel, FILE_REG, &st);
+		int fd = -1;
+		if (view_resolve(dir->ix, dir->cfg, dir->user, rel, f) == VIEW_OK)
+			fd = view_open(f, &st);
+		free(f);
 		if (fd < 0)
 			continue;
 		size_t want = st.st_size > README_MAX ? README_MAX : (size_t)st.st_size;
@@ -219,16 +222,15 @@ static void parse_query(const char *q, char sort[3], int *json)
 }
 
 enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
-				   const struct index *ix, const struct index_dir *d,
+				   const struct view_obj *dir,
 				   const char *urlpath, const char *query,
 				   const struct config *cfg)
 {
 	char sort[3], key[PM_PATH_MAX + 16], etag[96];
 	int json = http_wants_json(http_hdr(c, "Accept"));
-	int anon = !r->authed;
-	struct hide_ctx hc = {cfg};
-	int (*hidden)(const char *, void *) =
-		anon && cfg->auth_paths.n > 0 ? hide_protected : NULL;
+	int anon = dir->user == NULL;
+	const struct index *ix = dir->ix;
+	const struct index_dir *d = dir->d;
 
 	parse_query(query, sort, &json);
 	/* The root lists the generated ls-lR.gz, which is rebuilt just after
@@ -239,8 +241,12 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 		lgen = lb ? lb->generation + 1 : 0;
 		lslr_release(lb);
 	}
+	/* Keyed by the path asked for, not the directory reached: a listing
+	 * reached through a symlink names the path the client asked for in
+	 * its title and breadcrumb, and what it shows depends on that path
+	 * too (view_child_visible). */
 	int n = snprintf(key, sizeof(key), "%c%s%c%" PRIu64 ":%s", json ? 'j' : 'h', sort,
-			 anon ? 'a' : 'u', lgen, d->path);
+			 anon ? 'a' : 'u', lgen, dir->asked);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 path too long\n");
 
@@ -256,12 +262,13 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 		buf_init(&e->gz, LISTING_MAX);
 		int rc;
 		if (json) {
-			rc = listing_json(&e->raw, ix, d, hidden, &hc);
+			rc = listing_json(&e->raw, ix, d, hide_unseen, (void *)dir);
 		} else {
 			struct buf readme;
 			buf_init(&readme, README_MAX + 128);
-			read_readme(ix, d, &readme, hidden, &hc);
-			rc = listing_html(&e->raw, ix, d, urlpath, hidden, &hc, sort, readme.data,
+			read_readme(dir, &readme);
+			rc = listing_html(&e->raw, ix, d, urlpath, hide_unseen, (void *)dir, sort,
+					  readme.data,
 					  readme.len);
 			buf_free(&readme);
 		}

@@ -235,7 +235,7 @@ static void ix_watch(struct ix_build *B, int fd, const struct ix_bdir *d)
 /* Read directory B->dirs[di] and append its sorted entries. */
 static int ix_read_dir(struct ix_build *B, size_t di)
 {
-	char rel[PM_PATH_MAX];
+	char rel[PM_PATH_MAX], target[PM_PATH_MAX];
 	struct stat st;
 	DIR *dh;
 	struct dirent *de;
@@ -280,6 +280,7 @@ static int ix_read_dir(struct ix_build *B, size_t di)
 		struct index_entry *e;
 		uint32_t dirv = IX_NO_DIR;
 		uint8_t type;
+		int islink = 0;
 
 		if (name[0] == '.' && (n == 1 || (n == 2 && name[1] == '.')))
 			continue;
@@ -321,7 +322,19 @@ static int ix_read_dir(struct ix_build *B, size_t di)
 				dirv = IX_LINK_PENDING;
 				B->pending_links++;
 			} else {
+				/* SECURITY: remember where the link leads, so that
+				 * access is decided on the file itself (view.c);
+				 * a link whose target cannot be named, or changed
+				 * under us, is left out. */
+				struct stat tst;
+
+				if (file_resolve_path(B->rootfd, rel, target, sizeof(target)) != 0 ||
+				    target[0] == '\0' ||
+				    fstatat(B->rootfd, target, &tst, AT_SYMLINK_NOFOLLOW) != 0 ||
+				    tst.st_ino != st.st_ino || tst.st_dev != st.st_dev)
+					continue;
 				type = INDEX_FILE;
+				islink = 1;
 			}
 		} else {
 			continue; /* FIFOs, sockets, devices: never served */
@@ -329,7 +342,24 @@ static int ix_read_dir(struct ix_build *B, size_t di)
 		e = ix_new_entry(B);
 		if (!e)
 			goto nomem;
-		e->name = ix_arena_add(B->s, name, n);
+		if (islink) {
+			/* name NUL target NUL, one string (index_link_target) */
+			size_t tl = strlen(target);
+			char both[PM_NAME_MAX + 1 + PM_PATH_MAX];
+
+			if (n + 1 + tl >= sizeof(both)) {
+				B->nents--;
+				continue;
+			}
+			memcpy(both, name, n);
+			both[n] = '\0';
+			memcpy(both + n + 1, target, tl);
+			e->name = ix_arena_add(B->s, both, n + 1 + tl);
+			e->flags = INDEX_F_LINK;
+		} else {
+			e->name = ix_arena_add(B->s, name, n);
+			e->flags = 0;
+		}
 		if (!e->name)
 			goto nomem;
 		e->namelen = (uint16_t)n;

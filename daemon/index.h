@@ -44,7 +44,20 @@ struct index_entry {
 	uint32_t dir;         /* INDEX_DIR: index of its struct index_dir, else UINT32_MAX */
 	uint16_t namelen;
 	uint8_t type;         /* enum index_type */
+	uint8_t flags;        /* INDEX_F_LINK */
 };
+
+/* A symlink to a file: the canonical path of the file it leads to is
+ * stored after the name (index_link_target).  Access is decided on that
+ * path (view.h), never on the link's own name. */
+#define INDEX_F_LINK 1u
+
+/* The canonical root-relative path a file symlink leads to, or NULL for an
+ * entry that is not one.  Inside the snapshot. */
+static inline const char *index_link_target(const struct index_entry *e)
+{
+	return (e->flags & INDEX_F_LINK) ? e->name + e->namelen + 1 : NULL;
+}
 
 struct index_dir {
 	const char *path;     /* canonical, "" = root */

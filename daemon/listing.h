@@ -27,16 +27,16 @@ int listing_mlsx_facts(struct buf *out, const struct index_entry *e,
 /* --- HTML / JSON forms (listing_html.c) --- */
 
 /* Render the directory d of ix at URL path urlpath (decoded, starting and
- * ending with '/') as an HTML page; hidden(rel) says which entries to leave
- * out (auth paths for anonymous clients).  readme: text to show under the
- * list or NULL.  0 or -1. */
+ * ending with '/') as an HTML page; hidden(e) says which entries to leave
+ * out (the caller asks view_child_visible: listing knows no rule of its
+ * own).  readme: text to show under the list or NULL.  0 or -1. */
 int listing_html(struct buf *out, const struct index *ix,
 		 const struct index_dir *d, const char *urlpath,
-		 int (*hidden)(const char *rel, void *arg), void *arg,
+		 int (*hidden)(const struct index_entry *e, void *arg), void *arg,
 		 const char *sort, const char *readme, size_t readmelen);
 /* Same entries as a JSON array in nginx autoindex_format json shape. */
 int listing_json(struct buf *out, const struct index *ix,
 		 const struct index_dir *d,
-		 int (*hidden)(const char *rel, void *arg), void *arg);
+		 int (*hidden)(const struct index_entry *e, void *arg), void *arg);
 
 #endif

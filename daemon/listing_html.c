@@ -61,37 +61,22 @@ static void sort_parse(const char *sort, char *col, int *desc)
  * of the root (lslr.h), or NULL.  NULL on ENOMEM. */
 static const struct index_entry **visible_entries(const struct index *ix,
 						  const struct index_dir *d,
-						  int (*hidden)(const char *rel, void *arg),
+						  int (*hidden)(const struct index_entry *e, void *arg),
 						  void *arg, const char *sort,
 						  const struct index_entry *extra, uint32_t *n)
 {
 	uint32_t cap = d->count < PM_LIST_ENTRIES_MAX ? d->count : PM_LIST_ENTRIES_MAX;
 	const struct index_entry **v = malloc(sizeof(*v) * (cap + 1));
-	char rel[PM_PATH_MAX];
-	size_t dl = strlen(d->path);
-
 	if (v == NULL)
 		return NULL;
 	*n = 0;
 	for (uint32_t i = 0; i < d->count && *n < cap; i++) {
 		const struct index_entry *e = &ix->entries[d->first + i];
-		if (hidden) {
-			if (dl + 1 + e->namelen + 1 > sizeof(rel))
-				continue;
-			size_t o = 0;
-			if (dl) {
-				memcpy(rel, d->path, dl);
-				rel[dl] = '/';
-				o = dl + 1;
-			}
-			memcpy(rel + o, e->name, e->namelen);
-			rel[o + e->namelen] = '\0';
-			if (hidden(rel, arg))
-				continue;
-		}
+		if (hidden && hidden(e, arg))
+			continue;
 		v[(*n)++] = e;
 	}
-	if (extra && !(hidden && hidden(LSLR_NAME, arg)))
+	if (extra && !(hidden && hidden(extra, arg)))
 		v[(*n)++] = extra;
 	struct sort_ctx s = {ix, 'N', 0};
 	sort_parse(sort, &s.col, &s.desc);
@@ -199,7 +184,7 @@ static int put_sorthead(struct buf *out, const char *label, char col, int num, c
 }
 
 int listing_html(struct buf *out, const struct index *ix, const struct index_dir *d,
-		 const char *urlpath, int (*hidden)(const char *rel, void *arg), void *arg,
+		 const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg), void *arg,
 		 const char *sort, const char *readme, size_t readmelen)
 {
 	uint32_t n = 0, ndirs = 0, nfiles = 0;
@@ -289,7 +274,7 @@ fail:
 }
 
 int listing_json(struct buf *out, const struct index *ix, const struct index_dir *d,
-		 int (*hidden)(const char *rel, void *arg), void *arg)
+		 int (*hidden)(const struct index_entry *e, void *arg), void *arg)
 {
 	uint32_t n = 0;
 	int rc = -1;

@@ -19,6 +19,9 @@
 #include "listing.h"
 #include "log.h"
 #include "lslr.h"
+#include "config.h"
+#include "view.h"
+#include <stdio.h>
 
 #define LSLR_CHUNK (64 * 1024) /* flush the text to the compressor past this */
 #define LSLR_LEVEL 6
@@ -85,72 +88,84 @@ static int lslr_line(struct buf *text, const struct index_entry *e, time_t now)
 	return 0;
 }
 
-/* The section of directory d (path: "" for the root), then its
- * subdirectories, depth first.  depth bounds the recursion. */
-static int lslr_dir(struct lslr_sink *s, struct buf *text, const struct index *ix,
-                    const struct index_dir *d, const char *path, time_t now, int depth, int first)
+/* The section of directory dir (an anonymous view; dir->asked is "" for
+ * the root), then its subdirectories, depth first.  depth bounds the
+ * recursion.  SECURITY: only what an anonymous client may list appears
+ * (view_child_visible): no protected, no hidden entry. */
+static int lslr_dir(struct lslr_sink *s, struct buf *text, const struct view_obj *dir,
+                    time_t now, int depth, int first)
 {
+	const struct index *ix = dir->ix;
+	const struct index_dir *d = dir->d;
+	const char *path = dir->asked;
 	uint64_t blocks = 0;
 
 	if (depth > PM_PATH_DEPTH_MAX)
 		return 0;
 	for (uint32_t i = 0; i < d->count; i++) {
 		const struct index_entry *e = &ix->entries[d->first + i];
-		blocks += e->type == INDEX_DIR ? 4 : (e->size + 1023) / 1024;
+		if (view_child_visible(dir, e))
+			blocks += e->type == INDEX_DIR ? 4 : (e->size + 1023) / 1024;
 	}
 	if (buf_printf(text, "%s%s%s:\ntotal %" PRIu64 "\n", first ? "" : "\n",
 	               path[0] ? "./" : ".", path, blocks) != 0)
 		return -1;
 	for (uint32_t i = 0; i < d->count; i++) {
-		if (lslr_line(text, &ix->entries[d->first + i], now) != 0)
+		const struct index_entry *e = &ix->entries[d->first + i];
+		if (!view_child_visible(dir, e))
+			continue;
+		if (lslr_line(text, e, now) != 0)
 			return -1;
 		if (text->len >= LSLR_CHUNK && lslr_emit(s, text) != 0)
 			return -1;
 	}
 	if (lslr_emit(s, text) != 0)
 		return -1;
-	for (uint32_t i = 0; i < d->count; i++) {
+	struct view_obj *sub = malloc(sizeof(*sub));
+	char child[PM_PATH_MAX];
+	int rc = 0;
+	if (sub == NULL)
+		return -1;
+	for (uint32_t i = 0; i < d->count && rc == 0; i++) {
 		const struct index_entry *e = &ix->entries[d->first + i];
-		if (e->type != INDEX_DIR || e->dir >= ix->ndirs)
+		if (e->type != INDEX_DIR || e->dir >= ix->ndirs || !view_child_visible(dir, e))
 			continue;
-		const struct index_dir *sub = &ix->dirs[e->dir];
-		size_t pl = strlen(path);
-		size_t need = pl + 1 + e->namelen + 1;
-		if (need > PM_PATH_MAX)
+		int n = snprintf(child, sizeof(child), "%s%s%.*s", path, path[0] ? "/" : "",
+		                 (int)e->namelen, e->name);
+		if (n < 0 || (size_t)n >= sizeof(child))
 			continue;
-		char *child = malloc(need);
-		if (child == NULL)
-			return -1;
-		if (pl)
-			memcpy(child, path, pl);
-		size_t k = pl;
-		if (pl)
-			child[k++] = '/';
-		memcpy(child + k, e->name, e->namelen);
-		child[k + e->namelen] = '\0';
 		/* A directory reached through a symlink has its target's path:
 		 * listed above, entered only where it really lives. */
-		int rc = strcmp(sub->path, child) == 0
-		             ? lslr_dir(s, text, ix, sub, child, now, depth + 1, 0)
-		             : 0;
-		free(child);
-		if (rc != 0)
-			return -1;
+		if (strcmp(ix->dirs[e->dir].path, child) != 0)
+			continue;
+		if (view_resolve(ix, dir->cfg, NULL, child, sub) == VIEW_OK && sub->kind == VIEW_DIR)
+			rc = lslr_dir(s, text, sub, now, depth + 1, 0);
 	}
-	return 0;
+	free(sub);
+	return rc;
 }
 
 static int lslr_walk(struct lslr_sink *s, const struct index *ix, time_t now)
 {
+	static const struct config none; /* no configuration (tests): nothing protected */
+	const struct config *c = config_get();
 	struct buf text;
-	const struct index_dir *root = index_find_dir(ix, "");
+	struct view_obj *root = malloc(sizeof(*root));
 	int rc = -1;
 
 	if (root == NULL)
 		return -1;
-	buf_init(&text, 0);
-	rc = lslr_dir(s, &text, ix, root, "", now, 0, 1);
-	buf_free(&text);
+	if (view_resolve(ix, c ? c : &none, NULL, "", root) == VIEW_OK) {
+		buf_init(&text, 0);
+		rc = lslr_dir(s, &text, root, now, 0, 1);
+		buf_free(&text);
+	} else {
+		/* everything is protected: an anonymous client lists nothing */
+		buf_init(&text, 0);
+		rc = buf_puts(&text, ".:\ntotal 0\n") != 0 ? -1 : lslr_emit(s, &text);
+		buf_free(&text);
+	}
+	free(root);
 	return rc;
 }
 

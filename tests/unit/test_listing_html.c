@@ -32,10 +32,10 @@ static struct index ix = {
 	.entries = ents,
 };
 
-static int hide_secret(const char *rel, void *arg)
+static int hide_secret(const struct index_entry *e, void *arg)
 {
 	(void)arg;
-	return strcmp(rel, "secret") == 0;
+	return strcmp(e->name, "secret") == 0;
 }
 
 static size_t count(const char *hay, const char *needle)
