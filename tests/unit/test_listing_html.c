@@ -8,7 +8,7 @@
 #include "listing.h"
 #include "unit.h"
 
-#define E(n, t, s, m) {n, s, m, 1, 1, UINT32_MAX, sizeof(n) - 1, t}
+#define E(n, t, s, m) {n, s, m, 1, 1, UINT32_MAX, sizeof(n) - 1, t, 0}
 
 static const struct index_entry ents[] = {
 	E("\"q'uote", INDEX_FILE, 5, 1000),
