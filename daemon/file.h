@@ -12,8 +12,8 @@
  * served files.
  *
  * Dot-files: file_open does NOT hide them.  Whether a client may see a
- * name that starts with '.' is decided by the index (show_dotfiles) and by
- * the callers, with path_has_dot_component() before calling file_open.
+ * name (dot-files, protected paths) is decided by view.h before a protocol
+ * opens anything (view_open).
  */
 #ifndef PUBMIRROR_FILE_H
 #define PUBMIRROR_FILE_H

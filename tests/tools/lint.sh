@@ -1,6 +1,7 @@
 #!/bin/sh
 # lint.sh - rules of STYLE.md that a grep can prove.
-# 2: foreign contact lives in named files; 3: no unsafe libc calls.
+# 2: foreign contact lives in named files; 3: no unsafe libc calls;
+# DESIGN: visibility is decided only in view.c.
 cd "$(dirname "$0")/../.." || exit 2
 rc=0
 bad() { echo "lint: $*"; rc=1; }
@@ -23,6 +24,15 @@ for f in daemon/*.c daemon/*.h; do
 	esac
 	case "$b" in file.c|tls.c|log.c|config.c|auth.c|main.c|sandbox.c) ;; *)
 		grep -Eq '[^_a-z](open|openat|openat2|fopen)\(' "$f" && bad "$f opens files (only file.c opens served files)";;
+	esac
+	# DESIGN: only view decides what a client may see ("hidden",
+	# "protected", visible children); auth.c and path.c define the tests
+	# it uses, index.c leaves dot-files out of the snapshot.
+	case "$b" in view.c|auth.c|path.c|*.h) ;; *)
+		grep -Eq '[^_a-z](auth_path_protected|path_has_dot_component)\(' "$f" && bad "$f decides visibility itself (only view.c may: use view.h)";;
+	esac
+	case "$b" in view.c|index.c|config.c|main.c|*.h) ;; *)
+		grep -Eq 'show_dotfiles' "$f" && bad "$f reads show_dotfiles (visibility belongs to view.c)";;
 	esac
 	grep -En '[^_a-z](strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|system|popen|glob|fnmatch)\(' "$f" \
 		| sed "s|^|lint: $f: forbidden call: |" | grep . && rc=1
