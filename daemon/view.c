@@ -49,7 +49,7 @@ static int view_join(char *out, size_t outsz, const char *a, const char *name, s
 
 /* The entry called name (n bytes) in d, or NULL. */
 static const struct index_entry *view_find(const struct index *ix, const struct index_dir *d,
-					   const char *name, size_t n)
+                                           const char *name, size_t n)
 {
 	uint32_t lo = 0, hi = d->count;
 
@@ -77,7 +77,7 @@ static int view_in_snapshot(const struct index *ix, const struct index_entry *e)
 
 /* The resolved path of entry e of directory d (d->path is resolved). */
 static int view_real(char *out, size_t outsz, const struct index *ix, const struct index_dir *d,
-		     const struct index_entry *e)
+                     const struct index_entry *e)
 {
 	if (view_in_snapshot(ix, e)) {
 		const char *t = index_link_target(e);
@@ -101,7 +101,7 @@ static int view_real(char *out, size_t outsz, const struct index *ix, const stru
 }
 
 enum view_status view_resolve(const struct index *ix, const struct config *c, const char *user,
-			      const char *rel, struct view_obj *o)
+                              const char *rel, struct view_obj *o)
 {
 	const struct index_dir *d = index_find_dir(ix, "");
 	size_t len = strlen(rel), pos = 0;
@@ -196,8 +196,8 @@ int view_child_visible(const struct view_obj *dir, const struct index_entry *e)
 	return !view_protected(c, p);
 }
 
-int view_each_child(const struct view_obj *dir,
-		    int (*cb)(const struct index_entry *e, void *arg), void *arg)
+int view_each_child(const struct view_obj *dir, int (*cb)(const struct index_entry *e, void *arg),
+                    void *arg)
 {
 	if (dir->kind != VIEW_DIR || dir->d == NULL)
 		return 0;

@@ -37,14 +37,14 @@ enum view_status {
 	VIEW_OK = 0,      /* exists, and the principal may have it */
 	VIEW_ABSENT = -1, /* does not exist (or is hidden) for anyone */
 	VIEW_LOGIN = -2,  /* protected, and the principal is anonymous:
-			   * HTTP asks for a login, FTP says "no such file" */
+	                   * HTTP asks for a login, FTP says "no such file" */
 };
 
 /* A resolved object.  Holds pointers into ix: valid while ix is held. */
 struct view_obj {
 	const struct index *ix;
 	const struct config *cfg;
-	const char *user;            /* principal: NULL = anonymous */
+	const char *user; /* principal: NULL = anonymous */
 	enum view_kind kind;
 	const struct index_entry *e; /* FILE: its entry; DIR: NULL for the root */
 	const struct index_dir *d;   /* DIR: its listing (path = resolved path) */
@@ -59,7 +59,7 @@ struct view_obj {
  * name that does not exist answers the same as one that does).  Pure: no
  * I/O.  Thread-safe. */
 enum view_status view_resolve(const struct index *ix, const struct config *c, const char *user,
-			      const char *rel, struct view_obj *o);
+                              const char *rel, struct view_obj *o);
 
 /* 1 when entry e of the directory dir (a VIEW_DIR from view_resolve; e one
  * of its entries, or the virtual ls-lR.gz entry of the root from
@@ -70,8 +70,8 @@ int view_child_visible(const struct view_obj *dir, const struct index_entry *e);
 /* Call cb for each visible child of dir, in name order (at most
  * PM_LIST_ENTRIES_MAX; the virtual ls-lR.gz is not included).  Stops
  * early when cb returns non-zero and returns that value; else 0. */
-int view_each_child(const struct view_obj *dir,
-		    int (*cb)(const struct index_entry *e, void *arg), void *arg);
+int view_each_child(const struct view_obj *dir, int (*cb)(const struct index_entry *e, void *arg),
+                    void *arg);
 
 /* Open the file o (VIEW_FILE, VIEW_OK) for reading: the resolved path
  * beneath the snapshot's root (file_open), or the ls-lR.gz memory file.

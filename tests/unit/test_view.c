@@ -76,24 +76,24 @@ static const struct {
 	int kind;
 	const char *real;
 } cases[] = {
-	{"", 0, VIEW_OK, VIEW_DIR, ""},
-	{"pub/file.txt", 0, VIEW_OK, VIEW_FILE, "pub/file.txt"},
-	{"pub/rel-link/1.0", 0, VIEW_OK, VIEW_FILE, "pub/releases/1.0"},
-	{"pub/rel-link", 0, VIEW_OK, VIEW_DIR, "pub/releases"},
-	{"pub/report-link.txt", 0, VIEW_LOGIN, VIEW_NONE, NULL},
-	{"pub/report-link.txt", 1, VIEW_OK, VIEW_FILE, "private/docs/report.txt"},
-	{"pub/shortcut", 0, VIEW_LOGIN, VIEW_NONE, NULL},
-	{"pub/shortcut/docs/report.txt", 0, VIEW_LOGIN, VIEW_NONE, NULL},
-	{"pub/shortcut/docs/report.txt", 1, VIEW_OK, VIEW_FILE, "private/docs/report.txt"},
-	{"pub/shortcut/nothing", 0, VIEW_LOGIN, VIEW_NONE, NULL},
-	{"private/nothing", 0, VIEW_LOGIN, VIEW_NONE, NULL},
-	{"private/nothing", 1, VIEW_ABSENT, VIEW_NONE, NULL},
-	{"private/back-out/file.txt", 0, VIEW_LOGIN, VIEW_NONE, NULL},
-	{"pub/dotlink", 0, VIEW_ABSENT, VIEW_NONE, NULL},
-	{"pub/dotlink", 1, VIEW_ABSENT, VIEW_NONE, NULL},
-	{".secret", 1, VIEW_ABSENT, VIEW_NONE, NULL},
-	{"pub/file.txt/x", 0, VIEW_ABSENT, VIEW_NONE, NULL},
-	{"pub/missing", 0, VIEW_ABSENT, VIEW_NONE, NULL},
+    {"", 0, VIEW_OK, VIEW_DIR, ""},
+    {"pub/file.txt", 0, VIEW_OK, VIEW_FILE, "pub/file.txt"},
+    {"pub/rel-link/1.0", 0, VIEW_OK, VIEW_FILE, "pub/releases/1.0"},
+    {"pub/rel-link", 0, VIEW_OK, VIEW_DIR, "pub/releases"},
+    {"pub/report-link.txt", 0, VIEW_LOGIN, VIEW_NONE, NULL},
+    {"pub/report-link.txt", 1, VIEW_OK, VIEW_FILE, "private/docs/report.txt"},
+    {"pub/shortcut", 0, VIEW_LOGIN, VIEW_NONE, NULL},
+    {"pub/shortcut/docs/report.txt", 0, VIEW_LOGIN, VIEW_NONE, NULL},
+    {"pub/shortcut/docs/report.txt", 1, VIEW_OK, VIEW_FILE, "private/docs/report.txt"},
+    {"pub/shortcut/nothing", 0, VIEW_LOGIN, VIEW_NONE, NULL},
+    {"private/nothing", 0, VIEW_LOGIN, VIEW_NONE, NULL},
+    {"private/nothing", 1, VIEW_ABSENT, VIEW_NONE, NULL},
+    {"private/back-out/file.txt", 0, VIEW_LOGIN, VIEW_NONE, NULL},
+    {"pub/dotlink", 0, VIEW_ABSENT, VIEW_NONE, NULL},
+    {"pub/dotlink", 1, VIEW_ABSENT, VIEW_NONE, NULL},
+    {".secret", 1, VIEW_ABSENT, VIEW_NONE, NULL},
+    {"pub/file.txt/x", 0, VIEW_ABSENT, VIEW_NONE, NULL},
+    {"pub/missing", 0, VIEW_ABSENT, VIEW_NONE, NULL},
 };
 
 int main(void)
@@ -105,7 +105,7 @@ int main(void)
 	if (c == NULL || o == NULL)
 		return 2;
 	snprintf(top, sizeof(top), "%s/pm-test-view.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(top))
 		return 2;
 	mkd("root");
@@ -128,13 +128,13 @@ int main(void)
 	pathof(p, sizeof(p), "root");
 	int rootfd = file_open_root(p);
 	CHECK_INT("resolve a file link", 0,
-		  file_resolve_path(rootfd, "pub/report-link.txt", out, sizeof(out)));
+	          file_resolve_path(rootfd, "pub/report-link.txt", out, sizeof(out)));
 	CHECK_STR("to its target", "private/docs/report.txt", out);
 	CHECK_INT("resolve through a directory link", 0,
-		  file_resolve_path(rootfd, "pub/shortcut/docs/report.txt", out, sizeof(out)));
+	          file_resolve_path(rootfd, "pub/shortcut/docs/report.txt", out, sizeof(out)));
 	CHECK_STR("to the target's path", "private/docs/report.txt", out);
 	CHECK_INT("an escape is refused", -1,
-		  file_resolve_path(rootfd, "pub/escape", out, sizeof(out)));
+	          file_resolve_path(rootfd, "pub/escape", out, sizeof(out)));
 	close(rootfd);
 
 	struct index *ix = index_build(p, 0);
@@ -143,7 +143,7 @@ int main(void)
 		return unit_done();
 	const struct index_entry *le = index_lookup(ix, "pub/report-link.txt");
 	CHECK_STR("the index records a file link's target", "private/docs/report.txt",
-		  le ? index_link_target(le) : NULL);
+	          le ? index_link_target(le) : NULL);
 	CHECK("a plain file has no target",
 	      index_link_target(index_lookup(ix, "pub/file.txt")) == NULL);
 
@@ -152,12 +152,12 @@ int main(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char what[300];
 		enum view_status st =
-			view_resolve(ix, c, cases[i].user ? "alice" : NULL, cases[i].rel, o);
+		    view_resolve(ix, c, cases[i].user ? "alice" : NULL, cases[i].rel, o);
 		snprintf(what, sizeof(what), "%s as %s: status", cases[i].rel,
-			 cases[i].user ? "alice" : "anonymous");
+		         cases[i].user ? "alice" : "anonymous");
 		CHECK_INT(what, cases[i].status, st);
 		snprintf(what, sizeof(what), "%s as %s: kind", cases[i].rel,
-			 cases[i].user ? "alice" : "anonymous");
+		         cases[i].user ? "alice" : "anonymous");
 		CHECK_INT(what, cases[i].kind, o->kind);
 		if (cases[i].real) {
 			snprintf(what, sizeof(what), "%s: resolved path", cases[i].rel);
@@ -182,7 +182,7 @@ int main(void)
 	/* the open goes to the resolved file */
 	struct stat st;
 	CHECK_INT("resolve the link as alice", VIEW_OK,
-		  view_resolve(ix, c, "alice", "pub/report-link.txt", o));
+	          view_resolve(ix, c, "alice", "pub/report-link.txt", o));
 	int fd = view_open(o, &st);
 	CHECK("view_open opens the target", fd >= 0 && S_ISREG(st.st_mode));
 	if (fd >= 0)
@@ -191,14 +191,14 @@ int main(void)
 	/* nothing protected: the links lead to a public file */
 	c->auth_paths.n = 0;
 	CHECK_INT("no auth_paths: the link is served", VIEW_OK,
-		  view_resolve(ix, c, NULL, "pub/report-link.txt", o));
+	          view_resolve(ix, c, NULL, "pub/report-link.txt", o));
 	CHECK_INT("no auth_paths: a link to a dot-file is still hidden", VIEW_ABSENT,
-		  view_resolve(ix, c, NULL, "pub/dotlink", o));
+	          view_resolve(ix, c, NULL, "pub/dotlink", o));
 	/* everything protected */
 	c->auth_paths.n = 1;
 	c->auth_paths.p[0][0] = '\0';
 	CHECK_INT("auth_paths = /: the root needs a login", VIEW_LOGIN,
-		  view_resolve(ix, c, NULL, "", o));
+	          view_resolve(ix, c, NULL, "", o));
 
 	index_release(ix);
 	free(o);
