@@ -812,6 +812,10 @@ static void ftp_list_common(struct ftp_sess *s, char *arg, enum ftp_src src)
 	dd->src = src;
 	dd->ix = ix; /* held for the transfer: listings come from one snapshot */
 	dd->dir = k == FT_DIR ? d : NULL;
+	/* SECURITY: over a clear data channel a listing names only what
+	 * anonymous clients may see (protected names are protected data). */
+	if (!s->prot_p)
+		o->user = NULL;
 	free(dd->view);
 	dd->view = o;
 	if (k == FT_FILE)

@@ -2,7 +2,8 @@
 530 with a reason (the password would follow in clear; anonymous still
 logs in), and a file or listing under auth_paths travels only over a
 protected data channel: PROT C then RETR of a protected file (directly or
-through a symlink) is refused with 521 and a reason, PROT P serves it."""
+through a symlink) is refused with 521 and a reason, a clear listing names
+no protected entry, PROT P serves them."""
 import ftplib
 import io
 import os
@@ -68,10 +69,17 @@ def main():
         except ftplib.error_perm as e:
             r = str(e)
         pmtest.check("PROT C listing of a protected directory: 521", r.startswith("521"), r)
+        nl = f.nlst("pub")
+        pmtest.check("PROT C listing names no protected link",
+                     not any(n.endswith(("shortcut", "report-link.txt")) for n in nl)
+                     and any(n.endswith("releases") for n in nl), nl)
         r, data = retr(f, "RETR pub/releases/1.0/tool-1.0.tar.gz")
         pmtest.check("PROT C public file still served in clear (ftp_tls = allow)",
                      r.startswith("226") and data == seamtree.PUBLIC, (r, data[:40]))
         f.prot_p()
+        nl = f.nlst("pub")
+        pmtest.check("PROT P listing shows alice the protected links",
+                     any(n.endswith("report-link.txt") for n in nl), nl)
         r, data = retr(f, "RETR pub/report-link.txt")
         pmtest.check("PROT P: the protected file is served",
                      r.startswith("226") and data == seamtree.SECRET, (r, data[:40]))
