@@ -317,6 +317,7 @@ struct table {
 	struct user *u;
 	size_t n;
 	unsigned gen;
+	char *dummy; /* a crypt user's hash (scheme and cost of the file), or NULL */
 };
 
 static pthread_mutex_t auth_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -344,6 +345,7 @@ static void table_free(struct table *t)
 		free(t->u[i].hash);
 	}
 	free(t->u);
+	free(t->dummy);
 	free(t);
 }
 
@@ -474,6 +476,17 @@ int auth_load(const struct config *c, char *err, size_t errsz)
 	fclose(f);
 	f = NULL;
 	explicit_bzero(line, sizeof(line));
+	/* SECURITY: failed logins cost the same whatever the user: an unknown
+	 * name, or a user with a cheap weak hash, pays one verification
+	 * against a real crypt user's hash (same scheme, same cost). */
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->u[i].scheme == SCHEME_CRYPT) {
+			t->dummy = strdup(t->u[i].hash);
+			if (t->dummy == NULL)
+				goto nomem;
+			break;
+		}
+	}
 publish:
 	pthread_mutex_lock(&auth_mu);
 	t->gen = ++table_gen;
@@ -585,7 +598,7 @@ int auth_check(const char *user, const char *pass, size_t passlen)
 		}
 	}
 	/* Copy what we need and verify outside the lock: bcrypt is slow. */
-	char *hash = NULL;
+	char *hash = NULL, *dummy = cur->dummy ? strdup(cur->dummy) : NULL;
 	enum scheme s = SCHEME_CRYPT;
 	for (size_t i = 0; i < cur->n; i++) {
 		if (strcmp(cur->u[i].name, user) == 0) {
@@ -604,8 +617,17 @@ int auth_check(const char *user, const char *pass, size_t passlen)
 		ok = verify(hash, s, pw, passlen);
 		explicit_bzero(hash, strlen(hash));
 		free(hash);
-	} else {
-		verify("$6$pubmirrorsalt$", SCHEME_CRYPT, pw, passlen);
+	}
+	if (hash == NULL || s != SCHEME_CRYPT) {
+		/* the result is ignored: this is only the cost of a real check */
+		if (dummy)
+			(void)verify(dummy, SCHEME_CRYPT, pw, passlen);
+		else
+			(void)verify("$6$pubmirrorsalt$", SCHEME_CRYPT, pw, passlen);
+	}
+	if (dummy) {
+		explicit_bzero(dummy, strlen(dummy));
+		free(dummy);
 	}
 	explicit_bzero(pw, sizeof(pw));
 	if (ok) {

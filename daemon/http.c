@@ -311,6 +311,9 @@ static enum MHD_Result ask_login(struct MHD_Connection *c, struct http_req *r)
 	return http_queue(c, r, MHD_HTTP_UNAUTHORIZED, resp, sizeof(text) - 1);
 }
 
+/* The connection whose failed login is being counted on this thread. */
+static _Thread_local struct http_conn *http_banning;
+
 /* 1: authenticated (r->user set); 0: not, and unless quiet an answer
  * (401 or 403) was queued with its result in *ret. */
 static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Result *ret,
@@ -344,7 +347,10 @@ static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Re
 	} else {
 		log_auth_fail(&r->hc->peer, r->hc->tls ? "https" : "http", user);
 		metrics_auth_failure(r->hc->tls ? METRICS_HTTPS : METRICS_HTTP);
-		if (lim && limiter_auth_fail(lim, &r->hc->peer, now)) {
+		http_banning = r->hc; /* its own 401 still goes out (http_on_ban) */
+		int banned = lim && limiter_auth_fail(lim, &r->hc->peer, now);
+		http_banning = NULL;
+		if (banned) {
 			char a[64];
 			net_addr_str(&r->hc->peer, 0, a, sizeof(a));
 			log_warn("http: %s banned after failed logins", a);
@@ -652,7 +658,8 @@ static void http_on_ban(void *arg, const struct sockaddr_storage *addr)
 		return;
 	pthread_mutex_lock(&hc_mu);
 	for (struct http_conn *hc = hc_all; hc; hc = hc->next) {
-		if (hc->cut || hc->fd < 0 || !limiter_is_banned(lim, &hc->peer, now))
+		if (hc->cut || hc->fd < 0 || hc == http_banning ||
+		    !limiter_is_banned(lim, &hc->peer, now))
 			continue;
 		hc->cut = 1;
 		shutdown(hc->fd, SHUT_RDWR);
