@@ -527,7 +527,8 @@ static int ftp_admit(struct ftp_sess *s)
 	struct limiter *lim = limiter_global();
 	enum limiter_verdict v = lim ? limiter_conn_open(lim, &s->peer, ftp_now()) : LIMITER_OK;
 
-	if (v != LIMITER_OK && l->nreject >= PM_REFUSING_MAX)
+	const struct config *cf = config_get();
+	if (v != LIMITER_OK && l->nreject >= pm_refusing_max(cf ? cf->max_clients : 0))
 		return -1;
 	s->counted = v == LIMITER_OK && lim != NULL;
 	s->metered = 1;

@@ -643,7 +643,9 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
 	memcpy(&ss, addr, addrlen);
 	if (limiter_conn_check(lim, &ss, limiter_now_ns()) == LIMITER_OK)
 		return MHD_YES;
-	return atomic_load(&hc_refusing) < PM_REFUSING_MAX ? MHD_YES : MHD_NO;
+	const struct config *cfg = config_get();
+	unsigned slots = pm_refusing_max(cfg ? cfg->max_clients : 0);
+	return atomic_load(&hc_refusing) < slots ? MHD_YES : MHD_NO;
 }
 
 /* Ban hook: cut the connections of a newly banned address (its requests in
@@ -766,7 +768,7 @@ static int hd_start(struct hd *h)
 	atomic_store(&hc_head_limit_ns, (uint64_t)timeout * 1000000000u);
 	/* Counted connections (max_clients, all protocols) and the refusal
 	 * slots: the descriptor budget of limits.h (pm_fds_needed). */
-	unsigned limit = cfg->max_clients ? cfg->max_clients + PM_REFUSING_MAX : 10000;
+	unsigned limit = cfg->max_clients ? cfg->max_clients + pm_refusing_max(cfg->max_clients) : 10000;
 	unsigned threads = cfg->http_threads ? cfg->http_threads : 2;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;

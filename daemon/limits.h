@@ -55,6 +55,16 @@ static inline unsigned pm_max_transfers(unsigned max_clients, unsigned max_trans
 /* Connections waiting for their PROXY header, per proxied listener. */
 #define PM_PROXY_PENDING 1024
 
+/* Refusal slots per unit: an eighth of max_clients (at least 1), at most
+ * PM_REFUSING_MAX, so that a small server's budget stays small. */
+static inline unsigned pm_refusing_max(unsigned max_clients)
+{
+	unsigned r = max_clients / 8;
+	if (max_clients == 0 || r > PM_REFUSING_MAX)
+		return PM_REFUSING_MAX;
+	return r ? r : 1;
+}
+
 /* RLIMIT_NOFILE needed, 0 when max_clients is 0 (take what there is):
  * every descriptor the process can hold.  Counted connections of all
  * protocols (max_clients), two per transfer, the refusal slots of
@@ -67,7 +77,7 @@ static inline unsigned long long pm_fds_needed(unsigned max_clients, unsigned ma
 		return 0;
 	return (unsigned long long)max_clients +
 	       2ull * pm_max_transfers(max_clients, max_transfers) +
-	       (unsigned long long)refusers * PM_REFUSING_MAX +
+	       (unsigned long long)refusers * pm_refusing_max(max_clients) +
 	       (unsigned long long)proxied * PM_PROXY_PENDING + PM_FDS_SPARE;
 }
 

@@ -119,7 +119,7 @@ int sandbox_rlimits(const struct config *c, char *err, size_t errsz)
 				 "refusing loop, %d spare) but "
 				 "the hard limit is %llu; raise it (ulimit -Hn, LimitNOFILE=) or "
 				 "lower max_clients or max_transfers",
-				 c->max_clients, tr, need, PM_REFUSING_MAX, PM_FDS_SPARE,
+				 c->max_clients, tr, need, pm_refusing_max(c->max_clients), PM_FDS_SPARE,
 				 (unsigned long long)rl.rlim_max);
 			return -1;
 		}
