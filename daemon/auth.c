@@ -3,9 +3,8 @@
  * Hashes: bcrypt ($2y$, $2b$, $2a$), sha512-crypt ($6$), sha256-crypt ($5$),
  * yescrypt ($y$), scrypt ($7$), gost-yescrypt ($gy$) through libc's
  * crypt_r; apr1 (Apache MD5) and {SHA} (unsalted SHA-1) are accepted with a
- * warning at load because they are weak.  Their MD5 and SHA-1 live here (a
- * few dozen lines each, from RFC 1321 and FIPS 180) because only tls*.c and
- * hash.c may include OpenSSL and hash.c works on file descriptors.  Anything
+ * warning at load because they are weak; their MD5 and SHA-1 come from
+ * digest.h (OpenSSL EVP).  Anything
  * else, notably a plain-text password, is refused at load with its line.
  *
  * Verified credentials are cached for PM_HTTP_AUTH_CACHE_TTL seconds so
@@ -24,166 +23,11 @@
 
 #include "auth.h"
 #include "config.h"
+#include "digest.h"
 #include "limiter.h"
 #include "limits.h"
 #include "log.h"
 #include "path.h"
-
-/* ---------- MD5 (RFC 1321) and SHA-1 (FIPS 180-4) ----------
- * Both are Merkle-Damgard over 64-byte blocks with the same buffering and
- * padding; they differ in the block function, the state's word count and
- * byte order.  One state type and one update/final serve both. */
-
-struct md {
-	uint32_t s[5];
-	uint64_t n;
-	unsigned char b[64];
-	void (*block)(uint32_t *s, const unsigned char *p);
-	int words;  /* 4 (MD5) or 5 (SHA-1) */
-	int be;	    /* SHA-1: big-endian length and digest */
-};
-
-static void md_update(struct md *m, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	while (len) {
-		size_t have = m->n % 64, take = 64 - have < len ? 64 - have : len;
-		memcpy(m->b + have, p, take);
-		m->n += take;
-		p += take;
-		len -= take;
-		if (m->n % 64 == 0)
-			m->block(m->s, m->b);
-	}
-}
-
-/* Pads, and writes the 16- or 20-byte digest into out. */
-static void md_final(struct md *m, unsigned char *out)
-{
-	uint64_t bits = m->n * 8;
-	unsigned char pad = 0x80, zero = 0, len[8];
-	md_update(m, &pad, 1);
-	while (m->n % 64 != 56)
-		md_update(m, &zero, 1);
-	for (int i = 0; i < 8; i++)
-		len[i] = (unsigned char)(bits >> (m->be ? 56 - 8 * i : 8 * i));
-	md_update(m, len, 8);
-	for (int i = 0; i < m->words; i++)
-		for (int k = 0; k < 4; k++)
-			out[4 * i + k] = (unsigned char)(m->s[i] >> (m->be ? 24 - 8 * k : 8 * k));
-}
-
-static uint32_t rol(uint32_t x, int c)
-{
-	return (x << c) | (x >> (32 - c));
-}
-
-static void md5_block(uint32_t *st, const unsigned char *p)
-{
-	static const uint32_t K[64] = {
-		0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a,
-		0xa8304613, 0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be,
-		0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340,
-		0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-		0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8,
-		0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c,
-		0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-		0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-		0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92,
-		0xffeff47d, 0x85845dd1, 0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1,
-		0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
-	static const int R[16] = {7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21};
-	uint32_t w[16], a = st[0], b = st[1], c = st[2], d = st[3];
-	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-		       (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
-	for (int i = 0; i < 64; i++) {
-		uint32_t f;
-		int g;
-		if (i < 16) {
-			f = (b & c) | (~b & d);
-			g = i;
-		} else if (i < 32) {
-			f = (d & b) | (~d & c);
-			g = (5 * i + 1) % 16;
-		} else if (i < 48) {
-			f = b ^ c ^ d;
-			g = (3 * i + 5) % 16;
-		} else {
-			f = c ^ (b | ~d);
-			g = (7 * i) % 16;
-		}
-		uint32_t t = d;
-		d = c;
-		c = b;
-		b = b + rol(a + f + K[i] + w[g], R[(i / 16) * 4 + i % 4]);
-		a = t;
-	}
-	st[0] += a;
-	st[1] += b;
-	st[2] += c;
-	st[3] += d;
-}
-
-static void md5_init(struct md *m)
-{
-	m->s[0] = 0x67452301;
-	m->s[1] = 0xefcdab89;
-	m->s[2] = 0x98badcfe;
-	m->s[3] = 0x10325476;
-	m->n = 0;
-	m->block = md5_block;
-	m->words = 4;
-	m->be = 0;
-}
-
-static void sha1_block(uint32_t *st, const unsigned char *p)
-{
-	uint32_t w[80], a = st[0], b = st[1], c = st[2], d = st[3], e = st[4];
-	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-		       (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
-	for (int i = 16; i < 80; i++)
-		w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-	for (int i = 0; i < 80; i++) {
-		uint32_t f, k;
-		if (i < 20) {
-			f = (b & c) | (~b & d);
-			k = 0x5a827999;
-		} else if (i < 40) {
-			f = b ^ c ^ d;
-			k = 0x6ed9eba1;
-		} else if (i < 60) {
-			f = (b & c) | (b & d) | (c & d);
-			k = 0x8f1bbcdc;
-		} else {
-			f = b ^ c ^ d;
-			k = 0xca62c1d6;
-		}
-		uint32_t t = rol(a, 5) + f + e + k + w[i];
-		e = d;
-		d = c;
-		c = rol(b, 30);
-		b = a;
-		a = t;
-	}
-	st[0] += a;
-	st[1] += b;
-	st[2] += c;
-	st[3] += d;
-	st[4] += e;
-}
-
-static void sha1_init(struct md *h)
-{
-	static const uint32_t iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
-				       0xc3d2e1f0};
-	memcpy(h->s, iv, sizeof(iv));
-	h->n = 0;
-	h->block = sha1_block;
-	h->words = 5;
-	h->be = 1;
-}
 
 /* ---------- the weak schemes ---------- */
 
@@ -205,42 +49,50 @@ static int apr1_hash(const char *pw, size_t pl, const char *setting, char *out, 
 	const char *salt = setting + 6;
 	size_t sl = 0;
 	unsigned char fin[16];
-	struct md ctx, alt;
+	struct digest ctx, alt;
+	unsigned char md[DIGEST_MAX];
+	int rc = 0;
 
 	while (salt[sl] && salt[sl] != '$' && sl < 8)
 		sl++;
 	if (sl == 0 || outsz < 6 + sl + 1 + 22 + 1)
 		return -1;
-	md5_init(&ctx);
-	md_update(&ctx, pw, pl);
-	md_update(&ctx, "$apr1$", 6);
-	md_update(&ctx, salt, sl);
-	md5_init(&alt);
-	md_update(&alt, pw, pl);
-	md_update(&alt, salt, sl);
-	md_update(&alt, pw, pl);
-	md_final(&alt, fin);
+	digest_init(&ctx, DIGEST_MD5);
+	digest_update(&ctx, pw, pl);
+	digest_update(&ctx, "$apr1$", 6);
+	digest_update(&ctx, salt, sl);
+	digest_init(&alt, DIGEST_MD5);
+	digest_update(&alt, pw, pl);
+	digest_update(&alt, salt, sl);
+	digest_update(&alt, pw, pl);
+	if (digest_final(&alt, md) != 16)
+		rc = -1;
+	memcpy(fin, md, 16);
 	for (size_t left = pl; left > 0; left -= left > 16 ? 16 : left)
-		md_update(&ctx, fin, left > 16 ? 16 : left);
+		digest_update(&ctx, fin, left > 16 ? 16 : left);
 	memset(fin, 0, sizeof(fin));
 	for (size_t i = pl; i; i >>= 1)
-		md_update(&ctx, (i & 1) ? (const void *)fin : (const void *)pw, 1);
-	md_final(&ctx, fin);
+		digest_update(&ctx, (i & 1) ? (const void *)fin : (const void *)pw, 1);
+	if (digest_final(&ctx, md) != 16)
+		rc = -1;
+	memcpy(fin, md, 16);
 	for (int i = 0; i < 1000; i++) {
-		md5_init(&alt);
+		digest_init(&alt, DIGEST_MD5);
 		if (i & 1)
-			md_update(&alt, pw, pl);
+			digest_update(&alt, pw, pl);
 		else
-			md_update(&alt, fin, 16);
+			digest_update(&alt, fin, 16);
 		if (i % 3)
-			md_update(&alt, salt, sl);
+			digest_update(&alt, salt, sl);
 		if (i % 7)
-			md_update(&alt, pw, pl);
+			digest_update(&alt, pw, pl);
 		if (i & 1)
-			md_update(&alt, fin, 16);
+			digest_update(&alt, fin, 16);
 		else
-			md_update(&alt, pw, pl);
-		md_final(&alt, fin);
+			digest_update(&alt, pw, pl);
+		if (digest_final(&alt, md) != 16)
+			rc = -1;
+		memcpy(fin, md, 16);
 	}
 	char *o = out;
 	memcpy(o, "$apr1$", 6);
@@ -256,19 +108,24 @@ static int apr1_hash(const char *pw, size_t pl, const char *setting, char *out, 
 	o = to64(o, fin[11], 2);
 	*o = '\0';
 	explicit_bzero(fin, sizeof(fin));
-	return 0;
+	explicit_bzero(md, sizeof(md));
+	return rc; /* -1: a digest failed; the result matches nothing */
 }
 
-/* "{SHA}" + base64(SHA-1(pw)). out >= 34 bytes. */
+/* "{SHA}" + base64(SHA-1(pw)). out >= 34 bytes.  On a digest failure out
+ * is "!", which matches no stored hash. */
 static void sha_hash(const char *pw, size_t pl, char *out)
 {
 	static const char b64[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	unsigned char d[21];
-	struct md h;
-	sha1_init(&h);
-	md_update(&h, pw, pl);
-	md_final(&h, d);
+	unsigned char d[DIGEST_MAX + 1];
+	struct digest h;
+	digest_init(&h, DIGEST_SHA1);
+	digest_update(&h, pw, pl);
+	if (digest_final(&h, d) != 20) {
+		memcpy(out, "!", 2);
+		return;
+	}
 	d[20] = 0;
 	char *o = out;
 	memcpy(o, "{SHA}", 5);
@@ -281,26 +138,6 @@ static void sha_hash(const char *pw, size_t pl, char *out)
 		*o++ = i + 2 < 20 ? b64[v & 63] : '=';
 	}
 	*o = '\0';
-}
-
-static void hmac_sha1(const unsigned char key[64], const void *msg, size_t n,
-		      unsigned char out[20])
-{
-	unsigned char k[64];
-	struct md h;
-	for (int i = 0; i < 64; i++)
-		k[i] = key[i] ^ 0x36;
-	sha1_init(&h);
-	md_update(&h, k, 64);
-	md_update(&h, msg, n);
-	md_final(&h, out);
-	for (int i = 0; i < 64; i++)
-		k[i] = key[i] ^ 0x5c;
-	sha1_init(&h);
-	md_update(&h, k, 64);
-	md_update(&h, out, 20);
-	md_final(&h, out);
-	explicit_bzero(k, sizeof(k));
 }
 
 /* ---------- the user table ---------- */
@@ -317,6 +154,7 @@ struct table {
 	struct user *u;
 	size_t n;
 	unsigned gen;
+	char *dummy; /* a crypt user's hash (scheme and cost of the file), or NULL */
 };
 
 static pthread_mutex_t auth_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -344,6 +182,7 @@ static void table_free(struct table *t)
 		free(t->u[i].hash);
 	}
 	free(t->u);
+	free(t->dummy);
 	free(t);
 }
 
@@ -474,6 +313,17 @@ int auth_load(const struct config *c, char *err, size_t errsz)
 	fclose(f);
 	f = NULL;
 	explicit_bzero(line, sizeof(line));
+	/* SECURITY: failed logins cost the same whatever the user: an unknown
+	 * name, or a user with a cheap weak hash, pays one verification
+	 * against a real crypt user's hash (same scheme, same cost). */
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->u[i].scheme == SCHEME_CRYPT) {
+			t->dummy = strdup(t->u[i].hash);
+			if (t->dummy == NULL)
+				goto nomem;
+			break;
+		}
+	}
 publish:
 	pthread_mutex_lock(&auth_mu);
 	t->gen = ++table_gen;
@@ -566,8 +416,10 @@ int auth_check(const char *user, const char *pass, size_t passlen)
 	memcpy(msg, user, ul);
 	msg[ul] = '\0';
 	memcpy(msg + ul + 1, pass, passlen);
-	hmac_sha1(cache_key, msg, ul + 1 + passlen, mac);
+	int mac_ok = digest_hmac_sha1(cache_key, sizeof(cache_key), msg, ul + 1 + passlen, mac) == 0;
 	explicit_bzero(msg, sizeof(msg));
+	if (!mac_ok)
+		return 0; /* fail closed */
 	uint64_t now = limiter_now_ns();
 
 	pthread_mutex_lock(&auth_mu);
@@ -585,7 +437,7 @@ int auth_check(const char *user, const char *pass, size_t passlen)
 		}
 	}
 	/* Copy what we need and verify outside the lock: bcrypt is slow. */
-	char *hash = NULL;
+	char *hash = NULL, *dummy = cur->dummy ? strdup(cur->dummy) : NULL;
 	enum scheme s = SCHEME_CRYPT;
 	for (size_t i = 0; i < cur->n; i++) {
 		if (strcmp(cur->u[i].name, user) == 0) {
@@ -604,8 +456,17 @@ int auth_check(const char *user, const char *pass, size_t passlen)
 		ok = verify(hash, s, pw, passlen);
 		explicit_bzero(hash, strlen(hash));
 		free(hash);
-	} else {
-		verify("$6$pubmirrorsalt$", SCHEME_CRYPT, pw, passlen);
+	}
+	if (hash == NULL || s != SCHEME_CRYPT) {
+		/* the result is ignored: this is only the cost of a real check */
+		if (dummy)
+			(void)verify(dummy, SCHEME_CRYPT, pw, passlen);
+		else
+			(void)verify("$6$pubmirrorsalt$", SCHEME_CRYPT, pw, passlen);
+	}
+	if (dummy) {
+		explicit_bzero(dummy, strlen(dummy));
+		free(dummy);
 	}
 	explicit_bzero(pw, sizeof(pw));
 	if (ok) {

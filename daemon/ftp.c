@@ -27,7 +27,6 @@
 #include "proxy.h"
 
 #define FTP_ACCEPT_BATCH 64
-#define FTP_REJECT_MAX 256        /* sessions per thread saying 421 at once */
 #define FTP_OUT_PAUSE (16 * 1024) /* stop reading commands above this backlog */
 #define FTP_CLOSE_GRACE 10        /* seconds to flush the last reply */
 #define FTP_HASH_WORKERS 2
@@ -186,6 +185,37 @@ void ftp_sess_close(struct ftp_sess *s, int code, const char *text)
 	s->closing = 1;
 	s->close_by = ftp_now() + (uint64_t)FTP_CLOSE_GRACE * 1000000000u;
 	ftp_ready(s);
+}
+
+/* SECURITY: a ban ends the sessions its address already has, logged in or
+ * not (a connection opened before the ban must not log in after it), as a
+ * firewall rule would: 421, and a transfer in progress stops. */
+static void ftp_ban_sweep(struct ftp_loop *l)
+{
+	struct limiter *lim = limiter_global();
+	uint64_t now = ftp_now();
+	if (lim == NULL)
+		return;
+	for (struct ftp_sess *s = l->all; s; s = s->next) {
+		if (s->dead || s->closing || !limiter_is_banned(lim, &s->peer, now))
+			continue;
+		ftp_data_free(s);
+		ftp_sess_close(s, 421, "Your address is banned for a while after failed logins");
+	}
+}
+
+/* Ban hook (any thread): every loop looks at its sessions. */
+static void ftp_on_ban(void *arg, const struct sockaddr_storage *addr)
+{
+	(void)arg;
+	(void)addr;
+	for (unsigned t = 0; t < ftp_nloops; t++) {
+		uint64_t one = 1;
+		atomic_store(&ftp_loops[t].ban_check, 1);
+		if (write(ftp_loops[t].wakefd, &one, sizeof(one)) < 0) {
+			/* the counter is saturated: the loop is awake anyway */
+		}
+	}
 }
 
 int ftp_busy(const struct ftp_sess *s)
@@ -497,7 +527,8 @@ static int ftp_admit(struct ftp_sess *s)
 	struct limiter *lim = limiter_global();
 	enum limiter_verdict v = lim ? limiter_conn_open(lim, &s->peer, ftp_now()) : LIMITER_OK;
 
-	if (v != LIMITER_OK && l->nreject >= FTP_REJECT_MAX)
+	const struct config *cf = config_get();
+	if (v != LIMITER_OK && l->nreject >= pm_refusing_max(cf ? cf->max_clients : 0))
 		return -1;
 	s->counted = v == LIMITER_OK && lim != NULL;
 	s->metered = 1;
@@ -927,6 +958,8 @@ static void *ftp_loop_main(void *arg)
 					/* nothing pending */
 				}
 				ftp_hash_done(l);
+				if (atomic_exchange(&l->ban_check, 0))
+					ftp_ban_sweep(l);
 				break;
 			}
 			case FTP_EV_CTRL:
@@ -1064,6 +1097,9 @@ int ftp_start(const struct ftp_listeners *ls)
 		}
 		ftp_nloops = t + 1;
 	}
+	static int ban_hooked;
+	if (!ban_hooked && limiter_add_ban_hook(ftp_on_ban, NULL) == 0)
+		ban_hooked = 1;
 	log_info("ftp: %u thread(s), %d plain/explicit and %d implicit listener(s)", n, ls->nplain,
 	         ls->nimplicit);
 	return 0;

@@ -280,6 +280,12 @@ static void cmd_pass(struct ftp_sess *s, char *arg)
 		ftp_reply(s, 503, "Already logged in");
 		return;
 	}
+	/* SECURITY: a connection opened before its address was banned does
+	 * not log in after (the ban hook closes it too; this closes the race) */
+	if (limiter_global() && limiter_is_banned(limiter_global(), &s->peer, ftp_now())) {
+		ftp_sess_close(s, 421, "Your address is banned for a while after failed logins");
+		return;
+	}
 	if (c && c->ftp_tls == CONFIG_FTP_TLS_REQUIRE && !s->ctrl.tls) {
 		ftp_reply(s, 530, "TLS is required on this server: send AUTH TLS first");
 		ftp_bad(s);
@@ -323,6 +329,10 @@ void ftp_cmd_auth_done(struct ftp_sess *s, int ok)
 	struct limiter *lim = limiter_global();
 	char esc[100];
 
+	if (ok && lim && limiter_is_banned(lim, &s->peer, ftp_now())) {
+		ftp_sess_close(s, 421, "Your address is banned for a while after failed logins");
+		return;
+	}
 	if (ok) {
 		if (lim)
 			limiter_auth_ok(lim, &s->peer);

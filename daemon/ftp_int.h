@@ -46,6 +46,7 @@ struct ftp_loop {
 	pthread_mutex_t done_lock;
 	struct ftp_hash_job *done; /* finished digests from the workers */
 	unsigned nreject;
+	_Atomic int ban_check;      /* an address was banned: look at every session */
 	int stopping;
 	uint64_t drain_until;
 	uint64_t accept_paused_until; /* out of descriptors: listeners off until then */

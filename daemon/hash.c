@@ -8,8 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
+#include "digest.h"
 #include "hash.h"
 
 #define HASH_CACHE_SLOTS 512
@@ -51,21 +50,6 @@ const char *hash_algo_name(enum hash_algo a)
 	if ((unsigned)a >= sizeof(hash_names) / sizeof(hash_names[0]))
 		return "?";
 	return hash_names[a].name;
-}
-
-static const EVP_MD *hash_md(enum hash_algo a)
-{
-	switch (a) {
-	case HASH_SHA256:
-		return EVP_sha256();
-	case HASH_SHA512:
-		return EVP_sha512();
-	case HASH_SHA1:
-		return EVP_sha1();
-	case HASH_MD5:
-		return EVP_md5();
-	}
-	return NULL;
 }
 
 static int hash_cache_get(const char *rel, uint64_t size, int64_t mtime, int a, uint64_t off,
@@ -115,20 +99,22 @@ int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime, enum hash_a
               uint64_t len, char *hex, size_t hexsz)
 {
 	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	EVP_MD_CTX *ctx = NULL;
+	unsigned char md[DIGEST_MAX];
+	int mdlen;
+	struct digest ctx = {0};
 	unsigned char *block = NULL;
-	const EVP_MD *m = hash_md(a);
 	int rc = -1;
+	_Static_assert((int)HASH_SHA256 == (int)DIGEST_SHA256 && (int)HASH_MD5 == (int)DIGEST_MD5 &&
+			       (int)HASH_SHA1 == (int)DIGEST_SHA1 &&
+			       (int)HASH_SHA512 == (int)DIGEST_SHA512,
+		       "hash and digest algorithms line up");
 
-	if (m == NULL || hexsz == 0)
+	if ((unsigned)a > HASH_MD5 || hexsz == 0)
 		return -1;
 	if (hash_cache_get(rel, size, mtime, (int)a, off, len, hex, hexsz))
 		return 0;
-	ctx = EVP_MD_CTX_new();
 	block = malloc(HASH_READ_BUF);
-	if (ctx == NULL || block == NULL || EVP_DigestInit_ex(ctx, m, NULL) != 1)
+	if (block == NULL || digest_init(&ctx, (enum digest_algo)a) != 0)
 		goto fail;
 	uint64_t pos = off, end = off + len;
 	while (pos < end) {
@@ -138,13 +124,13 @@ int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime, enum hash_a
 			continue;
 		if (r <= 0)
 			goto fail; /* error, or the file shrank */
-		if (EVP_DigestUpdate(ctx, block, (size_t)r) != 1)
-			goto fail;
+		digest_update(&ctx, block, (size_t)r);
 		pos += (uint64_t)r;
 	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || hexsz < 2 * (size_t)mdlen + 1)
+	mdlen = digest_final(&ctx, md);
+	if (mdlen < 0 || hexsz < 2 * (size_t)mdlen + 1)
 		goto fail;
-	for (unsigned i = 0; i < mdlen; i++) {
+	for (int i = 0; i < mdlen; i++) {
 		hex[2 * i] = digits[md[i] >> 4];
 		hex[2 * i + 1] = digits[md[i] & 15];
 	}
@@ -153,6 +139,7 @@ int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime, enum hash_a
 	rc = 0;
 fail:
 	free(block);
-	EVP_MD_CTX_free(ctx);
+	if (ctx.ctx != NULL)
+		(void)digest_final(&ctx, md); /* frees the context */
 	return rc;
 }

@@ -312,6 +312,9 @@ static enum MHD_Result ask_login(struct MHD_Connection *c, struct http_req *r)
 	return http_queue(c, r, MHD_HTTP_UNAUTHORIZED, resp, sizeof(text) - 1);
 }
 
+/* The connection whose failed login is being counted on this thread. */
+static _Thread_local struct http_conn *http_banning;
+
 /* 1: authenticated (r->user set); 0: not, and unless quiet an answer
  * (401 or 403) was queued with its result in *ret. */
 static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Result *ret,
@@ -345,7 +348,10 @@ static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Re
 	} else {
 		log_auth_fail(&r->hc->peer, r->hc->tls ? "https" : "http", user);
 		metrics_auth_failure(r->hc->tls ? METRICS_HTTPS : METRICS_HTTP);
-		if (lim && limiter_auth_fail(lim, &r->hc->peer, now)) {
+		http_banning = r->hc; /* its own 401 still goes out (http_on_ban) */
+		int banned = lim && limiter_auth_fail(lim, &r->hc->peer, now);
+		http_banning = NULL;
+		if (banned) {
 			char a[64];
 			net_addr_str(&r->hc->peer, 0, a, sizeof(a));
 			log_warn("http: %s banned after failed logins", a);
@@ -613,10 +619,12 @@ static void hc_unlink(struct http_conn *hc)
 static void hc_sweep(void)
 {
 	uint64_t now = limiter_now_ns(), lim = atomic_load(&hc_head_limit_ns);
+	uint64_t rlim = (uint64_t)PM_REFUSE_TIMEOUT * 1000000000u;
 	pthread_mutex_lock(&hc_mu);
 	for (struct http_conn *hc = hc_all; hc; hc = hc->next) {
 		uint64_t since = atomic_load(&hc->head_since);
-		if (since == 0 || hc->cut || hc->fd < 0 || now - since <= lim)
+		if (since == 0 || hc->cut || hc->fd < 0 ||
+		    now - since <= (hc->refusing && rlim < lim ? rlim : lim))
 			continue;
 		hc->cut = 1;
 		shutdown(hc->fd, SHUT_RDWR);
@@ -624,6 +632,52 @@ static void hc_sweep(void)
 		net_addr_str(&hc->peer, 0, a, sizeof(a));
 		log_info("http: %s took longer than %" PRIu64 " s to send a request head; closed",
 			 a, lim / 1000000000u);
+	}
+	pthread_mutex_unlock(&hc_mu);
+}
+
+/* Connections the limiter refused that wait for their 503 (all daemons). */
+static atomic_uint hc_refusing;
+
+/* SECURITY: the per-address and global limits bite at accept.  A
+ * connection the limiter would refuse costs nothing when all
+ * PM_REFUSING_MAX refusal slots are busy: libmicrohttpd closes it at once,
+ * before any TLS handshake.  Otherwise it is admitted to hear a 503 with a
+ * reason (on_connection takes the limiter's verdict, which decides, and
+ * hc_sweep cuts it after PM_REFUSE_TIMEOUT). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct limiter *lim = limiter_global();
+	struct sockaddr_storage ss;
+	(void)cls;
+	if (lim == NULL || addr == NULL || addrlen > sizeof(ss))
+		return MHD_YES;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, addr, addrlen);
+	if (limiter_conn_check(lim, &ss, limiter_now_ns()) == LIMITER_OK)
+		return MHD_YES;
+	const struct config *cfg = config_get();
+	unsigned slots = pm_refusing_max(cfg ? cfg->max_clients : 0);
+	return atomic_load(&hc_refusing) < slots ? MHD_YES : MHD_NO;
+}
+
+/* Ban hook: cut the connections of a newly banned address (its requests in
+ * flight end; libmicrohttpd sees the socket fail and closes it). */
+static void http_on_ban(void *arg, const struct sockaddr_storage *addr)
+{
+	struct limiter *lim = limiter_global();
+	uint64_t now = limiter_now_ns();
+	(void)arg;
+	(void)addr;
+	if (lim == NULL)
+		return;
+	pthread_mutex_lock(&hc_mu);
+	for (struct http_conn *hc = hc_all; hc; hc = hc->next) {
+		if (hc->cut || hc->fd < 0 || hc == http_banning ||
+		    !limiter_is_banned(lim, &hc->peer, now))
+			continue;
+		hc->cut = 1;
+		shutdown(hc->fd, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&hc_mu);
 }
@@ -648,6 +702,10 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		hc->tls = tls;
 		hc->verdict = lim ? limiter_conn_open(lim, &hc->peer, limiter_now_ns()) : LIMITER_OK;
 		hc->counted = hc->verdict == LIMITER_OK;
+		if (!hc->counted) {
+			hc->refusing = 1;
+			atomic_fetch_add(&hc_refusing, 1);
+		}
 		metrics_conn_open(tls ? METRICS_HTTPS : METRICS_HTTP);
 		if (!hc->counted)
 			metrics_conn_refused(tls ? METRICS_HTTPS : METRICS_HTTP,
@@ -681,6 +739,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 				metrics_tls_handshake(METRICS_HTTPS, 0); /* closed before any request */
 			if (hc->counted && lim)
 				limiter_conn_close(lim, &hc->peer);
+			if (hc->refusing)
+				atomic_fetch_sub(&hc_refusing, 1);
 			free(hc);
 			*socket_context = NULL;
 		}
@@ -719,7 +779,9 @@ static int hd_start(struct hd *h)
 				   ? cfg->idle_timeout
 				   : PM_HTTP_TIMEOUT;
 	atomic_store(&hc_head_limit_ns, (uint64_t)timeout * 1000000000u);
-	unsigned limit = cfg->max_clients ? cfg->max_clients + 64 : 10000;
+	/* Counted connections (max_clients, all protocols) and the refusal
+	 * slots: the descriptor budget of limits.h (pm_fds_needed). */
+	unsigned limit = cfg->max_clients ? cfg->max_clients + pm_refusing_max(cfg->max_clients) : 10000;
 	unsigned threads = cfg->http_threads ? cfg->http_threads : 2;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;
@@ -754,7 +816,7 @@ static int hd_start(struct hd *h)
 	}
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_ARRAY, ops,
+	h->d = MHD_start_daemon(flags, 0, accept_policy, NULL, on_request, NULL, MHD_OPTION_ARRAY, ops,
 				MHD_OPTION_END);
 	if (h->d == NULL)
 		goto fail;
@@ -889,6 +951,7 @@ int http_start(const struct http_listeners *l)
 		/* Cached listings of an older tree are freed as soon as a new
 		 * snapshot exists (lookups also ignore them by generation). */
 		index_on_publish(on_publish, NULL);
+		limiter_add_ban_hook(http_on_ban, NULL);
 		registered = 1;
 	}
 	if (http_pace_start() != 0) {

@@ -27,6 +27,7 @@ struct http_conn {
 	int fd;
 	_Atomic uint64_t head_since; /* ns; 0 = the head is complete */
 	int cut;                     /* the sweeper shut it down */
+	int refusing;                /* holds one of the PM_REFUSING_MAX slots */
 	struct http_conn *prev, *next;
 	unsigned requests;            /* answered on this connection */
 };

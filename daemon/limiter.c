@@ -93,6 +93,16 @@ struct limiter {
 
 static struct limiter *_Atomic limiter_the;
 
+/* Ban hooks: registered at start-up, called after a ban starts. */
+#define LIMITER_BAN_HOOKS 8
+struct limiter_hook {
+	limiter_ban_hook fn;
+	void *arg;
+};
+static struct limiter_hook limiter_hooks[LIMITER_BAN_HOOKS];
+static atomic_uint limiter_nhooks;
+static pthread_mutex_t limiter_hooks_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* ---- keys and hashing ---- */
 
 /* Normalise an address to 16 bytes: IPv6 as is, IPv4 as ::ffff:a.b.c.d so
@@ -276,12 +286,36 @@ static struct limiter_rec *limiter_find(struct limiter *l, struct limiter_shard 
 	return NULL;
 }
 
+/* SECURITY: bans group an IPv6 address with its /64 (one host or one
+ * customer line routinely owns a whole /64, 2^64 addresses): the ban and
+ * failure counts live in the record of the prefix with its interface bits
+ * zeroed.  IPv4 (and v4-mapped) addresses are their own group. */
+static void limiter_ban_key(uint8_t key[16])
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (memcmp(key, v4mapped, 12) != 0)
+		memset(key + 8, 0, 8);
+}
+
 /* The record key and hash of addr, and its shard, locked: the prologue of
  * every per-address operation.  The caller unlocks s->mu. */
 static struct limiter_shard *limiter_lock(struct limiter *l, const struct sockaddr_storage *addr,
 					  uint8_t key[16], uint64_t *h)
 {
 	limiter_key(addr, key);
+	*h = limiter_hash(l, key);
+	struct limiter_shard *s = &l->shards[*h % LIMITER_SHARDS];
+	pthread_mutex_lock(&s->mu);
+	return s;
+}
+
+/* The same for the ban group of addr (limiter_ban_key). */
+static struct limiter_shard *limiter_lock_ban(struct limiter *l,
+					      const struct sockaddr_storage *addr, uint8_t key[16],
+					      uint64_t *h)
+{
+	limiter_key(addr, key);
+	limiter_ban_key(key);
 	*h = limiter_hash(l, key);
 	struct limiter_shard *s = &l->shards[*h % LIMITER_SHARDS];
 	pthread_mutex_lock(&s->mu);
@@ -353,16 +387,15 @@ enum limiter_verdict limiter_conn_open(struct limiter *l, const struct sockaddr_
 	enum limiter_verdict v = LIMITER_OK;
 	uint8_t key[16];
 	uint64_t h;
+	if (limiter_is_banned(l, addr, now_ns)) {
+		atomic_fetch_add(&l->rejected_banned, 1);
+		return LIMITER_BANNED;
+	}
 	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
 	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 1);
 	if (r == NULL) {
 		v = LIMITER_FULL; /* untrackable: see SECURITY note at the top */
 		atomic_fetch_add(&l->rejected_full, 1);
-		goto out;
-	}
-	if (now_ns < r->ban_until) {
-		v = LIMITER_BANNED;
-		atomic_fetch_add(&l->rejected_banned, 1);
 		goto out;
 	}
 	unsigned per_ip = atomic_load(&l->max_per_ip);
@@ -399,6 +432,25 @@ void limiter_conn_close(struct limiter *l, const struct sockaddr_storage *addr)
 		atomic_fetch_sub(&l->conns, 1);
 	}
 	pthread_mutex_unlock(&s->mu);
+}
+
+enum limiter_verdict limiter_conn_check(struct limiter *l, const struct sockaddr_storage *addr,
+					uint64_t now_ns)
+{
+	enum limiter_verdict v = LIMITER_OK;
+	uint8_t key[16];
+	uint64_t h;
+	if (limiter_is_banned(l, addr, now_ns))
+		return LIMITER_BANNED;
+	unsigned max = atomic_load(&l->max_clients), per_ip = atomic_load(&l->max_per_ip);
+	if (max != 0 && atomic_load(&l->conns) >= max)
+		return LIMITER_FULL;
+	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
+	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 0);
+	if (r != NULL && per_ip != 0 && r->conns >= per_ip)
+		v = LIMITER_PER_IP;
+	pthread_mutex_unlock(&s->mu);
+	return v;
 }
 
 unsigned limiter_conn_count(struct limiter *l, const struct sockaddr_storage *addr)
@@ -499,7 +551,7 @@ int limiter_auth_fail(struct limiter *l, const struct sockaddr_storage *addr, ui
 	int banned = 0;
 	uint8_t key[16];
 	uint64_t h;
-	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
+	struct limiter_shard *s = limiter_lock_ban(l, addr, key, &h);
 	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 1);
 	if (r == NULL)
 		goto out; /* untrackable; such an address cannot hold a connection */
@@ -518,14 +570,36 @@ int limiter_auth_fail(struct limiter *l, const struct sockaddr_storage *addr, ui
 	}
 out:
 	pthread_mutex_unlock(&s->mu);
+	if (banned) {
+		/* Outside the shard lock: hooks walk their sessions and call
+		 * limiter_is_banned. */
+		unsigned n = atomic_load(&limiter_nhooks);
+		for (unsigned i = 0; i < n && i < LIMITER_BAN_HOOKS; i++)
+			limiter_hooks[i].fn(limiter_hooks[i].arg, addr);
+	}
 	return banned;
+}
+
+int limiter_add_ban_hook(limiter_ban_hook fn, void *arg)
+{
+	int rc = -1;
+	pthread_mutex_lock(&limiter_hooks_mu);
+	unsigned n = atomic_load(&limiter_nhooks);
+	if (n < LIMITER_BAN_HOOKS) {
+		limiter_hooks[n].fn = fn;
+		limiter_hooks[n].arg = arg;
+		atomic_store(&limiter_nhooks, n + 1); /* published after the entry */
+		rc = 0;
+	}
+	pthread_mutex_unlock(&limiter_hooks_mu);
+	return rc;
 }
 
 void limiter_auth_ok(struct limiter *l, const struct sockaddr_storage *addr)
 {
 	uint8_t key[16];
 	uint64_t h;
-	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
+	struct limiter_shard *s = limiter_lock_ban(l, addr, key, &h);
 	struct limiter_rec *r = limiter_find(l, s, h, key, 0, 0);
 	if (r != NULL)
 		r->fails = 0; /* an active ban stays */
@@ -537,7 +611,7 @@ int limiter_is_banned(struct limiter *l, const struct sockaddr_storage *addr, ui
 	int banned = 0;
 	uint8_t key[16];
 	uint64_t h;
-	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
+	struct limiter_shard *s = limiter_lock_ban(l, addr, key, &h);
 	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 0);
 	if (r != NULL && now_ns < r->ban_until)
 		banned = 1;

@@ -48,6 +48,12 @@ enum limiter_verdict limiter_conn_open(struct limiter *l,
 				       const struct sockaddr_storage *addr,
 				       uint64_t now_ns);
 void limiter_conn_close(struct limiter *l, const struct sockaddr_storage *addr);
+/* The verdict limiter_conn_open would give now, counting nothing: for an
+ * accept-time filter that drops a connection before it costs anything.
+ * Advisory (another thread may change it before limiter_conn_open, which
+ * stays the one that decides). */
+enum limiter_verdict limiter_conn_check(struct limiter *l, const struct sockaddr_storage *addr,
+					uint64_t now_ns);
 /* Connections currently counted (all, and for addr). */
 unsigned limiter_conn_count(struct limiter *l, const struct sockaddr_storage *addr);
 
@@ -60,12 +66,24 @@ uint64_t limiter_take(struct limiter *l, const struct sockaddr_storage *addr,
 		      uint64_t want, uint64_t now_ns, uint64_t *wait_ns);
 
 /* Failed and successful logins.  limiter_auth_fail returns 1 when this
- * failure banned the address. */
+ * failure banned the address.  SECURITY: failures and bans count per
+ * IPv4 address and per IPv6 /64 (limiter_is_banned answers for every
+ * address of a banned /64). */
 int limiter_auth_fail(struct limiter *l, const struct sockaddr_storage *addr,
 		      uint64_t now_ns);
 void limiter_auth_ok(struct limiter *l, const struct sockaddr_storage *addr);
 int limiter_is_banned(struct limiter *l, const struct sockaddr_storage *addr,
 		      uint64_t now_ns);
+
+/* Ban hooks: fn(arg, addr) runs after each new ban (on the thread whose
+ * failed login caused it, outside the limiter's locks) so that every
+ * protocol ends the sessions the banned address already has: it should
+ * look at its open connections and close those for which
+ * limiter_is_banned is now true (which covers a /64 as a whole).  Register
+ * at start-up, before connections are served; at most 8 hooks, never
+ * removed.  0, or -1 when the table is full. */
+typedef void (*limiter_ban_hook)(void *arg, const struct sockaddr_storage *addr);
+int limiter_add_ban_hook(limiter_ban_hook fn, void *arg);
 
 /* Counters for metrics. */
 struct limiter_stats {

@@ -46,13 +46,39 @@ static inline unsigned pm_max_transfers(unsigned max_clients, unsigned max_trans
 	return max_transfers;
 }
 
-/* RLIMIT_NOFILE needed, 0 when max_clients is 0 (take what there is). */
-static inline unsigned long long pm_fds_needed(unsigned max_clients, unsigned max_transfers)
+/* Connections the limiter refused that may stay open at once to hear why
+ * (421 / 503), per refusing unit: each FTP event loop, and all HTTP
+ * daemons together; beyond that a refused connection is closed at accept.
+ * Each gets PM_REFUSE_TIMEOUT seconds. */
+#define PM_REFUSING_MAX 256
+#define PM_REFUSE_TIMEOUT 5
+/* Connections waiting for their PROXY header, per proxied listener. */
+#define PM_PROXY_PENDING 1024
+
+/* Refusal slots per unit: an eighth of max_clients (at least 1), at most
+ * PM_REFUSING_MAX, so that a small server's budget stays small. */
+static inline unsigned pm_refusing_max(unsigned max_clients)
+{
+	unsigned r = max_clients / 8;
+	if (max_clients == 0 || r > PM_REFUSING_MAX)
+		return PM_REFUSING_MAX;
+	return r ? r : 1;
+}
+
+/* RLIMIT_NOFILE needed, 0 when max_clients is 0 (take what there is):
+ * every descriptor the process can hold.  Counted connections of all
+ * protocols (max_clients), two per transfer, the refusal slots of
+ * `refusers` units, PM_PROXY_PENDING per proxied listener, and the spare
+ * ones. */
+static inline unsigned long long pm_fds_needed(unsigned max_clients, unsigned max_transfers,
+					       unsigned refusers, unsigned proxied)
 {
 	if (max_clients == 0)
 		return 0;
 	return (unsigned long long)max_clients +
-	       2ull * pm_max_transfers(max_clients, max_transfers) + PM_FDS_SPARE;
+	       2ull * pm_max_transfers(max_clients, max_transfers) +
+	       (unsigned long long)refusers * pm_refusing_max(max_clients) +
+	       (unsigned long long)proxied * PM_PROXY_PENDING + PM_FDS_SPARE;
 }
 
 /* HTTP */

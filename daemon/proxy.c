@@ -68,6 +68,14 @@ static enum proxy_result proxy_v1(const unsigned char *buf, size_t n,
 		}
 		return PROXY_NEED_MORE;
 	}
+	/* SECURITY: printable ASCII only: a NUL would cut an address where
+	 * inet_pton reads it, accepting "1.2.3.4\0junk" */
+	for (size_t k = 0; k < end; k++) {
+		if ((unsigned char)s[k] < 0x20 || (unsigned char)s[k] > 0x7e) {
+			*why = "PROXY v1 header holds a control or non-ASCII byte";
+			return PROXY_BAD;
+		}
+	}
 	/* split into at most 6 fields on single spaces */
 	const char *f[6];
 	size_t fl[6];

@@ -22,8 +22,10 @@
 
 #include <sys/socket.h>
 
+#include "limits.h"
+
 #define PROXY_ACCEPT_TIMEOUT 5    /* seconds for the header to arrive */
-#define PROXY_ACCEPT_PENDING 1024 /* connections waiting for a header at once */
+#define PROXY_ACCEPT_PENDING PM_PROXY_PENDING /* connections waiting for a header at once */
 
 struct proxy_accept;
 

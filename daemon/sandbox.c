@@ -81,8 +81,22 @@ int sandbox_rlimits(const struct config *c, char *err, size_t errsz)
 		return -1;
 	}
 	/* The descriptor budget of limits.h: one per client, two per transfer
-	 * (data socket and file), and the spare ones. */
-	unsigned long long need = pm_fds_needed(c->max_clients, c->max_transfers);
+	 * (data socket and file), the refusal slots of each FTP loop and of
+	 * libmicrohttpd's daemons, the PROXY headers waiting, the spare ones. */
+	unsigned refusers = 0, proxied = 0;
+	if (c->ftp_listen.n + c->ftps_listen.n > 0)
+		refusers += c->ftp_threads ? c->ftp_threads : 1;
+	if (c->https_listen.n + c->http_listen.n > 0)
+		refusers++;
+	if (c->proxy_protocol & CONFIG_PROXY_FTP)
+		proxied += (unsigned)c->ftp_listen.n;
+	if (c->proxy_protocol & CONFIG_PROXY_FTPS)
+		proxied += (unsigned)c->ftps_listen.n;
+	if (c->proxy_protocol & CONFIG_PROXY_HTTPS)
+		proxied += (unsigned)c->https_listen.n;
+	if (c->proxy_protocol & CONFIG_PROXY_HTTP)
+		proxied += (unsigned)c->http_listen.n;
+	unsigned long long need = pm_fds_needed(c->max_clients, c->max_transfers, refusers, proxied);
 	unsigned tr = pm_max_transfers(c->max_clients, c->max_transfers);
 	if (need == 0)
 		need = rl.rlim_max;
@@ -101,10 +115,11 @@ int sandbox_rlimits(const struct config *c, char *err, size_t errsz)
 		} else {
 			snprintf(err, errsz,
 				 "max_clients %u with max_transfers %u needs %llu file "
-				 "descriptors (one per client, two per transfer, %d spare) but "
+				 "descriptors (one per client, two per transfer, %d per "
+				 "refusing loop, %d spare) but "
 				 "the hard limit is %llu; raise it (ulimit -Hn, LimitNOFILE=) or "
 				 "lower max_clients or max_transfers",
-				 c->max_clients, tr, need, PM_FDS_SPARE,
+				 c->max_clients, tr, need, pm_refusing_max(c->max_clients), PM_FDS_SPARE,
 				 (unsigned long long)rl.rlim_max);
 			return -1;
 		}

@@ -505,6 +505,47 @@ static void run_threads(const char *what, unsigned spread, unsigned max_per_ip)
 	limiter_free(l);
 }
 
+/* Bans group IPv6 by /64; IPv4 stays per address. */
+static int hook_calls;
+static struct sockaddr_storage hook_addr;
+static void hook(void *arg, const struct sockaddr_storage *a)
+{
+	(void)arg;
+	hook_calls++;
+	hook_addr = *a;
+}
+
+static void test_ban_groups(void)
+{
+	struct limiter *l = mk(0, 2, 0, 0);
+	struct sockaddr_storage a = addr("2001:db8:1:2::1"), b = addr("2001:db8:1:2:ffff::9"),
+				c = addr("2001:db8:1:3::1"), v4a = addr("192.0.2.1"),
+				v4b = addr("192.0.2.2");
+	CHECK_INT("hook registered", 0, limiter_add_ban_hook(hook, NULL));
+	limiter_auth_fail(l, &a, T0);
+	limiter_auth_fail(l, &b, T0 + 1);
+	CHECK_INT("failures from one /64 add up", 1, limiter_auth_fail(l, &a, T0 + 2));
+	CHECK_INT("the hook ran once for the ban", 1, hook_calls);
+	CHECK("the hook got the banning address",
+	      memcmp(&hook_addr, &a, sizeof(struct sockaddr_in6)) == 0);
+	CHECK_INT("another address of the /64 is banned", 1, limiter_is_banned(l, &b, T0 + 3));
+	CHECK_INT("it cannot connect", LIMITER_BANNED, limiter_conn_open(l, &b, T0 + 3));
+	CHECK_INT("conn_check says so too", LIMITER_BANNED, limiter_conn_check(l, &b, T0 + 3));
+	CHECK_INT("the next /64 is not", 0, limiter_is_banned(l, &c, T0 + 3));
+	limiter_auth_fail(l, &v4a, T0);
+	limiter_auth_fail(l, &v4a, T0 + 1);
+	limiter_auth_fail(l, &v4a, T0 + 2);
+	CHECK_INT("IPv4: the banned address", 1, limiter_is_banned(l, &v4a, T0 + 3));
+	CHECK_INT("IPv4: its neighbour is not", 0, limiter_is_banned(l, &v4b, T0 + 3));
+	/* conn_check counts nothing and agrees with conn_open */
+	CHECK_INT("check: room", LIMITER_OK, limiter_conn_check(l, &c, T0));
+	CHECK_INT("open 1", LIMITER_OK, limiter_conn_open(l, &c, T0));
+	CHECK_INT("open 2", LIMITER_OK, limiter_conn_open(l, &c, T0));
+	CHECK_INT("check: per-IP full", LIMITER_PER_IP, limiter_conn_check(l, &c, T0));
+	CHECK_INT("check counted nothing", 2, (int)limiter_conn_count(l, &c));
+	limiter_free(l);
+}
+
 static void test_threads(void)
 {
 	run_threads("64 addresses per thread", 64, 3);
@@ -519,6 +560,7 @@ int main(void)
 	test_burst_cap();
 	test_overflow();
 	test_bans();
+	test_ban_groups();
 	test_table();
 	test_threads();
 	return unit_done();

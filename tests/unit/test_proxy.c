@@ -59,6 +59,16 @@ static void test_v1(void)
 			CHECK_STR(name, t->src, a);
 		}
 	}
+	{
+		/* a NUL inside an address is refused, not read as its end */
+		static const char nul[] = "PROXY TCP4 192.0.2.1\0x 198.51.100.2 1 2\r\n";
+		struct sockaddr_storage s4, d4;
+		size_t used = 0;
+		const char *why = NULL;
+		CHECK_INT("v1 NUL inside an address refused", PROXY_BAD,
+			  proxy_parse((const unsigned char *)nul, sizeof(nul) - 1, &s4, &d4, &used,
+				      &why));
+	}
 	/* a header longer than 107 bytes without CRLF is refused, not waited on */
 	char longer[200];
 	memset(longer, 'A', sizeof(longer));

@@ -1,0 +1,33 @@
+/* digest.h - message digests and HMAC through OpenSSL's EVP interface: the
+ * one place outside tls*.c that includes OpenSSL.  Used by auth (apr1,
+ * {SHA}, the credential cache's HMAC) and by hash (FTP HASH, checksums).
+ */
+#ifndef PUBMIRROR_DIGEST_H
+#define PUBMIRROR_DIGEST_H
+
+#include <stddef.h>
+
+enum digest_algo { DIGEST_SHA256, DIGEST_SHA512, DIGEST_SHA1, DIGEST_MD5 };
+
+#define DIGEST_MAX 64 /* bytes of the longest digest (SHA-512) */
+
+/* One running digest.  Owns an OpenSSL context between digest_init and
+ * digest_final (which frees it); not shared between threads. */
+struct digest {
+	void *ctx;
+	int failed;
+};
+
+/* Start a digest of algorithm a.  0, or -1 (then update/final still work
+ * and final reports the failure). */
+int digest_init(struct digest *d, enum digest_algo a);
+void digest_update(struct digest *d, const void *data, size_t len);
+/* Write the digest into out (at least DIGEST_MAX bytes) and free the
+ * context.  Its length in bytes, or -1 after any failure (out zeroed). */
+int digest_final(struct digest *d, unsigned char *out);
+
+/* HMAC-SHA-1 of msg[0..n) under key[0..keylen) into out.  0 or -1. */
+int digest_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t n,
+		     unsigned char out[20]);
+
+#endif
