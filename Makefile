@@ -93,7 +93,11 @@ run:
 # default) the whole suite again on an ASan+UBSan build and the concurrency
 # tests on a ThreadSanitizer build.  `make check SANITIZERS=0` for a quick run.
 SANITIZERS ?= 1
-check: $(BUILD)/pubmirrord $(UNIT_BINS) lint
+# Like `make run`, it first installs the test dependencies that are missing
+# (or, without root or sudo, stops at once naming them and the command).
+check:
+	sh tests/tools/deps.sh --test
+	$(MAKE) $(BUILD)/pubmirrord $(UNIT_BINS) lint
 	BUILD=$(BUILD) SANITIZERS=$(SANITIZERS) sh tests/run.sh
 
 unit: $(UNIT_BINS)
