@@ -146,11 +146,14 @@ install: $(BUILD)/pubmirrord
 		$(DESTDIR)/etc/pubmirror $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BUILD)/pubmirrord $(DESTDIR)$(PREFIX)/sbin/pubmirrord
-	# an existing configuration is kept; the new sample goes beside it
+	# The production configuration (every address on 21, 990, 443 and 80,
+	# /srv/mirror, /var/log/pubmirror), generated from the config table;
+	# an existing configuration is kept and the new one goes beside it.
+	./$(BUILD)/pubmirrord --production-config > $(BUILD)/pubmirror.conf.production
 	if [ -e $(DESTDIR)/etc/pubmirror/pubmirror.conf ]; then \
-		install -m 0644 conf/pubmirror.conf $(DESTDIR)/etc/pubmirror/pubmirror.conf.sample; \
+		install -m 0644 $(BUILD)/pubmirror.conf.production $(DESTDIR)/etc/pubmirror/pubmirror.conf.dist; \
 	else \
-		install -m 0644 conf/pubmirror.conf $(DESTDIR)/etc/pubmirror/pubmirror.conf; \
+		install -m 0644 $(BUILD)/pubmirror.conf.production $(DESTDIR)/etc/pubmirror/pubmirror.conf; \
 	fi
 	install -d $(DESTDIR)/etc/logrotate.d $(DESTDIR)$(PREFIX)/share/doc/pubmirror/fail2ban
 	install -m 0644 conf/logrotate.pubmirror $(DESTDIR)/etc/logrotate.d/pubmirror

@@ -60,6 +60,7 @@ static void main_usage(FILE *f)
 		"  -h               this help\n"
 		"  -V               version\n"
 		"  --dump-config    print the sample configuration (every key and default)\n"
+		"  --production-config  print the configuration `make install` installs\n"
 		"  --reference      print the configuration reference (markdown)\n"
 		"  --man 5|8        print the pubmirror.conf(5) or pubmirrord(8) page\n");
 }
@@ -104,6 +105,9 @@ static void main_parse_args(int argc, char **argv, struct main_opts *o)
 			exit(0);
 		} else if (strcmp(a, "--dump-config") == 0) {
 			config_write_sample(stdout);
+			exit(0);
+		} else if (strcmp(a, "--production-config") == 0) {
+			config_write_production(stdout);
 			exit(0);
 		} else if (strcmp(a, "--reference") == 0) {
 			config_write_reference(stdout, 0);
@@ -153,6 +157,14 @@ static int main_check(const struct config *c, const char *file)
 	}
 	if (c->tls_key[0] && access(c->tls_key, R_OK) != 0) {
 		fprintf(stderr, "pubmirrord: tls_key \"%s\": %s\n", c->tls_key, strerror(errno));
+		rc = 1;
+	} else if (c->tls_key[0] && stat(c->tls_key, &st) == 0 && (st.st_mode & S_IRWXO)) {
+		/* The rule start-up applies (tls.c): -t must not pass a key
+		 * that start will refuse. */
+		fprintf(stderr,
+			"pubmirrord: tls_key \"%s\": private key is accessible by other users; "
+			"chmod 600 it\n",
+			c->tls_key);
 		rc = 1;
 	}
 	if (c->auth_file[0]) {
