@@ -158,6 +158,9 @@ install: $(BUILD)/pubmirrord
 	install -d $(DESTDIR)/etc/logrotate.d $(DESTDIR)$(PREFIX)/share/doc/pubmirror/fail2ban
 	install -m 0644 conf/logrotate.pubmirror $(DESTDIR)/etc/logrotate.d/pubmirror
 	cp -R conf/fail2ban/. $(DESTDIR)$(PREFIX)/share/doc/pubmirror/fail2ban/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/pubmirror/prometheus $(DESTDIR)$(PREFIX)/share/doc/pubmirror/grafana
+	install -m 0644 conf/prometheus/*.yml $(DESTDIR)$(PREFIX)/share/doc/pubmirror/prometheus/
+	install -m 0644 conf/grafana/*.json $(DESTDIR)$(PREFIX)/share/doc/pubmirror/grafana/
 	./$(BUILD)/pubmirrord --man 8 > $(DESTDIR)$(PREFIX)/share/man/man8/pubmirrord.8
 	./$(BUILD)/pubmirrord --man 5 > $(DESTDIR)$(PREFIX)/share/man/man5/pubmirror.conf.5
 	if [ -f conf/pubmirrord.service ]; then sed 's|@PREFIX@|$(PREFIX)|g' conf/pubmirrord.service \
