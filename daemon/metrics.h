@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include "buf.h"
 
+/* Connections count by listener; bytes, transfers and requests of FTP count
+ * under METRICS_FTPS once the control connection is TLS (ftp_metrics_proto). */
 enum metrics_proto {
 	METRICS_FTP,   /* connections to ftp_listen (plain or explicit AUTH TLS) */
 	METRICS_FTPS,  /* connections to ftps_listen (implicit FTPS) */
