@@ -30,6 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pmtest  # noqa: E402
 
 BUILD = os.environ.get("PM_BUILD", "build")
+# make install must not relink a sanitizer build without its flags.
+SAN = {"build-asan": "asan", "build-tsan": "tsan"}.get(os.path.basename(BUILD), "")
 FILE = "pub/hello/hello-2.12.tar.gz"
 
 
@@ -52,7 +54,8 @@ def outer():
     os.chmod(dest, 0o755)
     rc = 1
     try:
-        r = run(["make", "-s", "install", "DESTDIR=" + dest, "PREFIX=/usr", "BUILD=" + BUILD],
+        r = run(["make", "-s", "install", "DESTDIR=" + dest, "PREFIX=/usr", "BUILD=" + BUILD,
+                 "SAN=" + SAN],
                 cwd=pmtest.TOP)
         pmtest.check("make install succeeded", r.returncode == 0,
                      (r.stdout + r.stderr).decode()[-800:])
