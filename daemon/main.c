@@ -11,6 +11,7 @@
  *   INT   the same with a short drain (Ctrl-C in the foreground)
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -200,6 +201,13 @@ static int main_bind(const char *what, const struct config_addrs *list, int *fds
 	*n = 0;
 	for (int i = 0; i < list->n; i++) {
 		int fd = net_listen(&list->a[i], list->len[i], MAIN_BACKLOG, err, sizeof(err));
+		if (fd < 0 && errno == EAFNOSUPPORT && list->a[i].ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&list->a[i])->sin6_addr)) {
+			/* A kernel without IPv6 (ipv6.disable=1): "*:PORT" still
+			 * serves IPv4 rather than refusing to start. */
+			log_warn("no IPv6 in this kernel: not listening for %s on %s", what, err);
+			continue;
+		}
 		if (fd < 0) {
 			log_err("cannot listen for %s on %s", what, err);
 			return -1;
