@@ -11,6 +11,7 @@
  *   INT   the same with a short drain (Ctrl-C in the foreground)
  */
 #include <errno.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -167,6 +168,20 @@ static int main_check(const struct config *c, const char *file)
 			"chmod 600 it\n",
 			c->tls_key);
 		rc = 1;
+	}
+	if (geteuid() == 0) {
+		/* Started as root, the daemon drops to `user`: say now if it
+		 * does not exist rather than at start. */
+		const char *name = c->user[0] ? c->user : "nobody";
+		struct passwd pw, *res = NULL;
+		char pwbuf[4096];
+		if (getpwnam_r(name, &pw, pwbuf, sizeof(pwbuf), &res) != 0 || res == NULL) {
+			fprintf(stderr,
+				"pubmirrord: user \"%s\": no such user (create it: useradd --system "
+				"--no-create-home --shell /usr/sbin/nologin %s)\n",
+				name, name);
+			rc = 1;
+		}
 	}
 	if (c->auth_file[0]) {
 		char err[1024];

@@ -76,6 +76,12 @@ r = run("-t", "-c", os.path.join(TOP, "conf", "pubmirror.conf"),
 pmtest.check("-t refuses a 0644 key, naming it", r.returncode != 0 and
              "k.pem" in r.stderr and "chmod 600" in r.stderr, r.stderr)
 
+if os.geteuid() == 0:
+    r = run("-t", "-c", os.path.join(TOP, "conf", "pubmirror.conf"),
+            "--set", "user=pm-no-such-user")
+    pmtest.check("-t as root refuses a user that does not exist, saying how to create it",
+                 r.returncode != 0 and "useradd" in r.stderr, r.stderr)
+
 r = run("--no-such-option")
 pmtest.check_eq("unknown option exits 2", 2, r.returncode)
 r = run("-V")
