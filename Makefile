@@ -93,7 +93,11 @@ run:
 # default) the whole suite again on an ASan+UBSan build and the concurrency
 # tests on a ThreadSanitizer build.  `make check SANITIZERS=0` for a quick run.
 SANITIZERS ?= 1
-check: $(BUILD)/pubmirrord $(UNIT_BINS) lint
+# Like `make run`, it first installs the test dependencies that are missing
+# (or, without root or sudo, stops at once naming them and the command).
+check:
+	sh tests/tools/deps.sh --test
+	$(MAKE) $(BUILD)/pubmirrord $(UNIT_BINS) lint
 	BUILD=$(BUILD) SANITIZERS=$(SANITIZERS) sh tests/run.sh
 
 unit: $(UNIT_BINS)
@@ -142,15 +146,21 @@ install: $(BUILD)/pubmirrord
 		$(DESTDIR)/etc/pubmirror $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BUILD)/pubmirrord $(DESTDIR)$(PREFIX)/sbin/pubmirrord
-	# an existing configuration is kept; the new sample goes beside it
+	# The production configuration (every address on 21, 990, 443 and 80,
+	# /srv/mirror, /var/log/pubmirror), generated from the config table;
+	# an existing configuration is kept and the new one goes beside it.
+	./$(BUILD)/pubmirrord --production-config > $(BUILD)/pubmirror.conf.production
 	if [ -e $(DESTDIR)/etc/pubmirror/pubmirror.conf ]; then \
-		install -m 0644 conf/pubmirror.conf $(DESTDIR)/etc/pubmirror/pubmirror.conf.sample; \
+		install -m 0644 $(BUILD)/pubmirror.conf.production $(DESTDIR)/etc/pubmirror/pubmirror.conf.dist; \
 	else \
-		install -m 0644 conf/pubmirror.conf $(DESTDIR)/etc/pubmirror/pubmirror.conf; \
+		install -m 0644 $(BUILD)/pubmirror.conf.production $(DESTDIR)/etc/pubmirror/pubmirror.conf; \
 	fi
 	install -d $(DESTDIR)/etc/logrotate.d $(DESTDIR)$(PREFIX)/share/doc/pubmirror/fail2ban
 	install -m 0644 conf/logrotate.pubmirror $(DESTDIR)/etc/logrotate.d/pubmirror
 	cp -R conf/fail2ban/. $(DESTDIR)$(PREFIX)/share/doc/pubmirror/fail2ban/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/pubmirror/prometheus $(DESTDIR)$(PREFIX)/share/doc/pubmirror/grafana
+	install -m 0644 conf/prometheus/*.yml $(DESTDIR)$(PREFIX)/share/doc/pubmirror/prometheus/
+	install -m 0644 conf/grafana/*.json $(DESTDIR)$(PREFIX)/share/doc/pubmirror/grafana/
 	./$(BUILD)/pubmirrord --man 8 > $(DESTDIR)$(PREFIX)/share/man/man8/pubmirrord.8
 	./$(BUILD)/pubmirrord --man 5 > $(DESTDIR)$(PREFIX)/share/man/man5/pubmirror.conf.5
 	if [ -f conf/pubmirrord.service ]; then sed 's|@PREFIX@|$(PREFIX)|g' conf/pubmirrord.service \

@@ -455,19 +455,47 @@ static int for_each_item(const char *s, item_fn fn, void *arg, char *err, size_t
 	}
 }
 
+static int addr_push(struct config_addrs *out, const struct sockaddr_storage *a, socklen_t len,
+		     char *err, size_t errsz);
+
 static int addr_item(const char *s, size_t n, void *arg, char *err, size_t errsz)
 {
 	struct config_addrs *out = arg;
 	struct sockaddr_storage ss;
 	socklen_t len;
+
+	if (parse_one_addr(s, n, &ss, &len, err, errsz) != 0)
+		return -1;
+	/* "*:port" means every address: 0.0.0.0:port here and [::]:port
+	 * (IPV6_V6ONLY, see net.c) added after it, as nginx's "listen 80" and
+	 * "listen [::]:80".  One dual-stack socket would show IPv4 peers as
+	 * ::ffff:a.b.c.d to the limiter and the logs. */
+	if (n > 2 && s[0] == '*' && s[1] == ':' && ss.ss_family == AF_INET) {
+		struct sockaddr_in6 any6;
+		memset(&any6, 0, sizeof(any6));
+		any6.sin6_family = AF_INET6;
+		any6.sin6_addr = in6addr_any;
+		any6.sin6_port = ((struct sockaddr_in *)&ss)->sin_port;
+		if (addr_push(out, &ss, len, err, errsz) != 0)
+			return -1;
+		memset(&ss, 0, sizeof(ss));
+		memcpy(&ss, &any6, sizeof(any6));
+		len = sizeof(any6);
+	}
+	return addr_push(out, &ss, len, err, errsz);
+}
+
+/* Append one address to out unless it is there already or out is full. */
+static int addr_push(struct config_addrs *out, const struct sockaddr_storage *a, socklen_t len,
+		     char *err, size_t errsz)
+{
+	struct sockaddr_storage ss = *a;
 	char t[96];
 
 	if (out->n >= PM_CONF_ADDRS_MAX) {
 		say(err, errsz, "more than %d addresses", PM_CONF_ADDRS_MAX);
 		return -1;
 	}
-	if (parse_one_addr(s, n, &ss, &len, err, errsz) != 0)
-		return -1;
 	for (int i = 0; i < out->n; i++) {
 		if (addr_equal(&out->a[i], &ss)) {
 			config_addr_text(&ss, t, sizeof(t));
@@ -1005,6 +1033,61 @@ static int split_line(char *line, size_t len, char **key, size_t *keylen, char *
 	return 0;
 }
 
+/* A relative path written in a config file names a file beside it, as
+ * nginx resolves relative paths against its prefix: `-t -c /x/conf/p.conf`
+ * means the same tree from any working directory.  Leading "../" climb
+ * from the file's directory, so the checkout's conf/pubmirror.conf says
+ * root = ../mirror-root.  Defaults and --set values stay relative to the
+ * working directory, as command-line arguments are.  0 or -1 with why. */
+static int path_beside(const struct conf_key *k, struct config *c, const char *file,
+		       char *why, size_t whysz)
+{
+	char *f = (char *)c + k->off;
+	char base[PM_PATH_MAX], dir[PM_PATH_MAX], out[PM_PATH_MAX];
+	const char *rel = f, *slash = strrchr(file, '/');
+
+	if (f[0] == '\0' || f[0] == '/')
+		return 0;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == file)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file);
+	if (realpath(dir, base) == NULL) {
+		say(why, whysz, "cannot resolve the directory of %s: %s", file, strerror(errno));
+		return -1;
+	}
+	while (strncmp(rel, "../", 3) == 0 || strcmp(rel, "..") == 0) {
+		char *cut = strrchr(base, '/');
+		if (cut == NULL || cut == base)
+			snprintf(base, sizeof(base), "/");
+		else
+			*cut = '\0';
+		rel += rel[2] ? 3 : 2;
+	}
+	while (strncmp(rel, "./", 2) == 0)
+		rel += 2;
+	if (strcmp(rel, ".") == 0)
+		rel++;
+	if (rel[0] == '\0')
+		snprintf(out, sizeof(out), "%s", base);
+	else if ((size_t)snprintf(out, sizeof(out), "%s%s%s", base,
+				  strcmp(base, "/") == 0 ? "" : "/", rel) >= sizeof(out)) {
+		say(why, whysz, "\"%s\" beside %s is longer than %zu bytes", f, file,
+		    sizeof(out) - 1);
+		return -1;
+	}
+	if (strlen(out) >= k->size) {
+		say(why, whysz, "\"%s\" beside %s is longer than %zu bytes", f, file,
+		    k->size - 1);
+		return -1;
+	}
+	memset(f, 0, k->size);
+	memcpy(f, out, strlen(out) + 1);
+	return 0;
+}
+
 static int load_file(struct config *c, const char *file, struct conf_origin *orig,
 		     char *err, size_t errsz)
 {
@@ -1070,6 +1153,10 @@ static int load_file(struct config *c, const char *file, struct conf_origin *ori
 		o->file = file;
 		o->line = lineno;
 		if (set_value(k, c, val, why, sizeof(why)) != 0) {
+			say_at(err, errsz, o, k->name, why);
+			goto fail;
+		}
+		if (k->type == CT_PATH && path_beside(k, c, file, why, sizeof(why)) != 0) {
 			say_at(err, errsz, o, k->name, why);
 			goto fail;
 		}
@@ -1378,20 +1465,60 @@ static void write_value(FILE *f, const char *v)
 	fputc('"', f);
 }
 
-void config_write_sample(FILE *f)
+/* What `make install` puts in /etc/pubmirror/pubmirror.conf: every key of
+ * the table, with these values in place of the defaults.  Kept here, next
+ * to the table, so that a key added to the table reaches the production
+ * file too (t_ops_install checks the installed file is this output). */
+static const struct {
+	const char *key, *value;
+} conf_production[] = {
+	{"root", "/srv/mirror"},
+	{"state_dir", "/var/lib/pubmirror"},
+	{"acme_webroot", "/var/lib/pubmirror/acme"},
+	{"error_log", "/var/log/pubmirror/error.log"},
+	{"access_log", "/var/log/pubmirror/access.log"},
+	{"xfer_log", "/var/log/pubmirror/xferlog"},
+	{"json_log", "/var/log/pubmirror/json.log"},
+	{"user", "pubmirror"},
+	{"ftp_listen", "*:21"},
+	{"ftps_listen", "*:990"},
+	{"https_listen", "*:443"},
+	{"http_listen", "*:80"},
+	{"http_mode", "redirect"},
+};
+
+static void write_config(FILE *f, int production)
 {
-	fputs("# pubmirror.conf - configuration of pubmirrord.\n"
-	      "#\n"
-	      "# One \"key = value\" per line; a line starting with # is a comment.  A\n"
-	      "# value may be double-quoted (then \\\" and \\\\ are escapes).  Every key is\n"
-	      "# listed with its doc line and default; loading this file as it is gives\n"
-	      "# exactly the built-in defaults.  pubmirrord --set KEY=VALUE overrides\n"
-	      "# any key; pubmirrord -t -c FILE checks a file.\n"
-	      "#\n"
-	      "# Generated by pubmirrord --dump-config (see pubmirror.conf(5)).\n",
-	      f);
+	if (production)
+		fputs("# pubmirror.conf - configuration of pubmirrord, for production.\n"
+		      "#\n"
+		      "# One \"key = value\" per line; a line starting with # is a comment.  A\n"
+		      "# value may be double-quoted (then \\\" and \\\\ are escapes).  Every key is\n"
+		      "# listed with its doc line and default; the values set here differ from\n"
+		      "# the defaults for a public host: every address (IPv4 and IPv6) on the\n"
+		      "# standard ports, /srv/mirror, logs in /var/log/pubmirror, the service\n"
+		      "# user pubmirror.  Relative paths are relative to this file's directory.\n"
+		      "# pubmirrord -t -c FILE checks a file.\n"
+		      "#\n"
+		      "# Generated by pubmirrord --production-config (see pubmirror.conf(5)).\n",
+		      f);
+	else
+		fputs("# pubmirror.conf - configuration of pubmirrord.\n"
+		      "#\n"
+		      "# One \"key = value\" per line; a line starting with # is a comment.  A\n"
+		      "# value may be double-quoted (then \\\" and \\\\ are escapes).  Every key is\n"
+		      "# listed with its doc line and default; loading this file as it is gives\n"
+		      "# the built-in defaults.  A relative path here is relative to this file's\n"
+		      "# directory (this sample lives in conf/ of the source tree, hence\n"
+		      "# ../mirror-root).  pubmirrord --set KEY=VALUE overrides any key;\n"
+		      "# pubmirrord -t -c FILE checks a file.\n"
+		      "#\n"
+		      "# Generated by pubmirrord --dump-config (see pubmirror.conf(5)).\n",
+		      f);
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct conf_key *k = &conf_keys[i];
+		const char *v = k->def;
+		char up[PM_PATH_MAX];
 		if (k->section)
 			fprintf(f, "\n# ---- %s ----\n", k->section);
 		fprintf(f, "\n# %s\n# default: %s", k->doc, k->def[0] ? k->def : "(empty)");
@@ -1405,10 +1532,29 @@ void config_write_sample(FILE *f)
 			num_text(k->type, k->max, hi, sizeof(hi));
 			fprintf(f, "; range %s to %s", lo, hi);
 		}
-		fprintf(f, "\n%s =%s", k->name, k->def[0] ? " " : "");
-		write_value(f, k->def);
+		if (k->type == CT_PATH && v[0] && v[0] != '/') {
+			/* the default is relative to the working directory, the
+			 * sample's line to conf/ */
+			snprintf(up, sizeof(up), "../%s", v);
+			v = up;
+		}
+		for (size_t j = 0; production && j < sizeof(conf_production) / sizeof(conf_production[0]); j++)
+			if (strcmp(conf_production[j].key, k->name) == 0)
+				v = conf_production[j].value;
+		fprintf(f, "\n%s =%s", k->name, v[0] ? " " : "");
+		write_value(f, v);
 		fputc('\n', f);
 	}
+}
+
+void config_write_sample(FILE *f)
+{
+	write_config(f, 0);
+}
+
+void config_write_production(FILE *f)
+{
+	write_config(f, 1);
 }
 
 /* roff text: escape backslashes and a leading dot or quote. */
@@ -1619,7 +1765,8 @@ static void man_daemon(FILE *f)
 	      "Stop accepting, let running transfers finish for up to drain_timeout\n"
 	      "seconds, then exit.\n"
 	      ".TP\n.B SIGINT\n"
-	      "As SIGTERM.\n"
+	      "As SIGTERM, but running transfers get only 1 second to finish\n"
+	      "(an interactive Ctrl-C should not wait for drain_timeout).\n"
 	      ".TP\n.B SIGUSR1\n"
 	      "Reopen the log files (after rotation).\n"
 	      ".SH FILES\n"

@@ -117,6 +117,9 @@ void config_shutdown(void);
 
 /* Write the sample configuration (every key, default, doc line) to f. */
 void config_write_sample(FILE *f);
+/* The production configuration that `make install` installs: the sample
+ * with absolute paths and every address on the standard ports. */
+void config_write_production(FILE *f);
 /* Write the reference as a markdown table (README) or man(5) body. */
 void config_write_reference(FILE *f, int man);
 /* Write a complete roff page: section 5 = pubmirror.conf(5) (syntax and

@@ -54,7 +54,6 @@ void ftp_stat_add(int which, uint64_t n)
 {
 	atomic_fetch_add(&ftp_counters[which], n);
 	switch (which) {
-	case FTP_STAT_BYTES: metrics_bytes_sent(METRICS_FTP, n); break;
 	case FTP_STAT_HS: metrics_tls_handshake(METRICS_FTPS, 1); break;
 	case FTP_STAT_HS_FAIL: metrics_tls_handshake(METRICS_FTPS, 0); break;
 	default: break;
@@ -140,6 +139,23 @@ void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
 	line[len++] = '\r';
 	line[len++] = '\n';
 	ftp_reply_raw(s, line, len);
+	ftp_reply_counted(s, code);
+}
+
+/* requests_total and the latency histogram count FTP commands answered:
+ * every final reply (2xx-5xx; not 1xx, which a final one follows), under
+ * ftps when the control connection is TLS (implicit or AUTH TLS). */
+void ftp_reply_counted(struct ftp_sess *s, int code)
+{
+	if (code < 200)
+		return;
+	metrics_request(ftp_metrics_proto(s), (unsigned)code,
+			(double)(ftp_now() - s->t_cmd) / 1e9);
+}
+
+enum metrics_proto ftp_metrics_proto(const struct ftp_sess *s)
+{
+	return s->implicit || s->ctrl.tls ? METRICS_FTPS : METRICS_FTP;
 }
 
 void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *path,
@@ -168,6 +184,7 @@ void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *p
 	if (buf_puts(&b, post) != 0 || buf_append(&b, "\r\n", 2) != 0)
 		goto fail;
 	ftp_reply_raw(s, b.data, b.len);
+	ftp_reply_counted(s, code);
 	buf_free(&b);
 	return;
 fail:

@@ -116,7 +116,10 @@ static void ftp_data_xferlog(struct ftp_sess *s, int complete)
 		return;
 	d->log_xfer = 0;
 	uint64_t secs = (ftp_now() - d->t_begin) / FTP_SEC;
-	log_xfer(&s->peer, (unsigned)secs, d->bytes, d->path ? d->path : "?", !d->ascii,
+	/* xferlog's size is the file's bytes (as wu-ftpd and vsftpd log it),
+	 * not the compressed count of MODE Z; the JSON line keeps the wire. */
+	log_xfer(&s->peer, (unsigned)secs, d->z ? d->zin : d->bytes, d->path ? d->path : "?",
+	         !d->ascii,
 	         s->anonymous, s->anonymous ? s->anon_id : s->user, complete ? 'c' : 'i');
 	if (log_json_enabled()) {
 		struct log_event ev = {
@@ -154,7 +157,7 @@ void ftp_data_free(struct ftp_sess *s)
 static void ftp_data_finish(struct ftp_sess *s, int code, const char *text)
 {
 	if (s->data->log_xfer)
-		metrics_transfer(s->implicit || s->ctrl.tls ? METRICS_FTPS : METRICS_FTP, code == 226);
+		metrics_transfer(ftp_metrics_proto(s), code == 226);
 	ftp_data_xferlog(s, code == 226);
 	ftp_stat_add(FTP_STAT_XFERS, 1);
 	ftp_reply(s, code, "%s", text);
@@ -279,6 +282,7 @@ void ftp_data_begin(struct ftp_sess *s, const char *what)
 	d->xs = XS_WAIT_CONN;
 	d->t_begin = d->t_progress = d->t_wait = ftp_now();
 	d->bytes = 0;
+	d->zin = 0;
 	d->credit = 0;
 	d->src_eof = 0;
 	d->zdone = 0;
@@ -419,6 +423,7 @@ static int ftp_data_refill(struct ftp_sess *s)
 	const char *p = d->raw.data ? d->raw.data : "";
 	size_t n = d->raw.len;
 	struct buf conv;
+	d->zin += n;
 	buf_init(&conv, 0);
 	if (d->ascii && d->src == SRC_FILE) {
 		if (ftp_data_ascii(d->z ? &conv : &d->out, p, n) != 0)
@@ -480,6 +485,7 @@ static void ftp_data_spent(struct ftp_sess *s, uint64_t n)
 	d->bytes += n;
 	d->t_progress = ftp_now();
 	ftp_stat_add(FTP_STAT_BYTES, n);
+	metrics_bytes_sent(ftp_metrics_proto(s), n);
 }
 
 /* Move bytes; returns 1 on progress.  Ends in XS_SHUT at the end. */

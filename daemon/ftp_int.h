@@ -13,6 +13,7 @@
 #include "hash.h"
 #include "index.h"
 #include "limits.h"
+#include "metrics.h"
 #include "tls_io.h"
 
 struct view_obj;
@@ -90,6 +91,7 @@ struct ftp_data {
 	size_t outpos;
 	uint64_t credit, bytes;
 	uint64_t t_begin, t_progress, t_wait;
+	uint64_t zin; /* MODE Z: file bytes fed to the compressor (xferlog size) */
 	int final_code; /* reply once the connection is closed */
 	char final_text[256];
 	int log_xfer; /* RETR: one xferlog line */
@@ -174,6 +176,12 @@ void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *p
                     const char *post, int quote);
 /* Append raw (already safe) reply bytes. */
 void ftp_reply_raw(struct ftp_sess *s, const char *text, size_t n);
+/* Count a final reply code in the metrics (ftp_reply does it; callers of
+ * ftp_reply_raw and ftp_reply_path with a final reply call it). */
+void ftp_reply_counted(struct ftp_sess *s, int code);
+/* The metrics protocol of a session: ftps once its control connection is
+ * TLS (implicit or AUTH TLS), else ftp. */
+enum metrics_proto ftp_metrics_proto(const struct ftp_sess *s);
 /* Reply (if code) then close once the reply is out. */
 void ftp_sess_close(struct ftp_sess *s, int code, const char *text);
 /* Run s again in this loop iteration. */

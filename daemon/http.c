@@ -119,24 +119,10 @@ enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, 
 		r->hc->requests++;
 		metrics_request(mp, status, (double)(limiter_now_ns() - r->t0) / 1e9);
 	}
-	log_access(r->hc ? &r->hc->peer : NULL, r->authed ? r->user : NULL,
-		   cur_meta.method ? cur_meta.method : "-", r->uri ? r->uri : "-",
-		   cur_meta.version ? cur_meta.version : "-", status, r->bytes,
-		   http_hdr(c, "Referer"), http_hdr(c, "User-Agent"));
-	if (log_json_enabled()) {
-		struct log_event ev = {
-			.event = "request",
-			.proto = r->hc && r->hc->tls ? "https" : "http",
-			.peer = r->hc ? &r->hc->peer : NULL,
-			.user = r->authed ? r->user : NULL,
-			.method = cur_meta.method,
-			.path = r->uri,
-			.status = status,
-			.bytes = r->bytes,
-			.secs = (double)(limiter_now_ns() - r->t0) / 1e9,
-		};
-		log_json(&ev);
-	}
+	/* Logged at completion (http_log_done), with the bytes sent. */
+	r->queued = 1;
+	snprintf(r->method, sizeof(r->method), "%s", cur_meta.method ? cur_meta.method : "-");
+	snprintf(r->version, sizeof(r->version), "%s", cur_meta.version ? cur_meta.version : "-");
 	if (r->hc && r->hc->tls && r->bytes > 0)
 		http_tls_hold(r->hc->fd); /* the header goes out with the body's start */
 	return MHD_queue_response(c, status, resp);
@@ -331,6 +317,8 @@ static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Re
 			*ret = ask_login(c, r);
 		goto out;
 	}
+	/* The name tried, for the log line (not authenticated: r->authed). */
+	snprintf(r->user, sizeof(r->user), "%s", user);
 	if (lim && limiter_is_banned(lim, &r->hc->peer, now)) {
 		if (!quiet)
 			*ret = http_error(c, r, MHD_HTTP_FORBIDDEN,
@@ -557,7 +545,36 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	r->hc = ci ? ci->socket_context : NULL;
 	r->t0 = limiter_now_ns();
+	if (r->hc)
+		r->hc->body_sent = 0;
 	return r;
+}
+
+/* The access-log and JSON lines of a request, written when it ends: the
+ * status queued, the body bytes actually written (all when it completed;
+ * else what the body reader saw sent, or 0 for a buffered answer), the
+ * real duration.  A 401 names the user who tried, as nginx and Apache do. */
+static void http_log_done(struct MHD_Connection *c, const struct http_req *r, uint64_t sent)
+{
+	const char *user = r->user[0] ? r->user : NULL;
+
+	log_access(r->hc ? &r->hc->peer : NULL, user, r->method, r->uri ? r->uri : "-",
+		   r->version, r->status, sent, http_hdr(c, "Referer"),
+		   http_hdr(c, "User-Agent"));
+	if (log_json_enabled()) {
+		struct log_event ev = {
+			.event = "request",
+			.proto = r->hc && r->hc->tls ? "https" : "http",
+			.peer = r->hc ? &r->hc->peer : NULL,
+			.user = user,
+			.method = r->method,
+			.path = r->uri,
+			.status = r->status,
+			.bytes = sent,
+			.secs = (double)(limiter_now_ns() - r->t0) / 1e9,
+		};
+		log_json(&ev);
+	}
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -572,10 +589,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r && r->hc) {
 		enum metrics_proto mp = r->hc->tls ? METRICS_HTTPS : METRICS_HTTP;
 		int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
-		if (ok)
-			metrics_bytes_sent(mp, r->bytes);
+		uint64_t sent = ok ? r->bytes : r->hc->body_sent < r->bytes ? r->hc->body_sent : r->bytes;
+		metrics_bytes_sent(mp, sent);
 		if (r->file && !r->head)
 			metrics_transfer(mp, ok);
+		if (r->queued)
+			http_log_done(c, r, sent);
 	}
 	if (r) {
 		free(r->uri);

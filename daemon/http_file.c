@@ -47,6 +47,7 @@ struct body {
 	char *text;            /* multipart part headers, back to back */
 	uint64_t total;
 	struct MHD_Connection *conn;
+	struct http_conn *hc; /* lives longer than the body's reads */
 	struct sockaddr_storage peer;
 	int paced;
 };
@@ -175,6 +176,7 @@ static ssize_t body_read(void *cls, uint64_t pos, char *out, size_t max)
 
 	if (pos >= b->total)
 		return MHD_CONTENT_READER_END_OF_STREAM;
+	b->hc->body_sent = pos; /* all before pos is written (see http_int.h) */
 	if (b->paced) {
 		uint64_t wait = 0, now = limiter_now_ns();
 		uint64_t ok = limiter_take(limiter_global(), &b->peer, max, now, &wait);
@@ -253,6 +255,7 @@ static struct body *body_new(int fd, struct MHD_Connection *c, const struct http
 		return NULL;
 	b->fd = fd;
 	b->conn = c;
+	b->hc = r->hc;
 	b->peer = r->hc->peer;
 	return b;
 }

@@ -30,6 +30,11 @@ struct http_conn {
 	int refusing;                /* holds one of the PM_REFUSING_MAX slots */
 	struct http_conn *prev, *next;
 	unsigned requests;            /* answered on this connection */
+	/* Body bytes of the current response written to the connection: the
+	 * position libmicrohttpd asks the body reader for, which it does only
+	 * once everything before it is sent (http_file.c).  For the log and
+	 * the byte counters of a download cut short. */
+	uint64_t body_sent;
 };
 
 /* One request (MHD *con_cls), from the URI log callback to completion. */
@@ -44,6 +49,8 @@ struct http_req {
 	int authed;
 	uint64_t t0;                /* request received (limiter_now_ns) */
 	int file;                   /* a file body (a transfer) */
+	int queued;                 /* an answer was queued: log it at completion */
+	char method[16], version[16]; /* for the log line written at completion */
 };
 
 /* Add the headers every response carries (Server, security headers). */

@@ -11,6 +11,8 @@
  *   INT   the same with a short drain (Ctrl-C in the foreground)
  */
 #include <errno.h>
+#include <pwd.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -60,6 +62,7 @@ static void main_usage(FILE *f)
 		"  -h               this help\n"
 		"  -V               version\n"
 		"  --dump-config    print the sample configuration (every key and default)\n"
+		"  --production-config  print the configuration `make install` installs\n"
 		"  --reference      print the configuration reference (markdown)\n"
 		"  --man 5|8        print the pubmirror.conf(5) or pubmirrord(8) page\n");
 }
@@ -104,6 +107,9 @@ static void main_parse_args(int argc, char **argv, struct main_opts *o)
 			exit(0);
 		} else if (strcmp(a, "--dump-config") == 0) {
 			config_write_sample(stdout);
+			exit(0);
+		} else if (strcmp(a, "--production-config") == 0) {
+			config_write_production(stdout);
 			exit(0);
 		} else if (strcmp(a, "--reference") == 0) {
 			config_write_reference(stdout, 0);
@@ -154,6 +160,28 @@ static int main_check(const struct config *c, const char *file)
 	if (c->tls_key[0] && access(c->tls_key, R_OK) != 0) {
 		fprintf(stderr, "pubmirrord: tls_key \"%s\": %s\n", c->tls_key, strerror(errno));
 		rc = 1;
+	} else if (c->tls_key[0] && stat(c->tls_key, &st) == 0 && (st.st_mode & S_IRWXO)) {
+		/* The rule start-up applies (tls.c): -t must not pass a key
+		 * that start will refuse. */
+		fprintf(stderr,
+			"pubmirrord: tls_key \"%s\": private key is accessible by other users; "
+			"chmod 600 it\n",
+			c->tls_key);
+		rc = 1;
+	}
+	if (geteuid() == 0) {
+		/* Started as root, the daemon drops to `user`: say now if it
+		 * does not exist rather than at start. */
+		const char *name = c->user[0] ? c->user : "nobody";
+		struct passwd pw, *res = NULL;
+		char pwbuf[4096];
+		if (getpwnam_r(name, &pw, pwbuf, sizeof(pwbuf), &res) != 0 || res == NULL) {
+			fprintf(stderr,
+				"pubmirrord: user \"%s\": no such user (create it: useradd --system "
+				"--no-create-home --shell /usr/sbin/nologin %s)\n",
+				name, name);
+			rc = 1;
+		}
 	}
 	if (c->auth_file[0]) {
 		char err[1024];
@@ -188,6 +216,13 @@ static int main_bind(const char *what, const struct config_addrs *list, int *fds
 	*n = 0;
 	for (int i = 0; i < list->n; i++) {
 		int fd = net_listen(&list->a[i], list->len[i], MAIN_BACKLOG, err, sizeof(err));
+		if (fd < 0 && errno == EAFNOSUPPORT && list->a[i].ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&list->a[i])->sin6_addr)) {
+			/* A kernel without IPv6 (ipv6.disable=1): "*:PORT" still
+			 * serves IPv4 rather than refusing to start. */
+			log_warn("no IPv6 in this kernel: not listening for %s on %s", what, err);
+			continue;
+		}
 		if (fd < 0) {
 			log_err("cannot listen for %s on %s", what, err);
 			return -1;

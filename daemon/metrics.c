@@ -361,8 +361,8 @@ static int metrics_render_index(struct buf *out, time_t now)
 	    metrics_head(out, "pubmirror_index_directories", "gauge",
 	                 "Directories in the index snapshot.") != 0 ||
 	    buf_printf(out, "pubmirror_index_directories %" PRIu32 "\n", ix->ndirs) != 0 ||
-	    metrics_head(out, "pubmirror_index_generation", "counter",
-	                 "Index snapshots published since start.") != 0 ||
+	    metrics_head(out, "pubmirror_index_generation", "gauge",
+	                 "Generation of the snapshot served now (1 + swaps since start).") != 0 ||
 	    buf_printf(out, "pubmirror_index_generation %" PRIu64 "\n", ix->generation) != 0 ||
 	    metrics_head(out, "pubmirror_index_age_seconds", "gauge",
 	                 "Seconds since the snapshot served now was built.") != 0 ||

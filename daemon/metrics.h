@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include "buf.h"
 
+/* Connections count by listener; bytes, transfers and requests of FTP count
+ * under METRICS_FTPS once the control connection is TLS (ftp_metrics_proto). */
 enum metrics_proto {
 	METRICS_FTP,   /* connections to ftp_listen (plain or explicit AUTH TLS) */
 	METRICS_FTPS,  /* connections to ftps_listen (implicit FTPS) */
@@ -38,7 +40,8 @@ void metrics_transfer(enum metrics_proto p, int complete);
 void metrics_tls_handshake(enum metrics_proto p, int ok);
 /* A request answered (HTTP request, FTP command reply): its status (HTTP
  * status or FTP reply code) and its latency in seconds (request received
- * to answer queued; for transfers, to the first byte). */
+ * to answer queued; for HTTP transfers, to the first byte; for FTP, to the
+ * final reply, which for RETR is the 226 at the end). */
 void metrics_request(enum metrics_proto p, unsigned status, double secs);
 /* A PROXY protocol header accepted (ok) or a connection refused for the
  * lack of a valid one. */

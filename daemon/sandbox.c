@@ -158,6 +158,35 @@ int sandbox_allow_read(const char *path)
 
 /* ---- user ---- */
 
+/* SIGUSR1 reopens the log files by name after the drop: their
+ * directories must let the service user look names up (search), which a
+ * root-owned 0750 directory does only when its group is the user's.  Say
+ * so at start rather than at the first rotation. */
+static void sb_dirname(const char *path, char *out, size_t outsz);
+
+static void sb_check_logdirs(const struct config *c, const char *name, uid_t uid, gid_t gid)
+{
+	const char *logs[] = {c->error_log, c->access_log, c->xfer_log, c->json_log};
+
+	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+		char dir[PM_PATH_MAX];
+		struct stat st;
+		if (logs[i][0] == '\0')
+			continue;
+		sb_dirname(logs[i], dir, sizeof(dir));
+		if (stat(dir, &st) != 0)
+			continue;
+		if ((st.st_uid == uid && (st.st_mode & S_IXUSR)) ||
+		    (st.st_uid != uid && st.st_gid == gid && (st.st_mode & S_IXGRP)) ||
+		    (st.st_uid != uid && st.st_gid != gid && (st.st_mode & S_IXOTH)))
+			continue;
+		log_warn("log directory %s cannot be searched by user %s: SIGUSR1 will not reopen "
+			 "its logs after rotation; give the directory that user's group (gid %u, "
+			 "mode 0750; systemd: Group= in the unit)",
+			 dir, name, (unsigned)gid);
+	}
+}
+
 static int sb_drop_user(const struct config *c, char *err, size_t errsz)
 {
 	const char *name = c->user[0] != '\0' ? c->user : "nobody";
@@ -179,6 +208,7 @@ static int sb_drop_user(const struct config *c, char *err, size_t errsz)
 	 * that SIGUSR1 (logrotate) can reopen them after the drop. */
 	if (log_chown(uid, gid) != 0)
 		log_warn("cannot hand the log files to user %s; SIGUSR1 reopen may fail", name);
+	sb_check_logdirs(c, name, uid, gid);
 	if (setgroups(0, NULL) != 0) {
 		snprintf(err, errsz, "setgroups: %s", strerror(errno));
 		return -1;

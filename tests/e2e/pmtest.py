@@ -242,6 +242,23 @@ class Daemon:
         except OSError:
             return ""
 
+    def settle(self, path, quiet=0.3, timeout=5.0):
+        """Wait until path has not grown for quiet seconds (at most
+        timeout): HTTP lines are written when a request ends, which can be
+        a moment after the client has its last byte."""
+        end = time.time() + timeout
+        last, since = -1, time.time()
+        while time.time() < end:
+            try:
+                n = os.path.getsize(path)
+            except OSError:
+                n = -1
+            if n != last:
+                last, since = n, time.time()
+            elif time.time() - since >= quiet:
+                return
+            time.sleep(0.05)
+
     def wait_log(self, needle, timeout=10.0):
         end = time.time() + timeout
         while time.time() < end:

@@ -54,6 +54,34 @@ r = run("-t", "-c", os.path.join(TOP, "conf", "pubmirror.conf"),
         "--set", "ftp_listen=[::1]:2121,127.0.0.1:2121", "--set", "rate_per_ip=10M")
 pmtest.check_eq("IPv6 address lists and size suffixes are accepted", 0, r.returncode)
 
+# Relative paths in a file are relative to its directory: the same answer
+# from any working directory.
+r = run("-t", "-c", os.path.join(TOP, "conf", "pubmirror.conf"), cwd="/")
+pmtest.check_eq("-t on the sample from / exits 0", 0, r.returncode)
+
+# -t refuses the key that start-up refuses (others may read it).
+cert, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+g = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
+                    "-days", "2", "-keyout", key, "-out", cert],
+                   capture_output=True, timeout=60)
+pmtest.check("openssl made a test certificate", g.returncode == 0, g.stderr)
+os.chmod(key, 0o600)
+r = run("-t", "-c", os.path.join(TOP, "conf", "pubmirror.conf"),
+        "--set", "tls_cert=" + cert, "--set", "tls_key=" + key)
+pmtest.check_eq("-t accepts a 0600 key", 0, r.returncode)
+os.chmod(key, 0o644)
+r = run("-t", "-c", os.path.join(TOP, "conf", "pubmirror.conf"),
+        "--set", "tls_cert=" + cert, "--set", "tls_key=" + key)
+pmtest.check("-t refuses a 0644 key, naming it", r.returncode != 0 and
+             "k.pem" in r.stderr and "chmod 600" in r.stderr, r.stderr)
+
+if os.geteuid() == 0:
+    r = run("-t", "-c", os.path.join(TOP, "conf", "pubmirror.conf"),
+            "--set", "user=pm-no-such-user")
+    pmtest.check("-t as root refuses a user that does not exist, saying how to create it",
+                 r.returncode != 0 and "useradd" in r.stderr, r.stderr)
+
 r = run("--no-such-option")
 pmtest.check_eq("unknown option exits 2", 2, r.returncode)
 r = run("-V")

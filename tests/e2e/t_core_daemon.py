@@ -18,7 +18,12 @@ TOP = pmtest.TOP
 work = tempfile.mkdtemp(prefix="pm-core-")
 os.chmod(work, 0o755)
 shutil.copytree(os.path.join(TOP, "mirror-root"), os.path.join(work, "mirror-root"))
-conf = os.path.join(TOP, "conf", "pubmirror.conf")
+# The sample's relative paths are relative to its own directory (conf/):
+# a copy in work/conf/ serves work/mirror-root and keeps work/state.
+os.mkdir(os.path.join(work, "conf"))
+conf = os.path.join(work, "conf", "pubmirror.conf")
+shutil.copy(os.path.join(TOP, "conf", "pubmirror.conf"), conf)
+os.chmod(conf, 0o644)
 
 
 def start():

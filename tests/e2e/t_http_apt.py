@@ -50,6 +50,7 @@ with pmtest.Daemon() as d:
     with open(out, "rb") as f:
         got = f.read()
     pmtest.check("apt resume completes", p.returncode == 0 and got == data, (p.stdout + p.stderr)[-500:])
+    d.settle(d.access_log)
     with open(d.access_log) as f:
         log = f.read()
     pmtest.check("apt asked for the rest (206 in the log)", '" 206 ' in log, log[-600:])

@@ -86,6 +86,7 @@ with pmtest.Daemon(start=False) as d:
     pmtest.check_eq("wrong password: 401", "401", status(d, "/private/data.txt", "alice", "nope"))
     pmtest.check_eq("unknown user: 401", "401", status(d, "/private/data.txt", "mallory", "x"))
 
+    d.settle(d.access_log)
     with open(d.access_log, "rb") as f:
         log = f.read().decode("utf-8", "replace")
     pmtest.check("access log names the user", " alice [" in log, log[-400:])

@@ -165,6 +165,7 @@ with pmtest.Daemon() as d:
 
     # Access log: one line per request, combined format, controls escaped.
     p = d.curl("-o", "/dev/null", "-A", "evil\x01\x7f\"agent", "-e", "http://ref/\x02", path="/README")
+    d.settle(d.access_log)
     with open(d.access_log, "rb") as f:
         log = f.read().decode("utf-8", "replace")
     pmtest.check("access log line", '"GET /t/blob.bin HTTP/1.1" 200 300000' in log, log[-500:])

@@ -14,6 +14,7 @@ with pmtest.Daemon(ipv6=True, http=True, sets={"http_mode": "redirect"}) as d:
                "http://[::1]:%d/pub/" % d.http_port)
     pmtest.check_eq("plain HTTP over IPv6 redirects to HTTPS with the IPv6 host",
                     ("301 https://[::1]:%d/pub/" % d.https_port).encode(), p.stdout)
+    d.settle(d.access_log)
     with open(d.access_log) as f:
         log = f.read()
     pmtest.check("access log has the IPv6 peer", "\n::1 " in "\n" + log, log[-300:])

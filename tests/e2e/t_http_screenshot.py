@@ -58,6 +58,7 @@ with pmtest.Daemon() as d:
         size = os.path.getsize(png) if os.path.exists(png) else 0
         pmtest.check("screenshot %s saved (%d bytes)" % (png, size), size > 20000,
                      p.stderr[-400:])
+    d.settle(d.access_log)
     with open(d.access_log) as f:
         log = f.read()
     for a in ("style.css", "filter.js", "dir.svg", "file.svg"):

@@ -40,6 +40,7 @@ with pmtest.Daemon() as d:
     same = [w for w in want if os.path.exists(os.path.join(out, w))
             and filecmp.cmp(os.path.join(d.root, w), os.path.join(out, w), shallow=False)]
     pmtest.check_eq("byte for byte", len(want), len(same))
+    d.settle(d.access_log)
     with open(d.access_log) as f:
         log = f.read()
     listings = re.findall(r'"GET (/pub/[^ ]*/) HTTP[^"]*" \d+ \d+ "[^"]*" "Wget', log)

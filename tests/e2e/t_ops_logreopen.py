@@ -103,9 +103,9 @@ def main():
         os.chmod(d.tmp, 0o755)
         with open(os.path.join(pmtest.TOP, "conf", "logrotate.pubmirror")) as f:
             conf = f.read()
-        pmtest.check("shipped config rotates /var/log/pubmirror/*.log",
-                     "/var/log/pubmirror/*.log {" in conf)
-        conf = conf.replace("/var/log/pubmirror/*.log", os.path.join(d.tmp, "*.log"))
+        pmtest.check("shipped config rotates /var/log/pubmirror/*log",
+                     "/var/log/pubmirror/*log {" in conf)
+        conf = conf.replace("/var/log/pubmirror/*log", os.path.join(d.tmp, "*log"))
         conf = "\n".join("\t\tkill -USR1 %d" % d.pid if "systemctl kill" in l else l
                          for l in conf.splitlines()) + "\n"
         lr = os.path.join(d.tmp, "logrotate.conf")

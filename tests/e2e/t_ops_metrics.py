@@ -145,7 +145,9 @@ def main():
         grew('pubmirror_connections_total{proto="https"}', 2)
         grew('pubmirror_connections_total{proto="ftp"}', 2)
         grew('pubmirror_sent_bytes_total{proto="https"}', size)
-        grew('pubmirror_sent_bytes_total{proto="ftp"}', 2 * size)
+        # the AUTH TLS download counts under ftps, the plain one under ftp
+        grew('pubmirror_sent_bytes_total{proto="ftp"}', size)
+        grew('pubmirror_sent_bytes_total{proto="ftps"}', size)
         grew('pubmirror_transfers_total{proto="https",result="complete"}')
         grew('pubmirror_transfers_total{proto="ftp",result="complete"}')
         grew('pubmirror_transfers_total{proto="ftps",result="complete"}')

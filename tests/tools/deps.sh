@@ -5,7 +5,7 @@
 #   deps.sh --test   also what `make check` needs (clients used by the tests)
 set -e
 BUILD_DEBS="build-essential pkg-config libssl-dev libmicrohttpd-dev zlib1g-dev libcrypt-dev libseccomp-dev"
-TEST_DEBS="openssl curl wget lftp python3 apt-utils clang libclang-rt-14-dev chromium fonts-dejavu-core procps iproute2 psmisc rclone nginx vsftpd wrk rsync fail2ban systemd logrotate groff-base man-db"
+TEST_DEBS="openssl curl wget lftp python3 apt-utils clang libclang-rt-14-dev chromium fonts-dejavu-core procps iproute2 psmisc rclone nginx vsftpd wrk rsync fail2ban systemd logrotate groff-base man-db haproxy prometheus util-linux"
 BUILD_RPMS="gcc make pkgconf-pkg-config openssl-devel libmicrohttpd-devel zlib-devel libxcrypt-devel libseccomp-devel"
 want=$BUILD_DEBS
 [ "$1" = "--test" ] && want="$BUILD_DEBS $TEST_DEBS"
@@ -17,6 +17,11 @@ if command -v dpkg-query >/dev/null 2>&1; then
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 	done
 	[ -z "$missing" ] && exit 0
+	if [ -n "$sudo" ] && ! sudo -n true 2>/dev/null; then
+		echo "deps.sh: missing Debian packages:$missing" >&2
+		echo "deps.sh: install them as root with: apt-get install -y$missing" >&2
+		exit 1
+	fi
 	echo "installing:$missing"
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing

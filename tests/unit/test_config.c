@@ -301,14 +301,15 @@ static void test_addrs(void)
 	} cases[] = {
 		{"127.0.0.1:2121", "127.0.0.1:2121", 0},
 		{"[::1]:21", "[::1]:21", 1},
-		{"*:21", "0.0.0.0:21", 0},
+		/* every address: IPv4 and IPv6 (two sockets, see net.c) */
+		{"*:21", "0.0.0.0:21,[::]:21", 0},
 		{"[::]:443", "[::]:443", 1},
 		{"off", "off", 0},
 		{"OFF", "off", 0},
 		{" 10.1.2.3:1 , [2001:db8::7]:65535 ", "10.1.2.3:1,[2001:db8::7]:65535", 0},
-		{"*:1,*:2,*:3,*:4,*:5,*:6,*:7,*:8",
-		 "0.0.0.0:1,0.0.0.0:2,0.0.0.0:3,0.0.0.0:4,0.0.0.0:5,"
-						   "0.0.0.0:6,0.0.0.0:7,0.0.0.0:8", 0},
+		{"*:1,*:2,*:3,*:4",
+		 "0.0.0.0:1,[::]:1,0.0.0.0:2,[::]:2,0.0.0.0:3,[::]:3,0.0.0.0:4,[::]:4", 0},
+		{"127.0.0.1:1,*:1", "127.0.0.1:1,0.0.0.0:1,[::]:1", 0},
 	};
 	char err[256], got[512];
 
@@ -329,6 +330,10 @@ static void test_addrs(void)
 	struct config_addrs a;
 	CHECK_INT("bad addrs refused", -1, config_parse_addrs("[::1]:99999", &a, err, sizeof(err)));
 	CHECK_STR("bad addrs why", "\"99999\" is not a port (1-65535)", err);
+	CHECK_INT("*:5 makes a ninth address", -1,
+		  config_parse_addrs("*:1,*:2,*:3,*:4,*:5", &a, err, sizeof(err)));
+	CHECK_INT("[::]:1 after *:1 is listed twice", -1,
+		  config_parse_addrs("*:1,[::]:1", &a, err, sizeof(err)));
 }
 
 static void test_size(void)
@@ -583,6 +588,49 @@ static void test_netmap(void)
 	config_free(c);
 }
 
+/* Relative paths in a file are relative to the file's directory; --set
+ * values to the working directory. */
+static void test_beside(void)
+{
+	static const struct {
+		const char *value, *want; /* want: after tmpdir ("" = tmpdir itself) */
+	} cases[] = {
+		{"tree", "/tree"},       {"./tree", "/tree"},     {"a/b/c", "/a/b/c"},
+		{"..", "/.."},           {"../x", "/../x"},       {".", "/."},
+		{"/abs/path", NULL},
+	};
+	char err[512], expect[PM_PATH_MAX + 16], real[PM_PATH_MAX], parent[PM_PATH_MAX];
+
+	CHECK("realpath tmpdir", realpath(tmpdir, real) != NULL);
+	snprintf(parent, sizeof(parent), "%s", real);
+	*strrchr(parent, '/') = '\0';
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "auth_file = %s\n", cases[i].value);
+		struct config *c = load_text(text, NULL, 0, err, sizeof(err));
+		CHECK(cases[i].value, c != NULL);
+		if (c == NULL)
+			continue;
+		if (cases[i].want == NULL)
+			snprintf(expect, sizeof(expect), "%s", cases[i].value);
+		else if (strcmp(cases[i].value, "..") == 0)
+			snprintf(expect, sizeof(expect), "%s", parent);
+		else if (strcmp(cases[i].value, "../x") == 0)
+			snprintf(expect, sizeof(expect), "%s/x", parent);
+		else if (strcmp(cases[i].value, ".") == 0)
+			snprintf(expect, sizeof(expect), "%s", real);
+		else
+			snprintf(expect, sizeof(expect), "%s%s", real, cases[i].want);
+		CHECK_STR(cases[i].value, expect, c->auth_file);
+		config_free(c);
+	}
+	/* --set stays relative to the working directory. */
+	char *sets[] = {"auth_file=rel/x"};
+	struct config *c = load_text("auth_file = other\n", sets, 1, err, sizeof(err));
+	CHECK_STR("--set keeps its relative path", "rel/x", c ? c->auth_file : "(null)");
+	config_free(c);
+}
+
 static void test_sample(void)
 {
 	char err[512];
@@ -603,10 +651,15 @@ static void test_sample(void)
 		CHECK("committed sample equals config_write_sample",
 		      got == nowlen && memcmp(committed, now, nowlen) == 0);
 	}
-	/* Loading the sample gives exactly the defaults. */
-	write_file(conf_path, now);
-	struct config *a = config_load(conf_path, NULL, 0, err, sizeof(err));
-	struct config *b = config_load(NULL, NULL, 0, err, sizeof(err));
+	/* Loading the sample gives exactly the defaults, its relative paths
+	 * (../mirror-root from conf/) made absolute. */
+	char cwd[1024], setroot[1100], setstate[1100];
+	CHECK("getcwd", getcwd(cwd, sizeof(cwd)) != NULL);
+	snprintf(setroot, sizeof(setroot), "root=%s/mirror-root", cwd);
+	snprintf(setstate, sizeof(setstate), "state_dir=%s/state", cwd);
+	char *abs_sets[] = {setroot, setstate};
+	struct config *a = config_load("conf/pubmirror.conf", NULL, 0, err, sizeof(err));
+	struct config *b = config_load(NULL, abs_sets, 2, err, sizeof(err));
 	CHECK("sample loads", a != NULL);
 	CHECK("sample equals defaults", a && b && memcmp(a, b, sizeof(*a)) == 0);
 	/* Every key appears once, uncommented. */
@@ -737,6 +790,7 @@ int main(int argc, char **argv)
 	test_prefixes();
 	test_netmap();
 	test_sample();
+	test_beside();
 	test_reference_and_man();
 	test_publish();
 	unlink(conf_path);
