@@ -6,8 +6,11 @@ rc=0
 bad() { echo "lint: $*"; rc=1; }
 for f in daemon/*.c daemon/*.h; do
 	b=$(basename "$f")
-	case "$b" in tls*|hash.c) ;; *)
-		grep -q '#include <openssl/' "$f" && bad "$f includes OpenSSL (only tls*.c, hash.c may)";;
+	case "$b" in tls*|hash.c|acme*) ;; *)
+		grep -q '#include <openssl/' "$f" && bad "$f includes OpenSSL (only tls*.c, hash.c, acme*.c may)";;
+	esac
+	case "$b" in acme*) ;; *)
+		grep -Eq '#include <(curl/|json-c/)' "$f" && bad "$f includes libcurl or json-c (only acme*.c may)";;
 	esac
 	case "$b" in http*|auth.c) ;; *)
 		grep -q '#include <microhttpd.h>' "$f" && bad "$f includes microhttpd.h (only http*.c, auth.c may)";;
@@ -21,7 +24,7 @@ for f in daemon/*.c daemon/*.h; do
 	case "$b" in net.c) ;; *)
 		grep -Eq '[^_a-z]socket\(' "$f" && bad "$f creates sockets (only net.c may)";;
 	esac
-	case "$b" in file.c|tls.c|log.c|config.c|auth.c|main.c|sandbox.c) ;; *)
+	case "$b" in file.c|tls.c|log.c|config.c|auth.c|main.c|sandbox.c|acme.c) ;; *)
 		grep -Eq '[^_a-z](open|openat|openat2|fopen)\(' "$f" && bad "$f opens files (only file.c opens served files)";;
 	esac
 	grep -En '[^_a-z](strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|system|popen|glob|fnmatch)\(' "$f" \
