@@ -42,11 +42,11 @@
 #define ACME_BODY_MAX (1024 * 1024) /* a response body (certificate chain) */
 #define ACME_URL_MAX 2048
 #define ACME_NONCE_MAX 256
-#define ACME_DOMAINS_MAX 100        /* names in one certificate (as Let's Encrypt) */
-#define ACME_POLL_MAX 60            /* polls of an authorization or order, 1 s apart */
+#define ACME_DOMAINS_MAX 100 /* names in one certificate (as Let's Encrypt) */
+#define ACME_POLL_MAX 60     /* polls of an authorization or order, 1 s apart */
 #define ACME_BADNONCE_RETRIES 5
-#define ACME_HTTP_TIMEOUT 30L       /* seconds per request */
-#define ACME_SLEEP_MAX 3600         /* re-check at least hourly */
+#define ACME_HTTP_TIMEOUT 30L /* seconds per request */
+#define ACME_SLEEP_MAX 3600   /* re-check at least hourly */
 
 static pthread_mutex_t acme_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -131,8 +131,7 @@ static size_t acme_body_cb(char *p, size_t sz, size_t nm, void *arg)
 }
 
 /* Copy a header's value (trimmed) when line is "name: value". */
-static void acme_header_value(const char *line, size_t n, const char *name, char *out,
-			      size_t outsz)
+static void acme_header_value(const char *line, size_t n, const char *name, char *out, size_t outsz)
 {
 	size_t k = strlen(name);
 	if (n <= k + 1 || strncasecmp(line, name, k) != 0 || line[k] != ':')
@@ -168,7 +167,7 @@ static void acme_resp_free(struct acme_resp *r)
 
 /* GET (body NULL, head 0), HEAD (head 1) or POST body as application/jose+json. */
 static int acme_http(struct acme *a, const char *url, const char *body, int head,
-		     struct acme_resp *r, char *err, size_t errsz)
+                     struct acme_resp *r, char *err, size_t errsz)
 {
 	memset(r, 0, sizeof(*r));
 	CURL *h = curl_easy_init();
@@ -252,7 +251,7 @@ static void acme_problem(const struct acme_resp *r, const char *what, char *err,
 	json_object *o = acme_json(r);
 	const char *type = acme_str(o, "type"), *detail = acme_str(o, "detail");
 	snprintf(err, errsz, "%s: HTTP %ld%s%s%s%s", what, r->status, type ? " " : "",
-		 type ? type : "", detail ? ": " : "", detail ? detail : "");
+	         type ? type : "", detail ? ": " : "", detail ? detail : "");
 	json_object_put(o);
 }
 
@@ -310,8 +309,8 @@ static char *acme_jws(struct acme *a, const char *url, json_object *payload, int
 	else
 		json_object_object_add(prot, "kid", json_object_new_string(a->kid));
 	const char *ps = json_object_to_json_string_ext(prot, ACME_JSON_FLAGS);
-	const char *pl = payload != NULL ? json_object_to_json_string_ext(payload, ACME_JSON_FLAGS)
-					 : "";
+	const char *pl =
+	    payload != NULL ? json_object_to_json_string_ext(payload, ACME_JSON_FLAGS) : "";
 	ph = acme_b64url_dup(ps, strlen(ps));
 	pp = acme_b64url_dup(pl, strlen(pl));
 	if (ph == NULL || pp == NULL)
@@ -340,7 +339,7 @@ out:
 /* POST a JWS to url; retries a badNonce rejection with the fresh nonce the
  * CA sent.  Success is any 2xx; otherwise err holds the CA's problem. */
 static int acme_post(struct acme *a, const char *url, json_object *payload, int use_jwk,
-		     struct acme_resp *r, const char *what, char *err, size_t errsz)
+                     struct acme_resp *r, const char *what, char *err, size_t errsz)
 {
 	for (int i = 0; i <= ACME_BADNONCE_RETRIES; i++) {
 		if (a->nonce[0] == '\0') {
@@ -367,7 +366,8 @@ static int acme_post(struct acme *a, const char *url, json_object *payload, int 
 			return 0;
 		json_object *o = acme_json(r);
 		const char *type = acme_str(o, "type");
-		int bad_nonce = type != NULL && strcmp(type, "urn:ietf:params:acme:error:badNonce") == 0;
+		int bad_nonce =
+		    type != NULL && strcmp(type, "urn:ietf:params:acme:error:badNonce") == 0;
 		json_object_put(o);
 		if (!bad_nonce)
 			break;
@@ -478,11 +478,11 @@ static int acme_directory(struct acme *a, char *err, size_t errsz)
 		return -1;
 	json_object *o = acme_json(&r);
 	const char *nn = acme_str(o, "newNonce"), *na = acme_str(o, "newAccount"),
-		   *no = acme_str(o, "newOrder");
+	           *no = acme_str(o, "newOrder");
 	int rc = -1;
 	if (r.status != 200 || nn == NULL || na == NULL || no == NULL) {
 		snprintf(err, errsz, "%s: HTTP %ld, not an ACME directory", a->c->acme_directory,
-			 r.status);
+		         r.status);
 	} else {
 		snprintf(a->new_nonce, sizeof(a->new_nonce), "%s", nn);
 		snprintf(a->new_account, sizeof(a->new_account), "%s", na);
@@ -522,7 +522,7 @@ static int acme_account(struct acme *a, char *err, size_t errsz)
 
 /* POST-as-GET url and parse the object. */
 static json_object *acme_fetch(struct acme *a, const char *url, const char *what, char *err,
-			       size_t errsz)
+                               size_t errsz)
 {
 	struct acme_resp r;
 	if (acme_post(a, url, NULL, 0, &r, what, err, errsz) != 0)
@@ -536,7 +536,7 @@ static json_object *acme_fetch(struct acme *a, const char *url, const char *what
 
 /* Poll url until its status leaves the pending/processing states. */
 static json_object *acme_poll(struct acme *a, const char *url, const char *what, char *err,
-			      size_t errsz)
+                              size_t errsz)
 {
 	for (int i = 0; i < ACME_POLL_MAX; i++) {
 		json_object *o = acme_fetch(a, url, what, err, errsz);
@@ -597,7 +597,7 @@ static int acme_authorize(struct acme *a, const char *url, char *err, size_t err
 		    json_object_object_get_ex(e, "error", &er))
 			why = acme_str(er, "detail");
 		snprintf(err, errsz, "authorization %s: %s%s%s", url, st ? st : "no status",
-			 why ? ": " : "", why ? why : "");
+		         why ? ": " : "", why ? why : "");
 	} else if (res != NULL) {
 		rc = 0;
 	}
@@ -630,7 +630,7 @@ static char *acme_csr(const struct config *c, EVP_PKEY *k)
 			first[n] = '\0';
 		}
 		int w = snprintf(san + used, sizeof(san) - used, "%sDNS:%.*s", used ? "," : "",
-				 (int)n, p);
+		                 (int)n, p);
 		if (w < 0 || (size_t)w >= sizeof(san) - used)
 			goto out;
 		used += (size_t)w;
@@ -639,8 +639,8 @@ static char *acme_csr(const struct config *c, EVP_PKEY *k)
 	if (q == NULL || exts == NULL || first[0] == '\0')
 		goto out;
 	X509_NAME *nm = X509_REQ_get_subject_name(q);
-	if (X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)first, -1,
-				       -1, 0) != 1)
+	if (X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)first, -1, -1,
+	                               0) != 1)
 		goto out;
 	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
 	if (ext == NULL)
@@ -795,7 +795,7 @@ static long acme_renew_in(const struct config *c)
 	int d1 = 0, s1 = 0, d2 = 0, s2 = 0;
 	/* from notBefore to now, and from now to notAfter */
 	int ok = ASN1_TIME_diff(&d1, &s1, X509_get0_notBefore(x), NULL) == 1 &&
-		 ASN1_TIME_diff(&d2, &s2, NULL, X509_get0_notAfter(x)) == 1;
+	         ASN1_TIME_diff(&d2, &s2, NULL, X509_get0_notAfter(x)) == 1;
 	X509_free(x);
 	if (!ok)
 		return 0;
@@ -823,14 +823,14 @@ static void *acme_main(void *arg)
 			continue;
 		}
 		log_info("acme: requesting a certificate for %s from %s", a->c->acme_domains,
-			 a->c->acme_directory);
+		         a->c->acme_directory);
 		if (acme_issue(a, err, sizeof(err)) == 0) {
 			log_info("acme: new certificate installed for %s", a->c->acme_domains);
 			kill(a->notify, SIGUSR2);
 		} else {
 			ERR_clear_error();
 			log_err("acme: %s; the certificate in force stays; next attempt in %u s",
-				err, a->c->acme_retry);
+			        err, a->c->acme_retry);
 			sleep(a->c->acme_retry);
 		}
 	}

@@ -42,7 +42,7 @@ struct ps_reply {
 
 static int ps_fd = -1; /* the serving process's end */
 static int privsep_pair_source(int may_generate, int fds[2], char *cert, char *key, size_t sz,
-			       char *err, size_t errsz);
+                               char *err, size_t errsz);
 static pthread_mutex_t ps_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- the helper ---- */
@@ -85,7 +85,7 @@ static void ps_pair(int s, const char *conf, char *const *sets, int nsets, int g
 	if (c != NULL) {
 		acme_lock();
 		r->status = tls_open_pair(c, gen, fds, r->cert, r->key, sizeof(r->cert), r->text,
-					  sizeof(r->text));
+		                          sizeof(r->text));
 		acme_unlock();
 		config_free(c);
 	}
@@ -186,7 +186,7 @@ static int ps_call(char op, int gen, struct ps_reply *r, int fds[2], char *err, 
 		;
 	if (k <= 0) {
 		snprintf(err, errsz, "privileged helper: no answer within %d s",
-			 PS_TIMEOUT_MS / 1000);
+		         PS_TIMEOUT_MS / 1000);
 		goto out;
 	}
 	union {
@@ -205,8 +205,8 @@ static int ps_call(char op, int gen, struct ps_reply *r, int fds[2], char *err, 
 	while ((n = recvmsg(ps_fd, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
 		;
 	if (n != (ssize_t)sizeof(*r)) {
-		snprintf(err, errsz, "privileged helper: %s", n < 0 ? strerror(errno)
-								  : "gone or a short reply");
+		snprintf(err, errsz, "privileged helper: %s",
+		         n < 0 ? strerror(errno) : "gone or a short reply");
 		goto out;
 	}
 	int got = 0, tmp[2] = {-1, -1};
@@ -239,7 +239,7 @@ out:
 }
 
 static int privsep_pair_source(int may_generate, int fds[2], char *cert, char *key, size_t sz,
-			       char *err, size_t errsz)
+                               char *err, size_t errsz)
 {
 	struct ps_reply *r = calloc(1, sizeof(*r));
 	int rc = -1;
