@@ -83,7 +83,19 @@ static const struct conf_key conf_keys[] = {
 	{"auth_paths", CT_PREFIXES, FIELD(auth_paths), "", 0, 0, NULL, CK_NONE, NULL,
 	 "Comma-separated path prefixes that need a login (/: the whole site); needs auth_file."},
 	{"acme_webroot", CT_PATH, FIELD(acme_webroot), "", 0, 0, NULL, CK_NONE, NULL,
-	 "Directory served at /.well-known/acme-challenge/ over plain HTTP; empty: none."},
+	 "certbot's -w directory: <dir>/.well-known/acme-challenge/<token> served over HTTP."},
+	{"acme_directory", CT_STRING, FIELD(acme_directory), "", 0, 0, NULL, CK_NONE, "ACME",
+	 "Built-in ACME: the CA's directory URL (https://); empty: off."},
+	{"acme_domains", CT_STRING, FIELD(acme_domains), "", 0, 0, NULL, CK_NONE, NULL,
+	 "Built-in ACME: comma-separated DNS names of the certificate (HTTP-01 on http_listen)."},
+	{"acme_email", CT_STRING, FIELD(acme_email), "", 0, 0, NULL, CK_NONE, NULL,
+	 "Built-in ACME: contact address given to the CA; empty: none."},
+	{"acme_ca_file", CT_PATH, FIELD(acme_ca_file), "", 0, 0, NULL, CK_NONE, NULL,
+	 "Built-in ACME: PEM CA file trusted for the ACME server; empty: the system's CAs."},
+	{"acme_renew_max_age", CT_SECONDS, FIELD(acme_renew_max_age), "0", 0, 315360000ull, NULL,
+	 CK_NONE, NULL, "Built-in ACME: renew at this age even before 2/3 of the lifetime; 0: at 2/3."},
+	{"acme_retry", CT_SECONDS, FIELD(acme_retry), "600", 1, 86400, NULL, CK_NONE, NULL,
+	 "Built-in ACME: seconds between attempts while the CA fails (the old certificate stays)."},
 	{"error_log", CT_PATH, FIELD(error_log), "", 0, 0, NULL, CK_NONE, "Logs",
 	 "Error log file; empty: stderr in the foreground (-f), syslog otherwise."},
 	{"access_log", CT_PATH, FIELD(access_log), "", 0, 0, NULL, CK_NONE, NULL,
@@ -1234,6 +1246,21 @@ static int cross_check(const struct config *c, const struct conf_origin *orig, c
 			 unset);
 		say_at(err, errsz, origin_of(orig, set), set, why);
 		return -1;
+	}
+	if (c->acme_directory[0] != '\0') {
+		const char *why = NULL;
+		if (strncmp(c->acme_directory, "https://", 8) != 0)
+			why = "must be an https:// URL";
+		else if (c->acme_domains[0] == '\0')
+			why = "needs acme_domains (the names of the certificate)";
+		else if (c->tls_cert[0] != '\0')
+			why = "and tls_cert/tls_key are exclusive; unset one or the other";
+		else if (c->http_listen.n == 0)
+			why = "needs http_listen (HTTP-01 challenges arrive on port 80)";
+		if (why != NULL) {
+			say_at(err, errsz, origin_of(orig, "acme_directory"), "acme_directory", why);
+			return -1;
+		}
 	}
 	if (c->auth_paths.n > 0 && c->auth_file[0] == '\0') {
 		say_at(err, errsz, origin_of(orig, "auth_paths"), "auth_paths",

@@ -59,6 +59,14 @@ struct config {
 	char json_log[PM_PATH_MAX];    /* "" = none; JSON lines of both protocols */
 	char user[64];                 /* drop to this user when root */
 
+	/* built-in ACME (acme.c); "" acme_directory = off */
+	char acme_directory[512];      /* https URL of the CA's directory */
+	char acme_domains[1024];       /* comma-separated DNS names */
+	char acme_email[256];          /* "" = no contact */
+	char acme_ca_file[PM_PATH_MAX];/* extra CA for the ACME server; "" = system */
+	unsigned acme_renew_max_age;   /* seconds; 0 = renew at 2/3 of lifetime only */
+	unsigned acme_retry;           /* seconds between failed attempts */
+
 	/* listeners */
 	struct config_addrs ftp_listen;
 	struct config_addrs ftps_listen;

@@ -70,6 +70,7 @@ static pthread_t reaper;
 static pthread_cond_t reaper_cv = PTHREAD_COND_INITIALIZER;
 static int reaper_on;
 static int acme_fd = -1;
+static char acme_thumbprint[64]; /* built-in ACME; set before http_start */
 static struct proxy_accept *proxies[HTTP_DAEMONS_MAX];
 
 /* ---------- small helpers ---------- */
@@ -276,14 +277,29 @@ static enum MHD_Result serve_acme(struct MHD_Connection *c, struct http_req *r,
 {
 	size_t n = strlen(token);
 	/* SECURITY: RFC 8555 tokens are base64url; nothing else is looked up. */
-	if (acme_fd < 0 || n == 0 || n > PM_NAME_MAX ||
+	if ((acme_fd < 0 && acme_thumbprint[0] == '\0') || n == 0 || n > PM_NAME_MAX ||
 	    strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != n)
 		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
 	struct stat st;
-	int fd = file_open(acme_fd, token, FILE_REG, &st);
-	if (fd < 0)
-		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
-	return http_serve_fd(c, r, fd, &st, token, cfg);
+	char rel[PM_NAME_MAX + 64];
+	int fd = -1;
+	if (acme_fd >= 0) {
+		/* certbot --webroot -w DIR writes DIR/.well-known/acme-challenge/T;
+		 * a directory holding the tokens themselves works too. */
+		snprintf(rel, sizeof(rel), ".well-known/acme-challenge/%s", token);
+		fd = file_open(acme_fd, rel, FILE_REG, &st);
+		if (fd < 0)
+			fd = file_open(acme_fd, token, FILE_REG, &st);
+	}
+	if (fd >= 0)
+		return http_serve_fd(c, r, fd, &st, token, cfg);
+	if (acme_thumbprint[0] != '\0') {
+		/* Built-in ACME: the key authorization (RFC 8555 8.1) is the
+		 * token and the account key's thumbprint, public by design. */
+		snprintf(rel, sizeof(rel), "%s.%s", token, acme_thumbprint);
+		return http_error(c, r, MHD_HTTP_OK, rel);
+	}
+	return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
 }
 
 /* ---------- Basic auth ---------- */
@@ -995,6 +1011,11 @@ fail:
 		hd_free(&daemons[i]);
 	ndaemons = 0;
 	return -1;
+}
+
+void http_set_acme_thumbprint(const char *tp)
+{
+	snprintf(acme_thumbprint, sizeof(acme_thumbprint), "%s", tp);
 }
 
 void http_reload(void)

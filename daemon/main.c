@@ -7,6 +7,7 @@
  * the main thread only waits for signals:
  *   HUP   reload config, certificate, auth file; rescan the index
  *   USR1  reopen log files (logrotate)
+ *   USR2  reload the certificate only (the ACME client's signal)
  *   TERM  stop accepting, drain transfers up to drain_timeout, exit
  *   INT   the same with a short drain (Ctrl-C in the foreground)
  */
@@ -33,6 +34,7 @@
 #include "lslr.h"
 #include "metrics.h"
 #include "net.h"
+#include "privsep.h"
 #include "sandbox.h"
 #include "sums.h"
 #include "tls.h"
@@ -372,6 +374,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
 	sigaddset(&sigs, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -394,6 +397,13 @@ int main(int argc, char **argv)
 	}
 	limiter_set_global(lim);
 
+	/* SECURITY: the certificate and key are opened by a helper that keeps
+	 * the privileges this process gives up (privsep.h), so that a reload
+	 * can still read root-only files such as certbot's. */
+	if (privsep_start(o.conf, o.sets, o.nsets, err, sizeof(err)) != 0) {
+		log_err("privileged helper: %s", err);
+		return 1;
+	}
 	if (tls_init(cfg, err, sizeof(err)) != 0) {
 		log_err("TLS: %s", err);
 		return 1;
@@ -423,6 +433,14 @@ int main(int argc, char **argv)
 	if (sandbox_enter(cfg, err, sizeof(err)) != 0) {
 		log_err("sandbox: %s", err);
 		return 1;
+	}
+	if (cfg->acme_directory[0] != '\0') {
+		char tp[128];
+		if (privsep_acme_thumbprint(tp, sizeof(tp), err, sizeof(err)) != 0) {
+			log_err("acme: %s", err);
+			return 1;
+		}
+		http_set_acme_thumbprint(tp);
 	}
 	if ((fl.nplain + fl.nimplicit > 0 && ftp_start(&fl) != 0) ||
 	    (hl.nhttps + hl.nhttp > 0 && http_start(&hl) != 0)) {
@@ -456,6 +474,13 @@ int main(int argc, char **argv)
 				log_info("log files reopened");
 			else
 				log_err("some log files could not be reopened; the old ones stay");
+			break;
+		case SIGUSR2:
+			if (tls_reload(config_get(), err, sizeof(err)) != 0)
+				log_err("certificate reload failed, the old certificate stays: %s",
+					err);
+			else
+				http_reload();
 			break;
 		case SIGINT:
 			drain = MAIN_INT_DRAIN;

@@ -74,6 +74,7 @@ static pthread_mutex_t tls_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct tls_state tls_cur;
 static unsigned tls_gen;
 static void (*tls_hook)(void *ssl_ctx);
+static tls_pair_source *tls_source; /* set once, before threads */
 
 /* ---- helpers ---- */
 
@@ -96,19 +97,16 @@ static void tls_wipe_free(char *p, size_t n)
 	free(p);
 }
 
-/* Read a whole PEM file (bounded) into a NUL-terminated buffer.  With
- * is_key, refuse files other users may read or write.  Returns the buffer
- * (caller frees; wipe it for keys) or NULL with err. */
-static char *tls_read_file(const char *path, int is_key, size_t *lenp, char *err, size_t errsz)
+/* Read a whole PEM file (bounded) from fd, which it closes, into a
+ * NUL-terminated buffer; path names it in messages.  With is_key, refuse
+ * files other users may read or write.  Returns the buffer (caller frees;
+ * wipe it for keys) or NULL with err. */
+static char *tls_read_fd(int fd, const char *path, int is_key, size_t *lenp, char *err,
+			 size_t errsz)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
 	if (fstat(fd, &st) != 0) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		goto fail;
@@ -383,9 +381,7 @@ static int tls_add_ext(X509 *x, int nid, const char *value)
 	return ok == 1 ? 0 : -1;
 }
 
-/* Write data to path atomically: a new file (O_EXCL) beside it with mode,
- * fsync, rename over path. */
-static int tls_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+int tls_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			    char *err, size_t errsz)
 {
 	char tmp[PM_PATH_MAX + 16];
@@ -564,6 +560,11 @@ static int tls_paths(const struct config *c, char *cert, char *key, size_t sz, i
 		return 0;
 	}
 	const char *dir = c->state_dir[0] != '\0' ? c->state_dir : ".";
+	/* Built-in ACME: its pair once issued, the generated one until then. */
+	struct stat ast;
+	if (c->acme_directory[0] != '\0' && tls_acme_paths(c, cert, key, sz) == 0 &&
+	    stat(cert, &ast) == 0 && stat(key, &ast) == 0)
+		return 0;
 	if (snprintf(cert, sz, "%s/cert.pem", dir) >= (int)sz ||
 	    snprintf(key, sz, "%s/key.pem", dir) >= (int)sz) {
 		snprintf(err, errsz, "%s: path too long", dir);
@@ -600,19 +601,58 @@ static int tls_paths(const struct config *c, char *cert, char *key, size_t sz, i
 	return tls_generate(cert, key, err, errsz);
 }
 
+int tls_acme_paths(const struct config *c, char *cert, char *key, size_t sz)
+{
+	const char *dir = c->state_dir[0] != '\0' ? c->state_dir : ".";
+	if (snprintf(cert, sz, "%s/acme/cert.pem", dir) >= (int)sz ||
+	    snprintf(key, sz, "%s/acme/key.pem", dir) >= (int)sz)
+		return -1;
+	return 0;
+}
+
+int tls_open_pair(const struct config *c, int may_generate, int fds[2], char *cert, char *key,
+		  size_t sz, char *err, size_t errsz)
+{
+	if (tls_paths(c, cert, key, sz, may_generate, err, errsz) != 0)
+		return -1;
+	fds[0] = open(cert, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fds[0] < 0) {
+		snprintf(err, errsz, "%s: %s", cert, strerror(errno));
+		return -1;
+	}
+	fds[1] = open(key, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fds[1] < 0) {
+		snprintf(err, errsz, "%s: %s", key, strerror(errno));
+		close(fds[0]);
+		return -1;
+	}
+	return 0;
+}
+
+void tls_set_pair_source(tls_pair_source *src)
+{
+	tls_source = src;
+}
+
 /* Build a complete new state from c's files. */
 static int tls_build(const struct config *c, int may_generate, struct tls_state *st,
 		     X509 **leafp, char *err, size_t errsz)
 {
 	char cert[PM_PATH_MAX + 16], key[PM_PATH_MAX + 16];
 	size_t clen = 0;
+	int fds[2];
 	memset(st, 0, sizeof(*st));
-	if (tls_paths(c, cert, key, sizeof(cert), may_generate, err, errsz) != 0)
+	int r = tls_source != NULL
+			? tls_source(may_generate, fds, cert, key, sizeof(cert), err, errsz)
+			: tls_open_pair(c, may_generate, fds, cert, key, sizeof(cert), err, errsz);
+	if (r != 0)
 		return -1;
-	st->cert_pem = tls_read_file(cert, 0, &clen, err, errsz);
-	if (st->cert_pem == NULL)
+	st->cert_pem = tls_read_fd(fds[0], cert, 0, &clen, err, errsz);
+	if (st->cert_pem == NULL) {
+		close(fds[1]);
 		goto fail;
-	st->key_pem = tls_read_file(key, 1, &st->key_len, err, errsz);
+	}
+	st->key_pem = tls_read_fd(fds[1], key, 1, &st->key_len, err, errsz);
 	if (st->key_pem == NULL)
 		goto fail;
 	st->ctx = tls_ctx_policy(err, errsz);

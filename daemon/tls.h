@@ -9,6 +9,7 @@
 #define PUBMIRROR_TLS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct config;
 
@@ -44,6 +45,28 @@ void tls_ctx_release(void *ctx);
  * before it is published.  It runs under tls's lock: it must not call
  * tls_* functions.  Set it before serving (NULL removes it). */
 void tls_set_ctx_hook(void (*hook)(void *ssl_ctx));
+
+/* Resolve the certificate and key in force for c (the configured pair;
+ * the built-in ACME pair once issued; else the generated pair in
+ * state_dir, generated when may_generate and missing) and open both:
+ * fds[0] certificate, fds[1] key, paths copied into cert/key (sz bytes
+ * each).  Needs the privileges to read them.  0, or -1 (err). */
+int tls_open_pair(const struct config *c, int may_generate, int fds[2], char *cert, char *key,
+		  size_t sz, char *err, size_t errsz);
+/* Where built-in ACME keeps its pair: state_dir/acme/{cert,key}.pem.  0/-1. */
+int tls_acme_paths(const struct config *c, char *cert, char *key, size_t sz);
+/* Who opens the pair for tls_init/tls_reload: by default tls_open_pair in
+ * this process; after a privilege drop, a privileged helper (privsep.h)
+ * that answers with descriptors.  Same contract as tls_open_pair (the
+ * helper re-reads the configuration itself).  Set before serving. */
+typedef int tls_pair_source(int may_generate, int fds[2], char *cert, char *key, size_t sz,
+			    char *err, size_t errsz);
+void tls_set_pair_source(tls_pair_source *src);
+
+/* Write data to path atomically: a new file (O_EXCL, 0600 from the
+ * start) beside it, fchmod mode, fsync, rename over path.  0 or -1 (err). */
+int tls_write_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
+		     size_t errsz);
 
 /* Generate a self-signed pair into cert_path/key_path (used by tls_init
  * and by tests/benchmarks).  0 or -1 (err). */
