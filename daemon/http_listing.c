@@ -308,6 +308,10 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 			MHD_add_response_header(resp, "Content-Encoding", "gzip");
 	}
 	MHD_add_response_header(resp, "Vary", "Accept-Encoding, Accept");
+	/* Search engines need not index listings; mirror tools must still
+	 * follow them (wget obeys a robots meta "nofollow" in the page, not
+	 * this header), so the page itself carries no robots meta. */
+	MHD_add_response_header(resp, "X-Robots-Tag", "noindex");
 	MHD_add_response_header(resp, "ETag", etag);
 	MHD_add_response_header(resp, "Cache-Control", anon ? "no-cache" : "private, no-cache");
 	/* SECURITY: the page runs no inline code; only our own CSS/JS/icons. */
