@@ -38,6 +38,7 @@
 #include "http_util.h"
 #include "log.h"
 #include "lslr.h"
+#include "metalink.h"
 #include "metrics.h"
 #include "proxy_accept.h"
 #include "net.h"
@@ -383,6 +384,24 @@ static enum MHD_Result over_limit(struct MHD_Connection *c, struct http_req *r,
 	return http_queue(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, resp, strlen(msg));
 }
 
+/* rel names "<file>.meta4" that the tree does not hold, for a regular
+ * file <file> there: 1, rel cut back to the file's path and *e set.
+ * (Its visibility was decided on rel: a protected prefix covers both.) */
+static int meta4_target(const struct index *ix, char *rel, const struct index_entry **e)
+{
+	size_t n = strlen(rel), sl = strlen(METALINK_SUFFIX);
+	if (n <= sl || strcmp(rel + n - sl, METALINK_SUFFIX) != 0 || rel[n - sl - 1] == '/')
+		return 0;
+	rel[n - sl] = '\0';
+	const struct index_entry *f = index_lookup(ix, rel);
+	if (f == NULL || f->type != INDEX_FILE) {
+		rel[n - sl] = '.';
+		return 0;
+	}
+	*e = f;
+	return 1;
+}
+
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, const char *url)
 {
 	const struct config *cfg = config_get();
@@ -454,8 +473,13 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 		if (e == NULL && !slash && lslr_is_virtual(ix, rel) && (vfd = lslr_open(&vst)) >= 0) {
 			r->file = 1;
 			ret = http_serve_fd(c, r, vfd, &vst, LSLR_NAME, cfg);
+		} else if (e == NULL && !slash && meta4_target(ix, rel, &e)) {
+			ret = http_serve_meta4(c, r, ix, e, rel, cfg);
 		} else if (e == NULL || e->type != INDEX_FILE || slash) {
 			ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
+		} else if (metalink_accepted(http_hdr(c, "Accept")) &&
+			   http_hdr(c, "Range") == NULL) {
+			ret = http_serve_meta4(c, r, ix, e, rel, cfg);
 		} else {
 			r->file = 1;
 			ret = http_serve_file(c, r, ix, ix->rootfd, rel, cfg);

@@ -59,6 +59,11 @@ enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, 
 enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
 			   const char *text);
 
+/* http_meta4.c: the Metalink 4 document of the regular file e at rel. */
+enum MHD_Result http_serve_meta4(struct MHD_Connection *c, struct http_req *r,
+				 const struct index *ix, const struct index_entry *e,
+				 const char *rel, const struct config *cfg);
+
 /* http_file.c: serve the regular file rel (already looked up) of ix. */
 enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
 				const struct index *ix, int dirfd, const char *rel,

@@ -25,6 +25,7 @@
 #include "http_util.h"
 #include "listing.h"
 #include "path.h"
+#include "sums.h"
 
 #define LCACHE_SLOTS 64
 #define LCACHE_BYTES (128u * 1024 * 1024) /* all cached listings together */
@@ -239,8 +240,11 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 		lgen = lb ? lb->generation + 1 : 0;
 		lslr_release(lb);
 	}
-	int n = snprintf(key, sizeof(key), "%c%s%c%" PRIu64 ":%s", json ? 'j' : 'h', sort,
-			 anon ? 'a' : 'u', lgen, d->path);
+	/* Pages show the digests the hasher has computed: a finished pass
+	 * makes a new page. */
+	uint64_t sgen = sums_done_gen();
+	int n = snprintf(key, sizeof(key), "%c%s%c%" PRIu64 ".%" PRIu64 ":%s", json ? 'j' : 'h',
+			 sort, anon ? 'a' : 'u', lgen, sgen, d->path);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 path too long\n");
 
