@@ -24,6 +24,7 @@
 #include "lslr.h"
 #include "http_util.h"
 #include "listing.h"
+#include "markdown.h"
 #include "path.h"
 #include "sums.h"
 
@@ -158,13 +159,14 @@ static int hide_protected(const char *rel, void *arg)
 	return auth_path_protected(h->cfg, rel);
 }
 
-/* Read the directory's README (if any) into out, bounded. */
-static void read_readme(const struct index *ix, const struct index_dir *d, struct buf *out,
-			int (*hidden)(const char *, void *), void *harg)
+/* Read the first of names[0..nn) that directory d holds (and the client
+ * may see) into out, bounded.  The index of the name read, or -1. */
+static int read_note(const struct index *ix, const struct index_dir *d, struct buf *out,
+		     int (*hidden)(const char *, void *), void *harg,
+		     const char *const *names, size_t nn)
 {
-	static const char *const names[] = {"README", "README.txt", "README.md"};
 	char rel[PM_PATH_MAX];
-	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+	for (size_t k = 0; k < nn; k++) {
 		int found = 0;
 		for (uint32_t i = 0; i < d->count; i++) {
 			const struct index_entry *e = &ix->entries[d->first + i];
@@ -190,12 +192,40 @@ static void read_readme(const struct index *ix, const struct index_dir *d, struc
 				out->len = (size_t)got;
 				out->data[out->len] = '\0';
 				if ((uint64_t)st.st_size > README_MAX)
-					buf_printf(out, "\n[README shortened to its first %d bytes]\n",
-						   README_MAX);
+					buf_printf(out, "\n[%s shortened to its first %d bytes]\n",
+						   names[k], README_MAX);
 			}
 		}
 		close(fd);
-		return;
+		return (int)k;
+	}
+	return -1;
+}
+
+/* The page's notes: HEADER.md (rendered) above the table; README.md
+ * (rendered), else README or README.txt (text) below it.  The buffers
+ * hold what notes points into. */
+static void read_notes(const struct index *ix, const struct index_dir *d,
+		       int (*hidden)(const char *, void *), void *harg, struct buf *hdr,
+		       struct buf *readme, struct buf *tmp, struct listing_notes *nt)
+{
+	static const char *const hnames[] = {"HEADER.md"};
+	static const char *const rnames[] = {"README.md", "README", "README.txt"};
+
+	memset(nt, 0, sizeof(*nt));
+	if (read_note(ix, d, tmp, hidden, harg, hnames, 1) == 0 &&
+	    markdown_render(hdr, tmp->data, tmp->len) == 0) {
+		nt->header_html = hdr->data;
+		nt->header_len = hdr->len;
+	}
+	buf_reset(tmp);
+	int k = read_note(ix, d, tmp, hidden, harg, rnames, 3);
+	if (k == 0 && markdown_render(readme, tmp->data, tmp->len) == 0) {
+		nt->readme_html = readme->data;
+		nt->readme_html_len = readme->len;
+	} else if (k > 0) {
+		nt->readme_text = tmp->data;
+		nt->readme_text_len = tmp->len;
 	}
 }
 
@@ -262,12 +292,16 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 		if (json) {
 			rc = listing_json(&e->raw, ix, d, hidden, &hc);
 		} else {
-			struct buf readme;
-			buf_init(&readme, README_MAX + 128);
-			read_readme(ix, d, &readme, hidden, &hc);
-			rc = listing_html(&e->raw, ix, d, urlpath, hidden, &hc, sort, readme.data,
-					  readme.len);
+			struct buf hdr, readme, tmp;
+			struct listing_notes nt;
+			buf_init(&hdr, 8 * README_MAX);
+			buf_init(&readme, 8 * README_MAX);
+			buf_init(&tmp, README_MAX + 128);
+			read_notes(ix, d, hidden, &hc, &hdr, &readme, &tmp, &nt);
+			rc = listing_html_page(&e->raw, ix, d, urlpath, hidden, &hc, sort, &nt);
+			buf_free(&hdr);
 			buf_free(&readme);
+			buf_free(&tmp);
 		}
 		if (rc != 0) {
 			lentry_unref(e);

@@ -250,6 +250,14 @@ int listing_html(struct buf *out, const struct index *ix, const struct index_dir
 		 const char *urlpath, int (*hidden)(const char *rel, void *arg), void *arg,
 		 const char *sort, const char *readme, size_t readmelen)
 {
+	struct listing_notes nt = {NULL, 0, NULL, 0, readme, readmelen};
+	return listing_html_page(out, ix, d, urlpath, hidden, arg, sort, &nt);
+}
+
+int listing_html_page(struct buf *out, const struct index *ix, const struct index_dir *d,
+		      const char *urlpath, int (*hidden)(const char *rel, void *arg), void *arg,
+		      const char *sort, const struct listing_notes *notes)
+{
 	uint32_t n = 0, ndirs = 0, nfiles = 0;
 	uint64_t bytes = 0;
 	char col;
@@ -315,7 +323,25 @@ int listing_html(struct buf *out, const struct index *ix, const struct index_dir
 						  "<td></td><td></td><td></td><td></td></tr>\n");
 			for (uint32_t i = 0; r == 0 && i < n; i++)
 				r = put_row(out, d, v[i], sd);
+		} else if (kl == 6 && memcmp(k, "header", 6) == 0) {
+			if (notes->header_html && notes->header_len) {
+				r = buf_puts(out, "<div class=\"pm-header pm-md\">\n");
+				if (r == 0)
+					r = buf_append(out, notes->header_html, notes->header_len);
+				if (r == 0)
+					r = buf_puts(out, "</div>\n");
+			}
+		} else if (kl == 6 && memcmp(k, "readme", 6) == 0 && notes->readme_html &&
+			   notes->readme_html_len) {
+			r = buf_puts(out, "<h2 class=\"pm-readme-title\">README</h2>\n"
+					  "<div class=\"pm-readme pm-md\">\n");
+			if (r == 0)
+				r = buf_append(out, notes->readme_html, notes->readme_html_len);
+			if (r == 0)
+				r = buf_puts(out, "</div>");
 		} else if (kl == 6 && memcmp(k, "readme", 6) == 0) {
+			const char *readme = notes->readme_text;
+			size_t readmelen = notes->readme_text_len;
 			if (readme && readmelen) {
 				r = buf_puts(out, "<h2 class=\"pm-readme-title\">README</h2>\n"
 						  "<pre class=\"pm-readme\">");
