@@ -312,7 +312,13 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 		lc_put(e);
 	}
 
-	int gz = e->gz.len > 0 && http_accepts_gzip(http_hdr(c, "Accept-Encoding"));
+	/* SECURITY (BREACH): an anonymous page holds no secret (no token, no
+	 * cookie, nothing a third party could not fetch itself), so its size
+	 * under gzip tells an attacker nothing.  A logged-in page lists names
+	 * that anonymous clients must not learn: it goes uncompressed, so
+	 * no length can be probed even where part of the page echoes the
+	 * request. */
+	int gz = anon && e->gz.len > 0 && http_accepts_gzip(http_hdr(c, "Accept-Encoding"));
 	/* The tag names the generation and a hash of the key (which holds the
 	 * client's path, so it is not copied into a header). */
 	uint64_t h = 1469598103934665603ull;
