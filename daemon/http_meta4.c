@@ -62,6 +62,10 @@ enum MHD_Result http_serve_meta4(struct MHD_Connection *c, struct http_req *r,
 	struct buf out;
 	enum MHD_Result ret;
 
+	/* SECURITY: the request was checked as "<file>.meta4"; a protected
+	 * prefix naming the file itself must cover its metalink too. */
+	if (cfg->auth_paths.n > 0 && auth_path_protected(cfg, rel) && !r->authed)
+		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
 	if (meta4_host(http_hdr(c, "Host"), host, sizeof(host), hostonly, sizeof(hostonly)) != 0)
 		return http_error(c, r, MHD_HTTP_BAD_REQUEST, "400 a valid Host header is needed\n");
 	/* The digest of the bytes served, else the publisher's SHA256SUMS. */

@@ -85,6 +85,13 @@ with pmtest.Daemon(start=False) as d:
     pmtest.check("anonymous listing gzip-compressed", "content-encoding: gzip" in h, h)
     p = d.curl("-u", "alice:s3cret alice", "-o", "-", path="/private/data.txt")
     pmtest.check_eq("body", b"members only\n", p.stdout)
+    # Metalink of a protected file: only with a login, and no FTP URL
+    # (anonymous FTP does not see protected paths)
+    pmtest.check_eq("anonymous .meta4 of a protected file: 401", "401",
+                    status(d, "/private/data.txt.meta4"))
+    m = d.curl("-u", "alice:s3cret alice", path="/private/data.txt.meta4").stdout.decode()
+    pmtest.check("logged-in .meta4: HTTPS URL, no FTP URL",
+                 "<size>13</size>" in m and "https://" in m and "ftp://" not in m, m)
 
     # Cached verification: many authenticated requests are fast.
     t0 = time.time()
