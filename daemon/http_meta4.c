@@ -38,8 +38,9 @@ static int meta4_host(const char *h, char *host, size_t hostsz, char *hostonly, 
 	}
 	if (n == 0 || n >= hosz)
 		return -1;
-	if (h[n] == ':' && (h[n + 1] == '\0' || strspn(h + n + 1, "0123456789") != strlen(h + n + 1) ||
-	                    strlen(h + n + 1) > 5))
+	if (h[n] == ':' &&
+	    (h[n + 1] == '\0' || strspn(h + n + 1, "0123456789") != strlen(h + n + 1) ||
+	     strlen(h + n + 1) > 5))
 		return -1;
 	if (h[n] != '\0' && h[n] != ':')
 		return -1;
@@ -67,7 +68,8 @@ enum MHD_Result http_serve_meta4(struct MHD_Connection *c, struct http_req *r,
 	if (cfg->auth_paths.n > 0 && auth_path_protected(cfg, rel) && !r->authed)
 		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
 	if (meta4_host(http_hdr(c, "Host"), host, sizeof(host), hostonly, sizeof(hostonly)) != 0)
-		return http_error(c, r, MHD_HTTP_BAD_REQUEST, "400 a valid Host header is needed\n");
+		return http_error(c, r, MHD_HTTP_BAD_REQUEST,
+		                  "400 a valid Host header is needed\n");
 	/* The digest of the bytes served, else the publisher's SHA256SUMS. */
 	const char *sha = NULL;
 	if (sums_cached_hex(rel, e->size, e->mtime, e->ino, hex) == 0) {

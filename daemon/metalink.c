@@ -33,8 +33,8 @@ int metalink_render(struct buf *out, const struct metalink_file *f, const char *
 	    buf_append_enc(out, f->name, strlen(f->name), BUF_ENC_HTML) != 0 ||
 	    buf_printf(out, "\">\n    <size>%" PRIu64 "</size>\n", f->size) != 0)
 		return -1;
-	if (f->sha256_hex && buf_printf(out, "    <hash type=\"sha-256\">%s</hash>\n",
-	                                f->sha256_hex) != 0)
+	if (f->sha256_hex &&
+	    buf_printf(out, "    <hash type=\"sha-256\">%s</hash>\n", f->sha256_hex) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (buf_printf(out, "    <url priority=\"%zu\">", i + 1) != 0 ||

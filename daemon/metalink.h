@@ -16,7 +16,7 @@
 #define METALINK_URLS_MAX 16 /* this node's URLs plus configured mirrors */
 
 struct metalink_file {
-	const char *name;       /* the file's own name (last component) */
+	const char *name; /* the file's own name (last component) */
 	uint64_t size;
 	int64_t mtime;          /* seconds since the epoch: <updated> */
 	const char *sha256_hex; /* 64 hex digits, or NULL when not known */

@@ -26,7 +26,8 @@ static void test_render(void)
 	CHECK("name escaped", strstr(b.data, "<file name=\"a&amp;&quot;&lt;b&gt;.iso\">"));
 	CHECK("size", strstr(b.data, "<size>42</size>"));
 	CHECK("no hash when unknown", strstr(b.data, "<hash") == NULL);
-	CHECK("url escaped", strstr(b.data, "<url priority=\"1\">https://h/x?a=1&amp;b=&lt;2&gt;</url>"));
+	CHECK("url escaped",
+	      strstr(b.data, "<url priority=\"1\">https://h/x?a=1&amp;b=&lt;2&gt;</url>"));
 	CHECK("updated", strstr(b.data, "<updated>1970-01-01T00:00:00Z</updated>"));
 	buf_reset(&b);
 	f.sha256_hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
