@@ -43,7 +43,7 @@ enum conf_type {
 };
 
 /* Extra rule for a text value, beyond length and control characters. */
-enum conf_check { CK_NONE, CK_USER, CK_BANNER };
+enum conf_check { CK_NONE, CK_USER, CK_BANNER, CK_URLS };
 
 struct conf_key {
 	const char *name;
@@ -141,6 +141,8 @@ static const struct conf_key conf_keys[] = {
 	 "HTTP worker threads."},
 	{"hsts_max_age", CT_SECONDS, FIELD(hsts_max_age), "15552000", 0, 315360000ull, NULL,
 	 CK_NONE, NULL, "Strict-Transport-Security max-age in seconds on HTTPS; 0: no header."},
+	{"mirrors", CT_STRING, FIELD(mirrors), "", 0, 0, NULL, CK_URLS, NULL,
+	 "Other mirrors' base URLs (https://, http://, ftp://), comma-separated, listed in .meta4."},
 	{"show_dotfiles", CT_BOOL, FIELD(show_dotfiles), "no", 0, 0, NULL, CK_NONE, "Access",
 	 "Serve and list names starting with a dot."},
 	{"max_clients", CT_UINT, FIELD(max_clients), "2000", 1, 1000000, NULL, CK_NONE, "Limits",
@@ -705,6 +707,13 @@ static int check_text(const struct conf_key *k, const char *v, char *err, size_t
 			    i + 1, c);
 			return -1;
 		}
+		/* SECURITY: mirror URLs go into Metalink XML: URL bytes only. */
+		if (k->check == CK_URLS &&
+		    (c > 0x7e || c == ' ' || c == '"' || c == '\'' || c == '<' || c == '>' ||
+		     c == '\\' || c == '`' || c == '{' || c == '}' || c == '|' || c == '^')) {
+			say(err, errsz, "byte %zu is not allowed in a URL", i + 1);
+			return -1;
+		}
 		if (k->check == CK_USER &&
 		    !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit((char)c) ||
 		      c == '_' || c == '-' || c == '.')) {
@@ -712,6 +721,21 @@ static int check_text(const struct conf_key *k, const char *v, char *err, size_t
 			say(err, errsz, "\"%s\" is not a user name (letters, digits, . _ -)",
 			    shown(sh, sizeof(sh), v));
 			return -1;
+		}
+	}
+	if (k->check == CK_URLS) {
+		for (const char *p = v; *p;) {
+			size_t l = strcspn(p, ",");
+			if (!(l > 8 && strncmp(p, "https://", 8) == 0) &&
+			    !(l > 7 && strncmp(p, "http://", 7) == 0) &&
+			    !(l > 6 && strncmp(p, "ftp://", 6) == 0)) {
+				say(err, errsz, "each mirror must be an https://, http:// or "
+				                "ftp:// URL (item at byte %zu)", (size_t)(p - v) + 1);
+				return -1;
+			}
+			p += l;
+			if (*p == ',')
+				p++;
 		}
 	}
 	return 0;

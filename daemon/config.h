@@ -89,6 +89,7 @@ struct config {
 	/* HTTP */
 	unsigned http_threads;
 	uint64_t hsts_max_age;         /* seconds; 0 = no header */
+	char mirrors[1024];            /* base URLs, comma-separated; "" = none */
 
 	/* access */
 	struct config_prefixes auth_paths;

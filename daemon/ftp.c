@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -709,6 +710,41 @@ static int ftp_looks_http(const char *line, size_t n)
 	return 0;
 }
 
+/* While a transfer runs, an ABOR queued behind another command is taken
+ * out of the input and run at once (RFC 959 4.1.3: ABOR is served ahead of
+ * the transfer it ends; the commands before it run afterwards, in order).
+ * 1 when one was run. */
+static int ftp_sess_early_abor(struct ftp_sess *s)
+{
+	char *p = memchr(s->in, '\n', s->inlen);
+
+	while (p != NULL) {
+		size_t start = (size_t)(p + 1 - s->in);
+		char *nl = memchr(s->in + start, '\n', s->inlen - start);
+		if (nl == NULL)
+			return 0;
+		size_t n = (size_t)(nl - (s->in + start));
+		char line[PM_FTP_LINE_MAX + 1];
+		if (n > PM_FTP_LINE_MAX)
+			n = PM_FTP_LINE_MAX;
+		memcpy(line, s->in + start, n);
+		if (n && line[n - 1] == '\r')
+			n--;
+		n = ftp_strip_telnet(line, n);
+		line[n] = '\0';
+		if (strcasecmp(line, "ABOR") == 0) {
+			size_t used = (size_t)(nl + 1 - s->in);
+			memmove(s->in + start, nl + 1, s->inlen - used);
+			s->inlen -= used - start;
+			s->t_cmd = ftp_now();
+			ftp_cmd_line(s, line, n);
+			return 1;
+		}
+		p = nl;
+	}
+	return 0;
+}
+
 /* Process complete command lines, then read more.  1 on progress. */
 static int ftp_sess_commands(struct ftp_sess *s)
 {
@@ -727,8 +763,14 @@ static int ftp_sess_commands(struct ftp_sess *s)
 				linelen--;
 			linelen = ftp_strip_telnet(line, linelen);
 			line[linelen] = '\0';
-			if (ftp_busy(s) && !ftp_cmd_busy_ok(line, linelen))
+			if (ftp_busy(s) && !ftp_cmd_busy_ok(line, linelen)) {
+				explicit_bzero(line, sizeof(line));
+				if (ftp_sess_early_abor(s)) {
+					progress = 1;
+					continue;
+				}
 				return progress; /* waits until the transfer ends */
+			}
 			memmove(s->in, s->in + used, s->inlen - used);
 			s->inlen -= used;
 			progress = 1;

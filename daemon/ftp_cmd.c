@@ -392,6 +392,12 @@ static void cmd_cwd(struct ftp_sess *s, char *arg)
 static void cmd_cdup(struct ftp_sess *s, char *arg)
 {
 	char up[] = "..";
+	/* RFC 959 4.1.1 gives CDUP the replies of CWD; the parent of the root
+	 * is the root (vsftpd, ProFTPD): stay there and say so with 250. */
+	if (s->cwd[0] == '\0') {
+		ftp_reply(s, 250, "Already at the root directory");
+		return;
+	}
 	cmd_cwd(s, up);
 }
 
@@ -462,7 +468,40 @@ static void cmd_rest(struct ftp_sess *s, char *arg)
 		return;
 	}
 	s->rest = v;
+	s->rang_end = 0; /* draft-bryan-ftp-range: REST and RANG replace each other */
 	ftp_reply(s, 350, "Restarting at %" PRIu64 ". Send RETR to start the transfer", v);
+}
+
+/* RANG <start> <end> (draft-bryan-ftp-range-08 section 3): the next RETR
+ * sends octets start..end inclusive; "RANG 1 0" clears the range.  Kept as
+ * rest (the start) and rang_end (end + 1, 0 = no range). */
+static void cmd_rang(struct ftp_sess *s, char *arg)
+{
+	uint64_t a, b;
+	char *sp = strchr(arg, ' ');
+
+	if (sp == NULL) {
+		ftp_reply(s, 501, "RANG needs a start and an end byte: RANG <start> <end>");
+		return;
+	}
+	*sp = '\0';
+	if (ftp_u64(arg, &a) != 0 || ftp_u64(sp + 1, &b) != 0) {
+		ftp_reply(s, 501, "RANG needs two decimal byte offsets");
+		return;
+	}
+	if (a == 1 && b == 0) {
+		s->rest = 0;
+		s->rang_end = 0;
+		ftp_reply(s, 350, "Range cleared: the next transfer sends the whole file");
+		return;
+	}
+	if (a > b || b == UINT64_MAX) {
+		ftp_reply(s, 501, "RANG start %" PRIu64 " is after its end %" PRIu64, a, b);
+		return;
+	}
+	s->rest = a;
+	s->rang_end = b + 1;
+	ftp_reply(s, 350, "Restarting at %" PRIu64 ". Ending byte at %" PRIu64 ".", a, b);
 }
 
 /* --- data channel set-up --- */
@@ -717,9 +756,10 @@ static void cmd_retr(struct ftp_sess *s, char *arg)
 {
 	char rel[PM_PATH_MAX];
 	struct index *ix;
-	uint64_t rest = s->rest;
+	uint64_t rest = s->rest, rang_end = s->rang_end;
 
 	s->rest = 0;
+	s->rang_end = 0;
 	struct view_obj o;
 	if (ftp_xfer_ready(s) != 0 ||
 	    ftp_file_entry(s, arg, rel, &o, &ix, 550, "Not a regular file") == NULL)
@@ -756,7 +796,8 @@ static void cmd_retr(struct ftp_sess *s, char *arg)
 	dd->src = SRC_FILE;
 	dd->fd = fd;
 	dd->off = rest;
-	dd->end = size;
+	/* A range past the end of the file stops at the end (as HTTP does). */
+	dd->end = rang_end && rang_end < size ? rang_end : size;
 	dd->ascii = s->ascii;
 	dd->log_xfer = 1;
 	size_t plen = strlen(rel) + 2;
@@ -765,7 +806,7 @@ static void cmd_retr(struct ftp_sess *s, char *arg)
 		snprintf(dd->path, plen, "/%s", rel);
 	char what[160];
 	snprintf(what, sizeof(what), "Opening %s mode data connection (%" PRIu64 " bytes)",
-	         s->ascii ? "ASCII" : "BINARY", size - rest);
+	         s->ascii ? "ASCII" : "BINARY", dd->end - rest);
 	ftp_data_begin(s, what);
 }
 
@@ -942,9 +983,10 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 	const struct config *c = cfg();
 	char rel[PM_PATH_MAX];
 	struct index *ix;
-	uint64_t rest = s->rest;
+	uint64_t rest = s->rest, rang_end = s->rang_end;
 
 	s->rest = 0;
+	s->rang_end = 0;
 	struct view_obj o;
 	if (ftp_file_entry(s, arg, rel, &o, &ix, 553, "HASH needs a regular file") == NULL)
 		return;
@@ -968,14 +1010,16 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 		ftp_reply(s, 554, "REST offset is past the end of the file");
 		return;
 	}
-	if (c && c->hash_max_size && size - rest > c->hash_max_size) {
+	/* draft-bryan-ftp-hash: a RANG before HASH hashes that range only. */
+	uint64_t hend = rang_end && rang_end < size ? rang_end : size;
+	if (c && c->hash_max_size && hend - rest > c->hash_max_size) {
 		close(fd);
 		ftp_reply(s, 556,
 		          "File too large to hash here (hash_max_size is %" PRIu64 " bytes)",
 		          c->hash_max_size);
 		return;
 	}
-	if (ftp_hash_submit(s, fd, rel, size, (int64_t)st.st_mtime, s->halgo, rest, size - rest) !=
+	if (ftp_hash_submit(s, fd, rel, size, (int64_t)st.st_mtime, s->halgo, rest, hend - rest) !=
 	    0) {
 		close(fd);
 		ftp_reply(s, 450, "Too many digests queued; try again later");
@@ -1079,7 +1123,7 @@ static void cmd_feat(struct ftp_sess *s, char *arg)
 	static const char *const facts[] = {"type", "size", "modify", "perm", "unique"};
 	for (unsigned i = 0; i < 5; i++)
 		buf_printf(&b, "%s%s;", facts[i], (s->mlst_mask & (1u << i)) ? "*" : "");
-	buf_puts(&b, "\r\n MODE Z\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n HASH ");
+	buf_puts(&b, "\r\n MODE Z\r\n RANG STREAM\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n HASH ");
 	for (int a = HASH_SHA256; a <= HASH_MD5; a++)
 		buf_printf(&b, "%s%s%s", a ? ";" : "", hash_algo_name((enum hash_algo)a),
 		           a == s->halgo ? "*" : "");
@@ -1218,6 +1262,7 @@ void ftp_cmd_reset(struct ftp_sess *s)
 	s->pbsz = 0;
 	s->prot_p = 0;
 	s->rest = 0;
+	s->rang_end = 0;
 	s->rnfr = 0;
 	s->halgo = HASH_SHA256;
 	s->mlst_mask = FTP_FACT_ALL;
@@ -1283,6 +1328,12 @@ static void cmd_prot(struct ftp_sess *s, char *arg)
 
 static void cmd_ccc(struct ftp_sess *s, char *arg)
 {
+	/* RFC 4217 section 6 (and 12.3): CCC on a control connection that is
+	 * not protected answers 533. */
+	if (!s->ctrl.tls) {
+		ftp_reply(s, 533, "CCC needs a TLS-protected control connection (send AUTH TLS)");
+		return;
+	}
 	ftp_reply(s, 534, "CCC refused: the control connection stays encrypted");
 }
 
@@ -1306,7 +1357,7 @@ static const struct ftp_cmd ftp_cmds[] = {
     {"ALLO", cmd_allo, C_LOGIN, "no-op"},
     {"APPE", cmd_write, C_LOGIN, "refused: read-only"},
     {"AUTH", cmd_auth, C_ARG, "TLS (or SSL)"},
-    {"CCC", cmd_ccc, C_TLS, "refused"},
+    {"CCC", cmd_ccc, 0, "refused"},
     {"CDUP", cmd_cdup, C_LOGIN, "go to the parent directory"},
     {"CLNT", cmd_clnt, 0, "client name"},
     {"CWD", cmd_cwd, C_LOGIN | C_ARG, "change directory"},
@@ -1335,6 +1386,7 @@ static const struct ftp_cmd ftp_cmds[] = {
     {"PROT", cmd_prot, C_ARG | C_TLS, "C or P"},
     {"PWD", cmd_pwd, C_LOGIN, "current directory"},
     {"QUIT", cmd_quit, C_BUSY, "end the session"},
+    {"RANG", cmd_rang, C_LOGIN | C_ARG, "<start> <end> byte range of the next RETR"},
     {"REIN", cmd_502, 0, "not implemented"},
     {"REST", cmd_rest, C_LOGIN | C_ARG, "restart offset"},
     {"RETR", cmd_retr, C_LOGIN | C_ARG, "download a file"},

@@ -138,6 +138,7 @@ struct ftp_sess {
 	int halgo;
 	unsigned mlst_mask;
 	uint64_t rest;
+	uint64_t rang_end; /* RANG: end byte + 1 of the next RETR; 0 = none */
 	int rnfr;
 	struct ftp_data *data;
 	struct ftp_hash_job *hjob;

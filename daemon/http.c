@@ -38,6 +38,7 @@
 #include "http_util.h"
 #include "log.h"
 #include "lslr.h"
+#include "metalink.h"
 #include "metrics.h"
 #include "proxy_accept.h"
 #include "net.h"
@@ -394,6 +395,18 @@ static enum MHD_Result over_limit(struct MHD_Connection *c, struct http_req *r,
 	return http_queue(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, resp, strlen(msg));
 }
 
+/* "<file>.meta4" with no such name in the tree asks for the Metalink of
+ * <file>: strip the suffix from rel in place (1), else leave it (0).  The
+ * stripped path then goes through the view like any other. */
+static int meta4_strip(char *rel)
+{
+	size_t n = strlen(rel), sl = strlen(METALINK_SUFFIX);
+	if (n <= sl || strcmp(rel + n - sl, METALINK_SUFFIX) != 0 || rel[n - sl - 1] == '/')
+		return 0;
+	rel[n - sl] = '\0';
+	return 1;
+}
+
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, const char *url)
 {
 	const struct config *cfg = config_get();
@@ -428,6 +441,13 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 		return http_error(c, r, 500, "500 out of memory\n");
 	}
 	enum view_status vs = view_resolve(ix, cfg, NULL, rel, o);
+	int m4 = 0;
+	if (vs == VIEW_ABSENT && !slash && meta4_strip(rel)) {
+		vs = view_resolve(ix, cfg, NULL, rel, o);
+		if (vs == VIEW_OK && (o->kind != VIEW_FILE || o->virt))
+			vs = VIEW_ABSENT;
+		m4 = 1;
+	}
 	if (vs == VIEW_LOGIN) {
 		/* SECURITY: credentials only ever travel inside TLS. */
 		if (!tls)
@@ -468,6 +488,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 		}
 	} else if (slash) {
 		ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
+	} else if (m4 || (!o->virt && metalink_accepted(http_hdr(c, "Accept")) &&
+			  http_hdr(c, "Range") == NULL)) {
+		ret = http_serve_meta4(c, r, o, cfg);
 	} else if (o->virt) {
 		struct stat vst;
 		int vfd = view_open(o, &vst);

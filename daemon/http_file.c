@@ -318,6 +318,16 @@ static int file_headers(struct MHD_Response *resp, const char *ctype, const char
 	if (sums_repr_digest(name, (uint64_t)st->st_size, (int64_t)st->st_mtime,
 			     (uint64_t)st->st_ino, rd, sizeof(rd)) == 0) {
 		MHD_add_response_header(resp, "Repr-Digest", rd);
+		/* RFC 3230's older field, the one aria2 and wget2 check:
+		 * the same digest, "SHA-256=<base64>". */
+		char od[96];
+		size_t bl = strlen(rd) - 10; /* between "sha-256=:" and ":" */
+		if (bl < sizeof(od) - 8) {
+			memcpy(od, "SHA-256=", 8);
+			memcpy(od + 8, rd + 9, bl);
+			od[8 + bl] = '\0';
+			MHD_add_response_header(resp, "Digest", od);
+		}
 		digest = 1;
 	}
 	/* SECURITY: a served document must not run with the listing's origin

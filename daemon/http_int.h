@@ -13,6 +13,8 @@
 #include "limiter.h"
 #include "limits.h"
 
+struct view_obj;
+
 /* One TCP connection (MHD socket context). */
 struct http_conn {
 	struct sockaddr_storage peer;
@@ -67,6 +69,11 @@ enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, 
 enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
 			   const char *text);
 
+/* http_meta4.c: the Metalink 4 document of the regular file o (VIEW_OK for
+ * this client). */
+enum MHD_Result http_serve_meta4(struct MHD_Connection *c, struct http_req *r,
+				 const struct view_obj *o, const struct config *cfg);
+
 /* http_file.c: serve the regular file rel (already looked up) of ix. */
 enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
 				const struct index *ix, int dirfd, const char *rel,
@@ -84,7 +91,6 @@ void http_pace_stop(void);
 /* http_listing.c: serve the listing of dir (a VIEW_DIR from view_resolve
  * for this request's principal); urlpath is the decoded URL path asked
  * for, ending in '/'; query: raw query string or NULL. */
-struct view_obj;
 enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 				   const struct view_obj *dir,
 				   const char *urlpath, const char *query,

@@ -24,7 +24,9 @@
 #include "lslr.h"
 #include "http_util.h"
 #include "listing.h"
+#include "markdown.h"
 #include "path.h"
+#include "sums.h"
 #include "view.h"
 
 #define LCACHE_SLOTS 64
@@ -153,13 +155,15 @@ static int hide_unseen(const struct index_entry *e, void *arg)
 	return !view_child_visible(arg, e);
 }
 
-/* Read the directory's README (if any) into out, bounded. */
-static void read_readme(const struct view_obj *dir, struct buf *out)
+/* Read the first of names[0..nn) that directory dir holds (and the client
+ * may see) into out, bounded, opening it as the client would.  The index
+ * of the name read, or -1. */
+static int read_note(const struct view_obj *dir, struct buf *out, const char *const *names,
+		     size_t nn)
 {
-	static const char *const names[] = {"README", "README.txt", "README.md"};
 	char rel[PM_PATH_MAX];
 	const struct index_dir *d = dir->d;
-	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+	for (size_t k = 0; k < nn; k++) {
 		int found = 0;
 		for (uint32_t i = 0; i < d->count; i++) {
 			const struct index_entry *e = &dir->ix->entries[d->first + i];
@@ -170,7 +174,6 @@ static void read_readme(const struct view_obj *dir, struct buf *out)
 		}
 		if (!found)
 			continue;
-		/* the README is opened as the client would open it */
 		int n = snprintf(rel, sizeof(rel), "%s%s%s", dir->asked, dir->asked[0] ? "/" : "",
 				 names[k]);
 		struct view_obj *f = malloc(sizeof(*f));
@@ -192,12 +195,38 @@ static void read_readme(const struct view_obj *dir, struct buf *out)
 				out->len = (size_t)got;
 				out->data[out->len] = '\0';
 				if ((uint64_t)st.st_size > README_MAX)
-					buf_printf(out, "\n[README shortened to its first %d bytes]\n",
-						   README_MAX);
+					buf_printf(out, "\n[%s shortened to its first %d bytes]\n",
+						   names[k], README_MAX);
 			}
 		}
 		close(fd);
-		return;
+		return (int)k;
+	}
+	return -1;
+}
+
+/* The page's notes: HEADER.md (rendered) above the table; README.md
+ * (rendered), else README or README.txt (text) below it.  The buffers
+ * hold what notes points into. */
+static void read_notes(const struct view_obj *dir, struct buf *hdr, struct buf *readme,
+		       struct buf *tmp, struct listing_notes *nt)
+{
+	static const char *const hnames[] = {"HEADER.md"};
+	static const char *const rnames[] = {"README.md", "README", "README.txt"};
+
+	memset(nt, 0, sizeof(*nt));
+	if (read_note(dir, tmp, hnames, 1) == 0 && markdown_render(hdr, tmp->data, tmp->len) == 0) {
+		nt->header_html = hdr->data;
+		nt->header_len = hdr->len;
+	}
+	buf_reset(tmp);
+	int k = read_note(dir, tmp, rnames, 3);
+	if (k == 0 && markdown_render(readme, tmp->data, tmp->len) == 0) {
+		nt->readme_html = readme->data;
+		nt->readme_html_len = readme->len;
+	} else if (k > 0) {
+		nt->readme_text = tmp->data;
+		nt->readme_text_len = tmp->len;
 	}
 }
 
@@ -244,9 +273,11 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 	/* Keyed by the path asked for, not the directory reached: a listing
 	 * reached through a symlink names the path the client asked for in
 	 * its title and breadcrumb, and what it shows depends on that path
-	 * too (view_child_visible). */
-	int n = snprintf(key, sizeof(key), "%c%s%c%" PRIu64 ":%s", json ? 'j' : 'h', sort,
-			 anon ? 'a' : 'u', lgen, dir->asked);
+	 * too (view_child_visible).  Pages show the digests the hasher has
+	 * computed: a finished pass makes a new page. */
+	uint64_t sgen = sums_done_gen();
+	int n = snprintf(key, sizeof(key), "%c%s%c%" PRIu64 ".%" PRIu64 ":%s", json ? 'j' : 'h',
+			 sort, anon ? 'a' : 'u', lgen, sgen, dir->asked);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 path too long\n");
 
@@ -264,13 +295,17 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 		if (json) {
 			rc = listing_json(&e->raw, ix, d, hide_unseen, (void *)dir);
 		} else {
-			struct buf readme;
-			buf_init(&readme, README_MAX + 128);
-			read_readme(dir, &readme);
-			rc = listing_html(&e->raw, ix, d, urlpath, hide_unseen, (void *)dir, sort,
-					  readme.data,
-					  readme.len);
+			struct buf hdr, readme, tmp;
+			struct listing_notes nt;
+			buf_init(&hdr, 8 * README_MAX);
+			buf_init(&readme, 8 * README_MAX);
+			buf_init(&tmp, README_MAX + 128);
+			read_notes(dir, &hdr, &readme, &tmp, &nt);
+			rc = listing_html_page(&e->raw, ix, d, urlpath, hide_unseen, (void *)dir, sort,
+					       &nt);
+			buf_free(&hdr);
 			buf_free(&readme);
+			buf_free(&tmp);
 		}
 		if (rc != 0) {
 			lentry_unref(e);
@@ -281,7 +316,13 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 		lc_put(e);
 	}
 
-	int gz = e->gz.len > 0 && http_accepts_gzip(http_hdr(c, "Accept-Encoding"));
+	/* SECURITY (BREACH): an anonymous page holds no secret (no token, no
+	 * cookie, nothing a third party could not fetch itself), so its size
+	 * under gzip tells an attacker nothing.  A logged-in page lists names
+	 * that anonymous clients must not learn: it goes uncompressed, so
+	 * no length can be probed even where part of the page echoes the
+	 * request. */
+	int gz = anon && e->gz.len > 0 && http_accepts_gzip(http_hdr(c, "Accept-Encoding"));
 	/* The tag names the generation and a hash of the key (which holds the
 	 * client's path, so it is not copied into a header). */
 	uint64_t h = 1469598103934665603ull;
@@ -315,6 +356,10 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 			MHD_add_response_header(resp, "Content-Encoding", "gzip");
 	}
 	MHD_add_response_header(resp, "Vary", "Accept-Encoding, Accept");
+	/* Search engines need not index listings; mirror tools must still
+	 * follow them (wget obeys a robots meta "nofollow" in the page, not
+	 * this header), so the page itself carries no robots meta. */
+	MHD_add_response_header(resp, "X-Robots-Tag", "noindex");
 	MHD_add_response_header(resp, "ETag", etag);
 	MHD_add_response_header(resp, "Cache-Control", anon ? "no-cache" : "private, no-cache");
 	/* SECURITY: the page runs no inline code; only our own CSS/JS/icons. */

@@ -34,6 +34,23 @@ int listing_html(struct buf *out, const struct index *ix,
 		 const struct index_dir *d, const char *urlpath,
 		 int (*hidden)(const struct index_entry *e, void *arg), void *arg,
 		 const char *sort, const char *readme, size_t readmelen);
+/* What a page shows besides the entries, any may be NULL/0: header_html
+ * above the table (HEADER.md rendered, as Apache's HeaderName), below it
+ * readme_html (README.md rendered) or else readme_text (README or
+ * README.txt, escaped here into a <pre>).  The HTML fragments are put in
+ * as they are: the caller made them safe (markdown.h). */
+struct listing_notes {
+	const char *header_html;
+	size_t header_len;
+	const char *readme_html;
+	size_t readme_html_len;
+	const char *readme_text;
+	size_t readme_text_len;
+};
+/* listing_html with the notes above. */
+int listing_html_page(struct buf *out, const struct index *ix, const struct index_dir *d,
+		      const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg), void *arg,
+		      const char *sort, const struct listing_notes *notes);
 /* Same entries as a JSON array in nginx autoindex_format json shape. */
 int listing_json(struct buf *out, const struct index *ix,
 		 const struct index_dir *d,

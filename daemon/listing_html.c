@@ -111,27 +111,75 @@ fail:
 	return rc;
 }
 
-/* One entry, one line: name link, UTC time, exact bytes, human size.
- * Columns are styled by position (CSS nth-child) to keep a 10,000-entry
- * page small. */
-static int put_row(struct buf *out, const struct index_entry *e, const struct sums_dir *sd)
+/* The SHA-256 (hex) known for file e of directory d: the one its
+ * SHA256SUMS states, else the one the background hasher computed for the
+ * bytes served; NULL when neither.  hex: 65 bytes of room. */
+static const char *entry_sha(const struct index_dir *d, const struct index_entry *e,
+			     const struct sums_dir *sd, char *hex)
 {
-	const char *sha = e->type == INDEX_FILE ? sums_dir_find(sd, e->name) : NULL;
+	char rel[PM_PATH_MAX];
+	size_t dl = strlen(d->path);
+
+	if (e->type != INDEX_FILE)
+		return NULL;
+	const char *sha = sums_dir_find(sd, e->name);
+	if (sha)
+		return sha;
+	if (dl + 1 + e->namelen + 1 > sizeof(rel))
+		return NULL;
+	int n = snprintf(rel, sizeof(rel), "%s%s%s", d->path, dl ? "/" : "", e->name);
+	if (n < 0 || (size_t)n >= sizeof(rel))
+		return NULL;
+	return sums_cached_hex(rel, e->size, e->mtime, e->ino, hex) == 0 ? hex : NULL;
+}
+
+/* The label of a name, HTML-escaped; in a long name a <wbr> after each
+ * '-', '_' and '.' lets a narrow screen break it there rather than
+ * mid-word. */
+static int put_label(struct buf *out, const char *name, size_t n)
+{
+	size_t from = 0;
+
+	if (n <= 24)
+		return buf_append_enc(out, name, n, BUF_ENC_HTML);
+	for (size_t i = 0; i < n; i++) {
+		if (name[i] != '-' && name[i] != '_' && name[i] != '.')
+			continue;
+		if (buf_append_enc(out, name + from, i + 1 - from, BUF_ENC_HTML) != 0 ||
+		    (i + 1 < n && buf_puts(out, "<wbr>") != 0))
+			return -1;
+		from = i + 1;
+	}
+	return buf_append_enc(out, name + from, n - from, BUF_ENC_HTML);
+}
+
+/* One entry, one line: name link, UTC time, exact bytes, human size (the
+ * exact count in its title), SHA-256 when known (a <details> that opens
+ * without script; filter.js adds a copy button).  Columns are styled by
+ * position (CSS nth-child) to keep a 10,000-entry page small. */
+static int put_row(struct buf *out, const struct index_dir *d, const struct index_entry *e,
+		   const struct sums_dir *sd)
+{
+	char hex[SUMS_HEX_LEN + 1];
+	const char *sha = entry_sha(d, e, sd, hex);
 	char date[32], human[32];
 	int dir = e->type == INDEX_DIR;
 
 	utc_stamp(e->mtime, date, sizeof(date));
 	if (buf_puts(out, dir ? "<tr class=\"d\"><td><a href=\"" : "<tr><td><a href=\"") != 0 ||
-	    put_href(out, e) != 0 ||
-	    (sha && buf_printf(out, "\" title=\"SHA-256 %s\" data-sha256=\"%s", sha, sha) != 0) ||
-	    buf_puts(out, "\">") != 0 ||
-	    buf_append_enc(out, e->name, e->namelen, BUF_ENC_HTML) != 0 ||
+	    put_href(out, e) != 0 || buf_puts(out, "\">") != 0 ||
+	    put_label(out, e->name, e->namelen) != 0 ||
 	    buf_printf(out, "%s</a></td><td>%s</td>", dir ? "/" : "", date) != 0)
 		return -1;
 	if (dir)
-		return buf_puts(out, "<td>-</td><td>-</td></tr>\n");
-	return buf_printf(out, "<td>%" PRIu64 "</td><td>%s</td></tr>\n", e->size,
-			  http_human_size(e->size, human, sizeof(human)));
+		return buf_puts(out, "<td>-</td><td>-</td><td></td></tr>\n");
+	if (buf_printf(out, "<td>%" PRIu64 "</td><td title=\"%" PRIu64 " bytes\">%s</td><td>",
+		       e->size, e->size, http_human_size(e->size, human, sizeof(human))) != 0)
+		return -1;
+	if (sha && buf_printf(out, "<details><summary>SHA-256</summary><code>%s</code></details>",
+			      sha) != 0)
+		return -1;
+	return buf_puts(out, "</td></tr>\n");
 }
 
 /* Breadcrumb: each ancestor of urlpath a link, the last one too. */
@@ -186,6 +234,14 @@ static int put_sorthead(struct buf *out, const char *label, char col, int num, c
 int listing_html(struct buf *out, const struct index *ix, const struct index_dir *d,
 		 const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg), void *arg,
 		 const char *sort, const char *readme, size_t readmelen)
+{
+	struct listing_notes nt = {NULL, 0, NULL, 0, readme, readmelen};
+	return listing_html_page(out, ix, d, urlpath, hidden, arg, sort, &nt);
+}
+
+int listing_html_page(struct buf *out, const struct index *ix, const struct index_dir *d,
+		      const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg), void *arg,
+		      const char *sort, const struct listing_notes *notes)
 {
 	uint32_t n = 0, ndirs = 0, nfiles = 0;
 	uint64_t bytes = 0;
@@ -243,14 +299,34 @@ int listing_html(struct buf *out, const struct index *ix, const struct index_dir
 			if (r == 0)
 				r = put_sorthead(out, "Bytes", 'S', 1, col, desc, " pm-bytes");
 			if (r == 0)
-				r = put_sorthead(out, "Size", 'S', 1, col, desc, "");
+				r = put_sorthead(out, "Size", 'S', 1, col, desc, " pm-size");
+			if (r == 0)
+				r = buf_puts(out, "<th class=\"pm-text pm-sha\">SHA-256</th>");
 		} else if (kl == 4 && memcmp(k, "rows", 4) == 0) {
 			if (strcmp(urlpath, "/") != 0)
 				r = buf_puts(out, "<tr class=\"u\"><td><a href=\"../\">../</a></td>"
-						  "<td></td><td></td><td></td></tr>\n");
+						  "<td></td><td></td><td></td><td></td></tr>\n");
 			for (uint32_t i = 0; r == 0 && i < n; i++)
-				r = put_row(out, v[i], sd);
+				r = put_row(out, d, v[i], sd);
+		} else if (kl == 6 && memcmp(k, "header", 6) == 0) {
+			if (notes->header_html && notes->header_len) {
+				r = buf_puts(out, "<div class=\"pm-header pm-md\">\n");
+				if (r == 0)
+					r = buf_append(out, notes->header_html, notes->header_len);
+				if (r == 0)
+					r = buf_puts(out, "</div>\n");
+			}
+		} else if (kl == 6 && memcmp(k, "readme", 6) == 0 && notes->readme_html &&
+			   notes->readme_html_len) {
+			r = buf_puts(out, "<h2 class=\"pm-readme-title\">README</h2>\n"
+					  "<div class=\"pm-readme pm-md\">\n");
+			if (r == 0)
+				r = buf_append(out, notes->readme_html, notes->readme_html_len);
+			if (r == 0)
+				r = buf_puts(out, "</div>");
 		} else if (kl == 6 && memcmp(k, "readme", 6) == 0) {
+			const char *readme = notes->readme_text;
+			size_t readmelen = notes->readme_text_len;
 			if (readme && readmelen) {
 				r = buf_puts(out, "<h2 class=\"pm-readme-title\">README</h2>\n"
 						  "<pre class=\"pm-readme\">");
@@ -281,9 +357,12 @@ int listing_json(struct buf *out, const struct index *ix, const struct index_dir
 	struct index_entry ve;
 	const struct index_entry *extra = d->path[0] == '\0' ? lslr_entry(ix, &ve) : NULL;
 	const struct index_entry **v = visible_entries(ix, d, hidden, arg, "NA", extra, &n);
+	struct sums_dir *sd = sums_dir_acquire(ix, d->path);
 
-	if (v == NULL)
+	if (v == NULL) {
+		sums_dir_release(sd);
 		return -1;
+	}
 	/* Byte for byte what nginx's autoindex_format json writes (CRLF line
 	 * ends, no newline after the closing bracket), so tools written for
 	 * nginx parse it unchanged. */
@@ -299,9 +378,16 @@ int listing_json(struct buf *out, const struct index *ix, const struct index_dir
 		if (e->type == INDEX_DIR) {
 			if (buf_printf(out, "\", \"type\":\"directory\", \"mtime\":\"%s\" }", date) != 0)
 				goto fail;
-		} else if (buf_printf(out, "\", \"type\":\"file\", \"mtime\":\"%s\", \"size\":%" PRIu64
-				      " }", date, e->size) != 0) {
+		} else if (buf_printf(out, "\", \"type\":\"file\", \"mtime\":\"%s\", \"size\":%" PRIu64,
+				      date, e->size) != 0) {
 			goto fail;
+		} else {
+			/* nginx's fields, then the SHA-256 when known */
+			char hex[SUMS_HEX_LEN + 1];
+			const char *sha = entry_sha(d, e, sd, hex);
+			if ((sha && buf_printf(out, ", \"sha256\":\"%s\"", sha) != 0) ||
+			    buf_puts(out, " }") != 0)
+				goto fail;
 		}
 		if (buf_puts(out, i + 1 < n ? ",\r\n" : "\r\n") != 0)
 			goto fail;
@@ -310,6 +396,7 @@ int listing_json(struct buf *out, const struct index *ix, const struct index_dir
 		goto fail;
 	rc = 0;
 fail:
+	sums_dir_release(sd);
 	free(v);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -460,9 +461,21 @@ int main(int argc, char **argv)
 	log_info("certificate SHA-256 fingerprint %s", fp);
 
 	int drain = -1;
+	time_t next_cert_check = 0;
 	while (drain < 0) {
 		siginfo_t si;
-		int s = sigwaitinfo(&sigs, &si);
+		/* Once a day: a generated certificate near its end is renewed by
+		 * a restart (the sandbox keeps state_dir read-only); say so. */
+		if (time(NULL) >= next_cert_check) {
+			int left = tls_generated_days_left(config_get());
+			if (left != TLS_DAYS_OWN && left != TLS_DAYS_UNKNOWN && left < 30)
+				log_warn("tls: the generated certificate expires in %d days; restart "
+					 "pubmirrord to generate a new one (its fingerprint is logged)",
+					 left);
+			next_cert_check = time(NULL) + 86400;
+		}
+		struct timespec tick = {3600, 0};
+		int s = sigtimedwait(&sigs, &si, &tick);
 		if (s < 0)
 			continue;
 		switch (s) {

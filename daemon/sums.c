@@ -702,6 +702,14 @@ void sums_stop(void)
 	sums_cache_clear();
 }
 
+uint64_t sums_done_gen(void)
+{
+	pthread_mutex_lock(&dg_mu);
+	uint64_t g = dg_done_gen;
+	pthread_mutex_unlock(&dg_mu);
+	return g;
+}
+
 int sums_wait_pass(uint64_t gen, int ms)
 {
 	struct timespec ts;

@@ -61,6 +61,10 @@ void sums_stop(void);
  * generation gen, up to ms milliseconds (tests).  1 when done. */
 int sums_wait_pass(uint64_t gen, int ms);
 
+/* The generation of the last snapshot the hasher finished (0 before the
+ * first pass): caches of pages that show computed digests key on it. */
+uint64_t sums_done_gen(void);
+
 /* The Repr-Digest field value for file rel with this size, mtime and inode
  * ("sha-256=:<base64>:") into out (>= 64 bytes), only if the hasher has
  * already computed it.  0, or -1 (not known yet; send no header). */

@@ -22,10 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* -Idaemon makes <limits.h> find daemon/limits.h, so the system's INT_MAX
+/* -Idaemon makes <limits.h> find daemon/limits.h, so the system's TLS_DAYS_OWN
  * (used by OpenSSL's err.h) is missing; take the compiler's. */
-#ifndef INT_MAX
-#define INT_MAX __INT_MAX__
+#ifndef TLS_DAYS_OWN
+#define TLS_DAYS_OWN __TLS_DAYS_OWN__
 #endif
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -42,7 +42,10 @@
 #include "log.h"
 
 #define TLS_PEM_MAX (1024 * 1024) /* certificate chain or key file */
-#define TLS_DAYS 825              /* the longest validity browsers accepted */
+/* 397 days: the longest validity browsers accept for a leaf (CA/Browser
+ * Forum; Apple since 2020) and what TLS scanners flag beyond. */
+#define TLS_DAYS 397
+#define TLS_RENEW_DAYS 30         /* a generated pair this close to expiry is replaced */
 #define TLS_FP_LEN (32 * 3)       /* "AA:" * 32, last ':' is the NUL */
 
 #define TLS_CIPHERS_12                                                                         \
@@ -545,6 +548,33 @@ fail:
 
 /* ---- loading and publishing ---- */
 
+/* Days until the certificate in PEM file path expires (negative when it
+ * has), or TLS_DAYS_UNKNOWN when it cannot be read. */
+static int tls_file_days_left(const char *path)
+{
+	int days = TLS_DAYS_UNKNOWN, secs = 0;
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return TLS_DAYS_UNKNOWN;
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x != NULL && ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) != 1)
+		days = TLS_DAYS_UNKNOWN;
+	X509_free(x);
+	return days;
+}
+
+int tls_generated_days_left(const struct config *c)
+{
+	char cert[PM_PATH_MAX + 16];
+	if (c->tls_cert[0] != '\0' || c->tls_key[0] != '\0')
+		return TLS_DAYS_OWN;
+	const char *dir = c->state_dir[0] != '\0' ? c->state_dir : ".";
+	if (snprintf(cert, sizeof(cert), "%s/cert.pem", dir) >= (int)sizeof(cert))
+		return TLS_DAYS_OWN;
+	return tls_file_days_left(cert);
+}
+
 /* Resolve the paths in force: the configured pair, or the generated pair
  * in state_dir (created, and generated once, when missing). */
 static int tls_paths(const struct config *c, char *cert, char *key, size_t sz, int may_generate,
@@ -579,8 +609,17 @@ static int tls_paths(const struct config *c, char *cert, char *key, size_t sz, i
 	struct stat st;
 	int have_cert = stat(cert, &st) == 0, cert_errno = errno;
 	int have_key = stat(key, &st) == 0, key_errno = errno;
-	if (have_cert && have_key)
-		return 0;
+	if (have_cert && have_key) {
+		/* The generated pair is ours to renew: at start, before the
+		 * sandbox makes state_dir read-only, one close to expiry is
+		 * replaced (the new fingerprint is logged when it loads). */
+		int left = tls_file_days_left(cert);
+		if (left == TLS_DAYS_UNKNOWN || left >= TLS_RENEW_DAYS)
+			return 0;
+		log_info("tls: the generated certificate in %s expires in %d days (renewed when "
+			 "under %d); generating a new one", dir, left, TLS_RENEW_DAYS);
+		return tls_generate(cert, key, err, errsz);
+	}
 	if (!have_cert && cert_errno != ENOENT) {
 		snprintf(err, errsz, "%s: %s", cert, strerror(cert_errno));
 		return -1;

@@ -71,5 +71,11 @@ int tls_write_atomic(const char *path, const void *data, size_t len, mode_t mode
 /* Generate a self-signed pair into cert_path/key_path (used by tls_init
  * and by tests/benchmarks).  0 or -1 (err). */
 int tls_generate(const char *cert_path, const char *key_path, char *err, size_t errsz);
+#define TLS_DAYS_OWN 1000000      /* tls_cert/tls_key name the admin's pair */
+#define TLS_DAYS_UNKNOWN (-1000000) /* no readable certificate */
+/* Days left on the generated certificate in state_dir (TLS_DAYS_OWN when
+ * the configuration names its own pair, TLS_DAYS_UNKNOWN when unreadable).  A start
+ * renews it when under 30 days; main warns daily before that. */
+int tls_generated_days_left(const struct config *c);
 
 #endif

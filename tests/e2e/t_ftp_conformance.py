@@ -83,7 +83,8 @@ TABLE = [
     ("AUTH FOO", 504),
     ("PBSZ 0", 503),            # before AUTH
     ("PROT P", 503),
-    ("CCC", 503),
+    # RFC 4217 section 6: CCC on an unprotected control connection: 533
+    ("CCC", 533),
     ("STOR x", 550),
     ("STOU", 550),
     ("APPE x", 550),
@@ -116,7 +117,13 @@ TABLE = [
 
 
 def main():
-    with pmtest.Daemon(sets=wide_pasv()) as d:
+    d = pmtest.Daemon(sets=wide_pasv(), start=False)
+    # A file too big to fit the socket buffers: a transfer nobody reads
+    # stays busy (sparse, nothing to write but its length).
+    with open(os.path.join(d.root, "big.bin"), "wb") as f:
+        f.truncate(64 << 20)
+    d.start()
+    with d:
         r = Raw(d.ftp_port)
         pmtest.check_eq("greeting 220", 220, r.greeting[0])
         pmtest.check_eq("LIST before login: 530", 530, r.code("LIST"))
@@ -143,7 +150,7 @@ def main():
         # FEAT lists what clients look for
         c, t = r.cmd("FEAT")
         for f in ("AUTH TLS", "PBSZ", "PROT", "EPSV", "MLST", "MODE Z", "HASH", "SIZE",
-                  "MDTM", "REST STREAM", "UTF8"):
+                  "MDTM", "REST STREAM", "RANG STREAM", "UTF8"):
             pmtest.check("FEAT lists %s" % f, (" " + f) in t, t)
         # REST past the end, MLSD on a file, then EPSV ALL
         size = int(r.cmd("SIZE /README")[1].split()[1])
@@ -175,6 +182,51 @@ def main():
         pmtest.check("OPTS MLST limits MLST facts",
                      re.search(r"^ type=file;size=\d+; /README$", t, re.M) is not None, t)
         r.code("OPTS MLST type;size;modify;perm;unique;")
+        # RFC 959 4.1.1 (CDUP): the replies of CWD; at the root, the root's
+        # parent is the root (vsftpd, ProFTPD): 250 and PWD stays "/"
+        r.code("CWD /")
+        pmtest.check_eq("RFC 959 4.1.1: CDUP at the root -> 250", 250, r.code("CDUP"))
+        pmtest.check_eq("RFC 959 4.1.1: XCUP at the root -> 250", 250, r.code("XCUP"))
+        pmtest.check_eq("CDUP at the root stays at the root",
+                        '257 "/" is the current directory', r.cmd("PWD")[1])
+        # draft-bryan-ftp-range-08 section 3: RANG start end (inclusive)
+        c, t = r.cmd("RANG 10 19")
+        pmtest.check_eq("RANG 10 19 -> 350 Restarting at 10. Ending byte at 19.",
+                        "350 Restarting at 10. Ending byte at 19.", t)
+        c1, data, c2 = r.retr_bytes("RETR /README")
+        pmtest.check_eq("RETR after RANG 10 19 gives bytes 10..19", src[10:20], data)
+        pmtest.check_eq("RANG: the range is used once", 0, r.code("RANG 0 4") - 350)
+        c1, data, c2 = r.retr_bytes("RETR /README")
+        pmtest.check_eq("RANG 0 4 gives the first 5 bytes", src[:5], data)
+        r.code("RANG 3 7")
+        pmtest.check_eq("RANG 1 0 clears the range: 350", 350, r.code("RANG 1 0"))
+        c1, data, c2 = r.retr_bytes("RETR /README")
+        pmtest.check("after RANG 1 0 RETR sends the whole file", data == src)
+        r.code("RANG 3 7")
+        r.code("REST 12")
+        c1, data, c2 = r.retr_bytes("RETR /README")
+        pmtest.check("REST after RANG replaces the range", data == src[12:])
+        r.code("RANG 2 %d" % (size + 100))
+        c1, data, c2 = r.retr_bytes("RETR /README")
+        pmtest.check("RANG past the end stops at the end", data == src[2:])
+        pmtest.check_eq("RANG with one number: 501", 501, r.code("RANG 5"))
+        pmtest.check_eq("RANG start after end: 501", 501, r.code("RANG 9 3"))
+        pmtest.check_eq("RANG not numbers: 501", 501, r.code("RANG a b"))
+        r.code("RANG 0 9")
+        c, t = r.cmd("HASH /README")
+        import hashlib
+        pmtest.check("HASH after RANG 0 9 hashes bytes 0-9",
+                     c == 213 and (" 0-9 %s " % hashlib.sha256(src[:10]).hexdigest()) in t, t)
+        # RFC 959 4.1.3: ABOR is served ahead of the transfer it aborts,
+        # even queued behind another command (NOOP before ABOR in one packet)
+        addr = r.pasv_addr()
+        dc = r.data_conn(addr)
+        pmtest.check_eq("RETR big.bin: 150", 150, r.code("RETR /big.bin"))
+        r.sock.sendall(b"NOOP\r\nABOR\r\n")
+        got = [r.reply()[0] for _ in range(3)]
+        pmtest.check_eq("pipelined NOOP, ABOR during a transfer: 426, 226, then 200",
+                        [426, 226, 200], got)
+        dc.close()
         # Telnet IP + Synch before ABOR (IAC IP IAC DM), as lftp sends it
         r.send(b"\xff\xf4\xff\xf2ABOR")
         pmtest.check_eq("ABOR after Telnet IAC IP/DM: 225", 225, r.reply()[0])

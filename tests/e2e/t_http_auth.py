@@ -74,8 +74,24 @@ with pmtest.Daemon(start=False) as d:
         pmtest.check_eq("user %s (%s)" % (u, tmp_users[u][1][:4]), "200", status(d, "/private/data.txt", u, pw))
     p = d.curl("-u", "alice:s3cret alice", path="/")
     pmtest.check("authenticated listing shows it", b"private/" in p.stdout)
+    # BREACH: a logged-in page (it names protected entries) is never
+    # compressed; the anonymous one, which holds no secret, may be.
+    h = d.curl("-u", "alice:s3cret alice", "-H", "Accept-Encoding: gzip", "-D", "-",
+               "-o", "/dev/null", path="/").stdout.decode("latin-1").lower()
+    pmtest.check("authenticated listing not gzip-compressed (BREACH)",
+                 "content-encoding" not in h, h)
+    h = d.curl("-H", "Accept-Encoding: gzip", "-D", "-", "-o", "/dev/null",
+               path="/").stdout.decode("latin-1").lower()
+    pmtest.check("anonymous listing gzip-compressed", "content-encoding: gzip" in h, h)
     p = d.curl("-u", "alice:s3cret alice", "-o", "-", path="/private/data.txt")
     pmtest.check_eq("body", b"members only\n", p.stdout)
+    # Metalink of a protected file: only with a login, and no FTP URL
+    # (anonymous FTP does not see protected paths)
+    pmtest.check_eq("anonymous .meta4 of a protected file: 401", "401",
+                    status(d, "/private/data.txt.meta4"))
+    m = d.curl("-u", "alice:s3cret alice", path="/private/data.txt.meta4").stdout.decode()
+    pmtest.check("logged-in .meta4: HTTPS URL, no FTP URL",
+                 "<size>13</size>" in m and "https://" in m and "ftp://" not in m, m)
 
     # Cached verification: many authenticated requests are fast.
     t0 = time.time()

@@ -1,60 +1,38 @@
 """A headless Chromium renders a listing page (CSS, icons and script from
-/.pubmirror/ under the strict CSP); the screenshot is kept under
-build/screenshots/ for people to look at."""
-import base64
-import hashlib
+/.pubmirror/ under the strict CSP) at phone and desktop width, light and
+dark; the screenshots are kept under build/screenshots/ for people to look
+at.  The DOM after scripts ran shows the page details: the filter box and
+copy buttons added by filter.js, the digests as text, exact sizes in the
+size cells' titles, break points in long names."""
 import os
-import shutil
-import ssl
-import subprocess
-import tempfile
 import pmtest
+from browser import CHROMIUM, chromium_dom, shoot
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OUT = os.path.join(pmtest.TOP, os.environ.get("PM_BUILD", "build"), "screenshots")
-
-
-def spki_hash(cert):
-    pub = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey", "-noout"],
-                         capture_output=True, check=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
-                         capture_output=True, check=True).stdout
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
-
-
-def shoot(d, path, png, width, height, dark=False):
-    prof = tempfile.mkdtemp(prefix="pm-chromium-")
-    argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--hide-scrollbars", "--user-data-dir=" + prof,
-            "--ignore-certificate-errors-spki-list=" + spki_hash(d.cert),
-            "--screenshot=" + png, "--window-size=%d,%d" % (width, height)]
-    if dark:
-        argv.append("--force-dark-mode")
-        argv.append("--blink-settings=preferredColorScheme=0")
-    argv.append(d.url(path))
-    try:
-        p = subprocess.run(argv, capture_output=True, timeout=90)
-    finally:
-        shutil.rmtree(prof, ignore_errors=True)
-    return p
-
+LONG = ("a-very-long-file-name-that-must-never-be-truncated-"
+        "in-the-listing-whatever-the-width-of-the-screen.tar.xz")
 
 with pmtest.Daemon() as d:
     pmtest.check("chromium installed", os.path.exists(CHROMIUM))
     os.makedirs(OUT, exist_ok=True)
     docs = os.path.join(d.root, "pub")
-    for n in ("debian-12.5.0-amd64-netinst.iso", "a-very-long-file-name-that-must-never-be-truncated-"
-              "in-the-listing-whatever-the-width-of-the-screen.tar.xz"):
+    for n in ("debian-12.5.0-amd64-netinst.iso", LONG):
         with open(os.path.join(docs, n), "wb") as f:
             f.truncate(658505728 if n.endswith(".iso") else 12345)
+    with open(os.path.join(docs, "README.md"), "w") as f:
+        f.write("# pub\n\nRelease tarballs, **signed**; check them with `sha256sum -c`.\n")
     d.reload()
-    for name, w, h, dark in (("listing.png", 1200, 900, False), ("listing-phone.png", 390, 844, False),
-                             ("listing-dark.png", 1200, 900, True)):
+    for name, path, w, h, dark in (
+            ("listing.png", "/pub/", 1200, 900, False),
+            ("listing-dark.png", "/pub/", 1200, 900, True),
+            ("listing-phone.png", "/pub/", 390, 844, False),
+            ("listing-phone-dark.png", "/pub/", 390, 844, True),
+            ("listing-sums.png", "/pub/hello/", 1200, 700, False),
+            ("listing-sums-phone.png", "/pub/hello/", 390, 844, False)):
         png = os.path.join(OUT, name)
         if os.path.exists(png):
             os.unlink(png)
-        p = shoot(d, "/pub/", png, w, h, dark)
+        p = shoot(d, path, png, w, h, dark)
         size = os.path.getsize(png) if os.path.exists(png) else 0
         pmtest.check("screenshot %s saved (%d bytes)" % (png, size), size > 20000,
                      p.stderr[-400:])
@@ -64,4 +42,19 @@ with pmtest.Daemon() as d:
     for a in ("style.css", "filter.js", "dir.svg", "file.svg"):
         pmtest.check("page loaded /.pubmirror/%s under the CSP" % a,
                      ('"GET /.pubmirror/%s HTTP/1.1" 200' % a) in log, log[-600:])
+
+    dom, clog = chromium_dom(d, "/pub/hello/")
+    pmtest.check("no Content-Security-Policy violation", "Content Security Policy" not in clog,
+                 clog[-800:])
+    pmtest.check("filter box shown by the script",
+                 '<input type="search" id="pm-filter" placeholder="Filter names" '
+                 'aria-label="Filter names" autocomplete="off">' in dom, dom[:1200])
+    pmtest.check("a copy button beside each digest",
+                 dom.count('class="pm-copy"') == dom.count("<details>") > 0, dom[-1500:])
+    pmtest.check("digest readable as text", "</summary><code>" in dom)
+    pmtest.check("exact bytes in the size cell's title", 'title="582 bytes"' in dom, dom[-1500:])
+    pmtest.check("exact-size switch", 'id="pm-exact"' in dom)
+    dom, _ = chromium_dom(d, "/pub/")
+    pmtest.check("long names break after - and .",
+                 "a-<wbr>very-<wbr>long-" in dom and "screen.<wbr>tar.<wbr>xz" in dom, dom[-2500:])
 pmtest.done()

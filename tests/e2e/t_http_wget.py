@@ -23,7 +23,7 @@ with pmtest.Daemon() as d:
         if d.curl("-o", "/dev/null", "-w", "%{http_code}", path="/pub/deep/er/est/").stdout == b"200":
             break
         time.sleep(0.1)
-    p = subprocess.run(["wget", "--mirror", "--no-parent", "-nH", "-q", "-e", "robots=off",
+    p = subprocess.run(["wget", "--mirror", "--no-parent", "-nH", "-q",
                         "--restrict-file-names=nocontrol", "--ca-certificate", d.cert,
                         "-P", out, d.url("/pub/")], capture_output=True, timeout=300)
     pmtest.check("wget --mirror exits 0", p.returncode == 0, p.stderr[-500:])

@@ -5,7 +5,9 @@
  * a name starting with 0x01 is a directory, its length picks size/mtime.
  * Invariant (HTML): no raw '<', '>', '"' or '\'' from a name or the URL
  * path: the page has exactly as many of each as the same page rendered
- * with every name and path byte replaced by 'a'.  Invariant (JSON): the
+ * with every name and path byte replaced by 'a' (the <wbr> break points the
+ * renderer puts after '-', '_', '.' of long names not counted).  Invariant
+ * (JSON): the
  * output is valid JSON (checked by a strict parser below), an array of
  * exactly as many objects as entries, and no raw control byte but the CR
  * and LF between objects. */
@@ -136,6 +138,12 @@ static void count_specials(const struct buf *b, size_t n[4])
 {
 	memset(n, 0, 4 * sizeof(n[0]));
 	for (size_t i = 0; i < b->len; i++) {
+		/* the break points put into long names are the renderer's own
+		 * markup, not bytes of the name */
+		if (b->len - i >= 5 && memcmp(b->data + i, "<wbr>", 5) == 0) {
+			i += 4;
+			continue;
+		}
 		switch (b->data[i]) {
 		case '<': n[0]++; break;
 		case '>': n[1]++; break;

@@ -19,6 +19,9 @@ for f in daemon/*.c daemon/*.h; do
 	case "$b" in compress*) ;; *)
 		grep -q '#include <zlib.h>' "$f" && bad "$f includes zlib.h (only compress*.c may)";;
 	esac
+	case "$b" in markdown.c) ;; *)
+		grep -q '#include <cmark.h>' "$f" && bad "$f includes cmark.h (only markdown.c may)";;
+	esac
 	case "$b" in sandbox.c) ;; *)
 		grep -Eq '\b(setuid|setgid|setgroups|chroot|setresuid|setresgid|prctl)\(' "$f" && bad "$f changes privileges (only sandbox.c may)";;
 	esac

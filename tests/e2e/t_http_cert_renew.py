@@ -1,0 +1,71 @@
+"""The generated self-signed certificate is valid 397 days (what browsers
+accept and TLS scanners do not flag), and a generated pair within 30 days
+of its end is replaced when the daemon starts, the new fingerprint in the
+log; a certificate the configuration names is never replaced."""
+import hashlib
+import os
+import re
+import ssl
+import subprocess
+import pmtest
+
+
+def served(d):
+    pem = ssl.get_server_certificate(("127.0.0.1", d.https_port))
+    der = ssl.PEM_cert_to_DER_cert(pem)
+    return pem, hashlib.sha256(der).hexdigest()
+
+
+def validity_days(pem):
+    p = subprocess.run(["openssl", "x509", "-noout", "-startdate", "-enddate"], input=pem.encode(),
+                       capture_output=True, check=True).stdout.decode()
+    nb = re.search(r"notBefore=(.*)", p).group(1)
+    na = re.search(r"notAfter=(.*)", p).group(1)
+    import datetime
+    f = "%b %d %H:%M:%S %Y GMT"
+    a = datetime.datetime.strptime(" ".join(nb.split()), f)
+    b = datetime.datetime.strptime(" ".join(na.split()), f)
+    return (b - a).total_seconds() / 86400
+
+
+def make_pair(cert, key, days):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", str(days), "-subj", "/CN=old"], capture_output=True, check=True)
+    os.chmod(key, 0o600)
+
+
+with pmtest.Daemon() as d:
+    pem, fp = served(d)
+    days = validity_days(pem)
+    pmtest.check("generated certificate valid 397 days (plus the hour of clock slack)",
+                 397 <= days <= 397.05, days)
+
+d = pmtest.Daemon(start=False)
+make_pair(d.cert, d.key, 10)
+with open(d.cert) as f:
+    old_fp = hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+d.start()
+with d:
+    pem, fp = served(d)
+    pmtest.check("an expiring generated pair is replaced at start", fp != old_fp)
+    pmtest.check("the new one is valid 397 days", 397 <= validity_days(pem) <= 397.05)
+    log = d.log_text()
+    pmtest.check("the log says why", re.search(r"expires in (9|10) days .*generating a new one", log)
+                 is not None, log[-1500:])
+    m = re.findall(r"fingerprint (\S+)", log)
+    pmtest.check("the log names the new fingerprint",
+                 m and m[-1].replace(":", "").lower() == fp, (m, fp))
+
+d = pmtest.Daemon(start=False)
+own_c, own_k = os.path.join(d.tmp, "own.pem"), os.path.join(d.tmp, "own.key")
+make_pair(own_c, own_k, 10)
+d.sets.update({"tls_cert": own_c, "tls_key": own_k})
+d.write_conf()
+with open(own_c) as f:
+    own_fp = hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+d.start()
+with d:
+    pem, fp = served(d)
+    pmtest.check("a configured certificate is never replaced", fp == own_fp)
+pmtest.done()
