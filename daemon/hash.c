@@ -156,3 +156,48 @@ fail:
 	EVP_MD_CTX_free(ctx);
 	return rc;
 }
+
+struct hash_ctx {
+	EVP_MD_CTX *ctx;
+	const EVP_MD *md;
+};
+
+struct hash_ctx *hash_ctx_new(enum hash_algo a)
+{
+	struct hash_ctx *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return NULL;
+	h->md = hash_md(a);
+	h->ctx = EVP_MD_CTX_new();
+	if (h->md == NULL || h->ctx == NULL || hash_ctx_reset(h) != 0) {
+		hash_ctx_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int hash_ctx_reset(struct hash_ctx *h)
+{
+	return EVP_DigestInit_ex(h->ctx, h->md, NULL) == 1 ? 0 : -1;
+}
+
+int hash_ctx_update(struct hash_ctx *h, const void *p, size_t n)
+{
+	return EVP_DigestUpdate(h->ctx, p, n) == 1 ? 0 : -1;
+}
+
+int hash_ctx_final(struct hash_ctx *h, unsigned char *out)
+{
+	unsigned int len = 0;
+	if (EVP_DigestFinal_ex(h->ctx, out, &len) != 1)
+		return -1;
+	return (int)len;
+}
+
+void hash_ctx_free(struct hash_ctx *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}

@@ -18,4 +18,14 @@ const char *hash_algo_name(enum hash_algo a);
 int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime,
 	      enum hash_algo a, uint64_t off, uint64_t len, char *hex, size_t hexsz);
 
+/* A streaming digest (the rsync block and file checksums): new (NULL on
+ * failure), update, final into out (at least 64 bytes; returns the digest
+ * length, or -1), free.  Reusable after final via hash_ctx_reset. */
+struct hash_ctx;
+struct hash_ctx *hash_ctx_new(enum hash_algo a);
+int hash_ctx_reset(struct hash_ctx *h);
+int hash_ctx_update(struct hash_ctx *h, const void *p, size_t n);
+int hash_ctx_final(struct hash_ctx *h, unsigned char *out);
+void hash_ctx_free(struct hash_ctx *h);
+
 #endif
