@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "buf.h"
+#include "compress.h"
 #include "config.h"
 #include "file.h"
 #include "hash.h"
@@ -70,6 +72,11 @@ struct rs_conn {
 	struct hash_ctx *md5;
 	char path[PM_PATH_MAX]; /* what the client asked for, for the logs */
 	uint64_t literal, sent_files;
+	/* -z: zlibx tokens */
+	struct compress_stream *z;
+	struct buf zout;
+	int32_t last_run_end;
+	int z_owed; /* the last sync marker was trimmed and more data follows */
 	const char *fail;
 };
 
@@ -141,6 +148,8 @@ static int rs_raw_write(struct rs_conn *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
+static int rs_flush(struct rs_conn *c);
+
 static int rs_src_read(void *ctx, void *buf, size_t n)
 {
 	struct rs_conn *c = ctx;
@@ -156,6 +165,9 @@ static int rs_src_read(void *ctx, void *buf, size_t n)
 		}
 		ssize_t r = recv(c->fd, c->inbuf, sizeof(c->inbuf), 0);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			/* what we owe the peer goes out before we wait on it */
+			if (c->outlen > 0 && rs_flush(c) != 0)
+				return -1;
 			if (rs_wait(c, POLLIN) != 0) {
 				c->fail = "client sent nothing (timeout)";
 				return -1;
@@ -761,16 +773,72 @@ static int rs_recv_sums(struct rs_conn *c, struct rs_sums *s)
 	return 0;
 }
 
+#define RS_DEFLATED_DATA 0x40
+#define RS_TOKEN_LONG 0x20
+#define RS_TOKEN_REL 0x80
+#define RS_DEFLATED_MAX 16383 /* 14-bit length of one deflated-data record */
+
+/* Literal bytes as tokens: plain (length, bytes) or, with -z, the deflated
+ * bytes up to a sync flush whose 4-byte marker the receiver adds back. */
 static int rs_literal(struct rs_conn *c, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
 		size_t k = n < PM_RSYNC_CHUNK ? n : PM_RSYNC_CHUNK;
-		if (rs_put_int(c, (int32_t)k) != 0 || rs_put(c, p, k) != 0)
-			return -1;
+		if (c->z == NULL) {
+			if (rs_put_int(c, (int32_t)k) != 0 || rs_put(c, p, k) != 0)
+				return -1;
+		} else {
+			buf_reset(&c->zout);
+			if (compress_raw_sync(c->z, p, k, &c->zout) != 0 || c->zout.len < 4 ||
+			    memcmp(c->zout.data + c->zout.len - 4, "\0\0\xff\xff", 4) != 0)
+				return -1;
+			size_t zl = c->zout.len - 4;
+			/* The receiver adds the trimmed marker only before a
+			 * token; between two data runs it is sent as data. */
+			if (c->z_owed) {
+				static const uint8_t mark[6] = {RS_DEFLATED_DATA, 4, 0, 0, 0xff, 0xff};
+				if (rs_put(c, mark, sizeof(mark)) != 0)
+					return -1;
+			}
+			c->z_owed = 1;
+			for (size_t off = 0; off < zl;) {
+				size_t m = zl - off < RS_DEFLATED_MAX ? zl - off : RS_DEFLATED_MAX;
+				uint8_t h[2] = {(uint8_t)(RS_DEFLATED_DATA + (m >> 8)), (uint8_t)m};
+				if (rs_put(c, h, 2) != 0 || rs_put(c, c->zout.data + off, m) != 0)
+					return -1;
+				off += m;
+			}
+		}
 		p += k;
 		n -= k;
 	}
 	return 0;
+}
+
+/* A matched block of the client's file. */
+static int rs_match_token(struct rs_conn *c, int32_t i)
+{
+	if (c->z == NULL)
+		return rs_put_int(c, -(i + 1));
+	c->z_owed = 0;
+	int32_t r = i - c->last_run_end;
+	c->last_run_end = i;
+	if (r >= 0 && r <= 63) {
+		uint8_t b = (uint8_t)(RS_TOKEN_REL + r);
+		return rs_put(c, &b, 1);
+	}
+	uint8_t b = RS_TOKEN_LONG;
+	return rs_put(c, &b, 1) == 0 && rs_put_int(c, i) == 0 ? 0 : -1;
+}
+
+/* End of one file's tokens. */
+static int rs_end_tokens(struct rs_conn *c)
+{
+	if (c->z == NULL)
+		return rs_put_int(c, 0);
+	c->z_owed = 0;
+	uint8_t b = 0;
+	return rs_put(c, &b, 1);
 }
 
 static int rs_strong(struct rs_conn *c, const uint8_t *p, size_t n, uint8_t *out)
@@ -826,6 +894,12 @@ static int rs_send_delta(struct rs_conn *c, int fd, const struct rs_sums *s,
 
 	if (buf == NULL)
 		return -1;
+	if (c->z != NULL && compress_raw_reset(c->z) != 0) {
+		free(buf);
+		return -1;
+	}
+	c->last_run_end = 0;
+	c->z_owed = 0;
 	for (;;) {
 		/* keep at least one full window (plus one byte) buffered */
 		while (!eof && end - k < bl + 1) {
@@ -874,7 +948,7 @@ static int rs_send_delta(struct rs_conn *c, int fd, const struct rs_sums *s,
 					goto out;
 				*literal += k - lit;
 			}
-			if (rs_put_int(c, -(m + 1)) != 0)
+			if (rs_match_token(c, m) != 0)
 				goto out;
 			k += wl;
 			lit = k;
@@ -905,7 +979,7 @@ static int rs_send_delta(struct rs_conn *c, int fd, const struct rs_sums *s,
 			goto out;
 		*literal += end - lit;
 	}
-	rc = rs_put_int(c, 0);
+	rc = rs_end_tokens(c);
 out:
 	free(buf);
 	return rc;
@@ -1070,6 +1144,11 @@ static void rs_session(struct rs_conn *c)
 	if (rs_read_args(c, argv, &argc) != 0)
 		return;
 	int bad = rsp_parse_args(argc, argv, &c->a, why, sizeof(why));
+	if (bad == 0 && c->a.compress && strchr(c->a.client_info, 'v') == NULL) {
+		bad = -1;
+		snprintf(why, sizeof(why),
+			 "ERROR: -z needs a client that negotiates zlibx (rsync 3.2 or later)");
+	}
 	if (bad == 0 && c->a.protect_args) {
 		bad = -1;
 		snprintf(why, sizeof(why), "ERROR: option -s is not supported by this server");
@@ -1104,6 +1183,12 @@ static void rs_session(struct rs_conn *c)
 	c->md5 = hash_ctx_new(HASH_MD5);
 	if (c->md5 == NULL)
 		return;
+	if (c->a.compress) {
+		c->z = compress_raw_new(6);
+		buf_init(&c->zout, 0);
+		if (c->z == NULL)
+			return;
+	}
 	for (int i = 0; i < c->a.npaths; i++) {
 		if (rs_build(c, c->a.paths[i], why, sizeof(why)) != 0) {
 			strncat(why, "\n", sizeof(why) - strlen(why) - 1);
@@ -1143,6 +1228,10 @@ static void rs_conn_free(struct rs_conn *c)
 	free(c->files);
 	free(c->argstore);
 	hash_ctx_free(c->md5);
+	if (c->z != NULL) {
+		compress_stream_free(c->z);
+		buf_free(&c->zout);
+	}
 	if (c->ix)
 		index_release(c->ix);
 	free(c);
