@@ -72,6 +72,7 @@ struct rs_conn {
 	struct hash_ctx *md5;
 	char path[PM_PATH_MAX]; /* what the client asked for, for the logs */
 	uint64_t literal, sent_files;
+	const char *refuse; /* limiter refusal: say it after the greeting */
 	/* -z: zlibx tokens */
 	struct compress_stream *z;
 	struct buf zout;
@@ -1219,6 +1220,23 @@ static void rs_session(struct rs_conn *c)
 	c->fail = NULL;
 }
 
+/* A connection the limiter refused: the reason goes where the client
+ * prints it (after its greeting and module line, as rsyncd does). */
+static void rs_refuse_session(struct rs_conn *c)
+{
+	char line[PM_RSYNC_LINE_MAX], msg[256];
+
+	c->deadline_ns = limiter_now_ns() + 5000000000u;
+	c->fail = c->refuse;
+	if (rs_puts(c, "@RSYNCD: 30.0\n") != 0 || rs_flush(c) != 0)
+		return;
+	if (rs_read_line(c, line, sizeof(line)) != 0 || rs_read_line(c, line, sizeof(line)) != 0)
+		return;
+	snprintf(msg, sizeof(msg), "@ERROR: %s\n", c->refuse);
+	rs_puts(c, msg);
+	rs_flush(c);
+}
+
 static void rs_conn_free(struct rs_conn *c)
 {
 	for (size_t i = 0; i < c->nfiles; i++) {
@@ -1247,7 +1265,10 @@ static void *rs_conn_main(void *arg)
 	c->ndx_pos = -1;
 	c->ndx_neg = 1;
 	c->fail = "connection closed";
-	rs_session(c);
+	if (c->refuse)
+		rs_refuse_session(c);
+	else
+		rs_session(c);
 	/* let the client read what we sent before the socket closes */
 	rs_flush(c);
 	shutdown(c->fd, SHUT_WR);
@@ -1275,19 +1296,11 @@ static void *rs_conn_main(void *arg)
 		log_msg(LOG_LVL_INFO, "rsync: %s: %s%s%s", log_peer(p, sizeof(p), &c->peer), c->fail,
 			c->in.err[0] ? ": " : "", c->in.err);
 	}
-	limiter_conn_close(c->lim, &c->peer);
+	if (!c->refuse)
+		limiter_conn_close(c->lim, &c->peer);
 	rs_conn_free(c);
 	atomic_fetch_sub(&rs_active, 1);
 	return NULL;
-}
-
-static void rs_refuse(int fd, const char *msg)
-{
-	char l[256];
-	int n = snprintf(l, sizeof(l), "@RSYNCD: 30.0\n@ERROR: %s\n", msg);
-	if (n > 0)
-		(void)!send(fd, l, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(fd);
 }
 
 static void *rs_accept_main(void *arg)
@@ -1311,24 +1324,24 @@ static void *rs_accept_main(void *arg)
 			if (fd < 0)
 				continue;
 			struct limiter *lim = limiter_global();
-			enum limiter_verdict v = limiter_conn_open(lim, &peer, limiter_now_ns());
-			if (v != LIMITER_OK) {
-				rs_refuse(fd, v == LIMITER_BANNED   ? "your address is banned for a while"
-					      : v == LIMITER_PER_IP ? "too many connections from your address"
-								    : "server full, try again later");
-				continue;
-			}
+			/* SECURITY: threads are capped, refused ones included; past
+			 * the cap a connection is closed at once. */
 			if (atomic_load(&rs_active) >= PM_RSYNC_CONNS_MAX) {
-				limiter_conn_close(lim, &peer);
-				rs_refuse(fd, "too many rsync connections, try again later");
-				continue;
-			}
-			struct rs_conn *c = calloc(1, sizeof(*c));
-			if (c == NULL) {
-				limiter_conn_close(lim, &peer);
 				close(fd);
 				continue;
 			}
+			enum limiter_verdict v = limiter_conn_open(lim, &peer, limiter_now_ns());
+			struct rs_conn *c = calloc(1, sizeof(*c));
+			if (c == NULL) {
+				if (v == LIMITER_OK)
+					limiter_conn_close(lim, &peer);
+				close(fd);
+				continue;
+			}
+			if (v != LIMITER_OK)
+				c->refuse = v == LIMITER_BANNED   ? "your address is banned for a while"
+					    : v == LIMITER_PER_IP ? "too many connections from your address"
+								  : "server full, try again later";
 			c->fd = fd;
 			c->peer = peer;
 			c->cfg = config_get();
@@ -1340,7 +1353,8 @@ static void *rs_accept_main(void *arg)
 			pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 			if (pthread_create(&t, &at, rs_conn_main, c) != 0) {
 				atomic_fetch_sub(&rs_active, 1);
-				limiter_conn_close(lim, &peer);
+				if (!c->refuse)
+					limiter_conn_close(lim, &peer);
 				close(fd);
 				free(c);
 			}
