@@ -28,6 +28,7 @@
 #include "limiter.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "path.h"
 #include "rsync.h"
@@ -1298,6 +1299,12 @@ static void *rs_conn_main(void *arg)
 	}
 	if (!c->refuse)
 		limiter_conn_close(c->lim, &c->peer);
+	metrics_bytes_sent(METRICS_RSYNC, c->bytes_out);
+	for (uint64_t i = 0; i < c->sent_files; i++)
+		metrics_transfer(METRICS_RSYNC, 1);
+	if (c->fail && c->sent_files == 0 && c->nfiles > 0)
+		metrics_transfer(METRICS_RSYNC, 0);
+	metrics_conn_close(METRICS_RSYNC);
 	rs_conn_free(c);
 	atomic_fetch_sub(&rs_active, 1);
 	return NULL;
@@ -1338,6 +1345,11 @@ static void *rs_accept_main(void *arg)
 				close(fd);
 				continue;
 			}
+			metrics_conn_open(METRICS_RSYNC);
+			if (v != LIMITER_OK)
+				metrics_conn_refused(METRICS_RSYNC, v == LIMITER_BANNED   ? "banned"
+								    : v == LIMITER_PER_IP ? "per_ip"
+											  : "full");
 			if (v != LIMITER_OK)
 				c->refuse = v == LIMITER_BANNED   ? "your address is banned for a while"
 					    : v == LIMITER_PER_IP ? "too many connections from your address"

@@ -12,6 +12,7 @@ import rsynctest
 from pmtest import check
 
 rsynctest.need_rsync()
+mport = pmtest.free_port()
 tmp = tempfile.mkdtemp(prefix="pm-rsync-ban-")
 os.chmod(tmp, 0o755)
 hp = subprocess.run(["openssl", "passwd", "-6", "secret"], capture_output=True, text=True)
@@ -21,7 +22,8 @@ with open(htpasswd, "w") as f:
 os.chmod(htpasswd, 0o644)
 
 with rsynctest.daemon(sets={"auth_file": htpasswd, "auth_paths": "/pub/hello",
-                            "ban_after": "3", "ban_time": "120", "max_per_ip": "2"}) as d:
+                            "ban_after": "3", "ban_time": "120", "max_per_ip": "2",
+                            "metrics_listen": "127.0.0.1:%d" % mport}) as d:
     try:
         # two held connections from 127.0.0.1 fill max_per_ip
         held = []
@@ -48,6 +50,13 @@ with rsynctest.daemon(sets={"auth_file": htpasswd, "auth_paths": "/pub/hello",
         check("a banned address is refused on rsync with the reason",
               rc != 0 and "banned" in out, out)
         check("nothing was pulled", not os.path.exists(os.path.join(tmp, "dst", "README")))
+        m = subprocess.run(["curl", "-sS", "http://127.0.0.1:%d/metrics" % mport],
+                           capture_output=True, text=True).stdout
+        for needle in ('pubmirror_connections_refused_total{proto="rsync",reason="banned"} 1',
+                       'pubmirror_connections_refused_total{proto="rsync",reason="per_ip"} 1'):
+            check("metrics: " + needle, needle in m, m[:3000])
+        check("metrics count rsync bytes", 'pubmirror_sent_bytes_total{proto="rsync"} 0' not in m
+              and 'pubmirror_sent_bytes_total{proto="rsync"}' in m)
     finally:
         d.cleanup()
 pmtest.done()
