@@ -38,8 +38,8 @@
 #define RS_MAX_LISTEN 8
 
 struct rs_file {
-	char *name;     /* as sent: relative to the transfer root ("." for it) */
-	char *src;      /* canonical root-relative path, for file_open */
+	char *name; /* as sent: relative to the transfer root ("." for it) */
+	char *src;  /* canonical root-relative path, for file_open */
 	uint64_t size;
 	int64_t mtime;
 	uint8_t dir, content, top;
@@ -125,7 +125,8 @@ static int rs_raw_write(struct rs_conn *c, const uint8_t *p, size_t n)
 		uint64_t wait = 0;
 		uint64_t may = limiter_take(c->lim, &c->peer, n, limiter_now_ns(), &wait);
 		if (may == 0) {
-			struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
+			struct timespec ts = {(time_t)(wait / 1000000000u),
+			                      (long)(wait % 1000000000u)};
 			if (wait == 0)
 				ts.tv_nsec = 1000000;
 			nanosleep(&ts, NULL);
@@ -433,7 +434,7 @@ static int rs_setup_protocol(struct rs_conn *c)
 /* ---- the file list ---- */
 
 static int rs_add(struct rs_conn *c, const char *name, const char *src, uint64_t size,
-		  int64_t mtime, int dir, int content, int top)
+                  int64_t mtime, int dir, int content, int top)
 {
 	if (c->nfiles >= PM_RSYNC_FLIST_MAX) {
 		c->fail = "file list too long";
@@ -487,8 +488,7 @@ static void rs_join(char *out, size_t outsz, const char *dir, const char *name)
 
 /* Add the children of directory src (sent as name) in rsync's order:
  * files, then each directory followed by its own subtree (recurse). */
-static int rs_walk(struct rs_conn *c, const char *src, const char *name, int recurse,
-		   int depth)
+static int rs_walk(struct rs_conn *c, const char *src, const char *name, int recurse, int depth)
 {
 	const struct index_dir *d = index_find_dir(c->ix, src);
 	if (d == NULL)
@@ -550,7 +550,7 @@ static int rs_build(struct rs_conn *c, const char *arg, char *why, size_t whysz)
 		rest++;
 	size_t rl = strlen(rest);
 	int slash = rl == 0 || rest[rl - 1] == '/' ||
-		    (rl >= 2 && strcmp(rest + rl - 2, "/.") == 0) || strcmp(rest, ".") == 0;
+	            (rl >= 2 && strcmp(rest + rl - 2, "/.") == 0) || strcmp(rest, ".") == 0;
 	if (path_resolve("", rest, rl, rel, sizeof(rel), &pwhy) != 0) {
 		snprintf(why, whysz, "ERROR: path refused: %s", pwhy);
 		return -1;
@@ -562,7 +562,8 @@ static int rs_build(struct rs_conn *c, const char *arg, char *why, size_t whysz)
 	if ((rel[0] && e == NULL) || !rs_visible(c->cfg, rel)) {
 		char shown[256];
 		log_esc(shown, sizeof(shown), rel, strlen(rel));
-		snprintf(why, whysz, "ERROR: \"%s\" (in %s): no such file or directory", shown, mod);
+		snprintf(why, whysz, "ERROR: \"%s\" (in %s): no such file or directory", shown,
+		         mod);
 		return -1;
 	}
 	if (e != NULL && e->type == INDEX_FILE) {
@@ -668,8 +669,7 @@ static int rs_send_flist(struct rs_conn *c)
 			if (rs_put(c, &b, 1) != 0)
 				return -1;
 		}
-		if (rs_put(c, f->name + l1, l2) != 0 ||
-		    rs_put_varlong(c, (int64_t)f->size, 3) != 0)
+		if (rs_put(c, f->name + l1, l2) != 0 || rs_put_varlong(c, (int64_t)f->size, 3) != 0)
 			return -1;
 		if (!(x & RSP_XMIT_SAME_TIME) && rs_put_varlong(c, f->mtime, 4) != 0)
 			return -1;
@@ -719,8 +719,8 @@ static int rs_send_flist(struct rs_conn *c)
 struct rs_sums {
 	struct rsp_sum_head h;
 	uint32_t *sum1;
-	uint8_t *sum2;   /* count * s2length */
-	int32_t *next;   /* hash chains */
+	uint8_t *sum2; /* count * s2length */
+	int32_t *next; /* hash chains */
 	int32_t *head;
 	uint32_t mask;
 };
@@ -760,7 +760,7 @@ static int rs_recv_sums(struct rs_conn *c, struct rs_sums *s)
 		int32_t v;
 		if (rsp_read_int(&c->in, &v) != 0 ||
 		    rsp_read(&c->in, s->sum2 + (size_t)i * (size_t)s->h.s2length,
-			     (size_t)s->h.s2length) != 0) {
+		             (size_t)s->h.s2length) != 0) {
 			rs_sums_free(s);
 			return -1;
 		}
@@ -798,7 +798,8 @@ static int rs_literal(struct rs_conn *c, const uint8_t *p, size_t n)
 			/* The receiver adds the trimmed marker only before a
 			 * token; between two data runs it is sent as data. */
 			if (c->z_owed) {
-				static const uint8_t mark[6] = {RS_DEFLATED_DATA, 4, 0, 0, 0xff, 0xff};
+				static const uint8_t mark[6] = {
+				    RS_DEFLATED_DATA, 4, 0, 0, 0xff, 0xff};
 				if (rs_put(c, mark, sizeof(mark)) != 0)
 					return -1;
 			}
@@ -859,7 +860,7 @@ static int rs_strong(struct rs_conn *c, const uint8_t *p, size_t n, uint8_t *out
 
 /* Which block (or -1) matches the window p[0..len) with weak sum w. */
 static int32_t rs_find(struct rs_conn *c, const struct rs_sums *s, uint32_t w, const uint8_t *p,
-		       size_t len)
+                       size_t len)
 {
 	uint8_t strong[64];
 	int have = 0;
@@ -867,7 +868,7 @@ static int32_t rs_find(struct rs_conn *c, const struct rs_sums *s, uint32_t w, c
 		if (s->sum1[i] != w)
 			continue;
 		size_t blen = (i == s->h.count - 1 && s->h.remainder) ? (size_t)s->h.remainder
-								      : (size_t)s->h.blength;
+		                                                      : (size_t)s->h.blength;
 		if (blen != len)
 			continue;
 		if (!have) {
@@ -876,15 +877,15 @@ static int32_t rs_find(struct rs_conn *c, const struct rs_sums *s, uint32_t w, c
 			have = 1;
 		}
 		if (memcmp(strong, s->sum2 + (size_t)i * (size_t)s->h.s2length,
-			   (size_t)s->h.s2length) == 0)
+		           (size_t)s->h.s2length) == 0)
 			return i;
 	}
 	return -1;
 }
 
 /* Send file fd as tokens against the client's block sums; file MD5 into fsum. */
-static int rs_send_delta(struct rs_conn *c, int fd, const struct rs_sums *s,
-			 struct hash_ctx *fmd5, uint64_t *literal)
+static int rs_send_delta(struct rs_conn *c, int fd, const struct rs_sums *s, struct hash_ctx *fmd5,
+                         uint64_t *literal)
 {
 	size_t bl = (size_t)s->h.blength;
 	size_t cap = 4 * bl + 2 * PM_RSYNC_CHUNK + 256 * 1024;
@@ -991,7 +992,7 @@ out:
 
 /* ndx, item flags and what followed them, echoed to the receiver. */
 static int rs_put_header(struct rs_conn *c, int32_t ndx, unsigned iflags, uint8_t ftype,
-			 const char *xname)
+                         const char *xname)
 {
 	if (rs_put_ndx(c, ndx) != 0 || rs_put_short(c, iflags) != 0)
 		return -1;
@@ -1057,7 +1058,7 @@ static int rs_send_files(struct rs_conn *c)
 			uint8_t nb[4];
 			rs_sums_free(&s);
 			snprintf(m, sizeof(m), "file has vanished: \"%s\" (in %s)\n", f->name,
-				 c->cfg->rsync_module);
+			         c->cfg->rsync_module);
 			if (rs_msg(c, RSP_MSG_WARNING, m) != 0 ||
 			    rs_msg_bytes(c, RSP_MSG_NO_SEND, nb, rsp_put_int(nb, ndx)) != 0)
 				goto out;
@@ -1149,7 +1150,7 @@ static void rs_session(struct rs_conn *c)
 	if (bad == 0 && c->a.compress && strchr(c->a.client_info, 'v') == NULL) {
 		bad = -1;
 		snprintf(why, sizeof(why),
-			 "ERROR: -z needs a client that negotiates zlibx (rsync 3.2 or later)");
+		         "ERROR: -z needs a client that negotiates zlibx (rsync 3.2 or later)");
 	}
 	if (bad == 0 && c->a.protect_args) {
 		bad = -1;
@@ -1283,19 +1284,23 @@ static void *rs_conn_main(void *arg)
 	close(c->fd);
 	double secs = (double)(limiter_now_ns() - t0) / 1e9;
 	if (log_json_enabled()) {
-		struct log_event ev = {.event = "transfer", .proto = "rsync", .peer = &c->peer,
-				       .method = "pull", .path = c->path[0] ? c->path : NULL,
-				       .status = c->fail ? 500 : 200, .bytes = c->bytes_out,
-				       .secs = secs};
+		struct log_event ev = {.event = "transfer",
+		                       .proto = "rsync",
+		                       .peer = &c->peer,
+		                       .method = "pull",
+		                       .path = c->path[0] ? c->path : NULL,
+		                       .status = c->fail ? 500 : 200,
+		                       .bytes = c->bytes_out,
+		                       .secs = secs};
 		log_json(&ev);
 	}
 	if (log_access_enabled())
 		log_access(&c->peer, NULL, "RSYNC", c->path[0] ? c->path : "-", "rsync/30",
-			   c->fail ? 500 : 200, c->bytes_out, NULL, NULL);
+		           c->fail ? 500 : 200, c->bytes_out, NULL, NULL);
 	if (c->fail) {
 		char p[64];
-		log_msg(LOG_LVL_INFO, "rsync: %s: %s%s%s", log_peer(p, sizeof(p), &c->peer), c->fail,
-			c->in.err[0] ? ": " : "", c->in.err);
+		log_msg(LOG_LVL_INFO, "rsync: %s: %s%s%s", log_peer(p, sizeof(p), &c->peer),
+		        c->fail, c->in.err[0] ? ": " : "", c->in.err);
 	}
 	if (!c->refuse)
 		limiter_conn_close(c->lim, &c->peer);
@@ -1348,12 +1353,13 @@ static void *rs_accept_main(void *arg)
 			metrics_conn_open(METRICS_RSYNC);
 			if (v != LIMITER_OK)
 				metrics_conn_refused(METRICS_RSYNC, v == LIMITER_BANNED   ? "banned"
-								    : v == LIMITER_PER_IP ? "per_ip"
-											  : "full");
+				                                    : v == LIMITER_PER_IP ? "per_ip"
+				                                                          : "full");
 			if (v != LIMITER_OK)
-				c->refuse = v == LIMITER_BANNED   ? "your address is banned for a while"
-					    : v == LIMITER_PER_IP ? "too many connections from your address"
-								  : "server full, try again later";
+				c->refuse =
+				    v == LIMITER_BANNED   ? "your address is banned for a while"
+				    : v == LIMITER_PER_IP ? "too many connections from your address"
+				                          : "server full, try again later";
 			c->fd = fd;
 			c->peer = peer;
 			c->cfg = config_get();

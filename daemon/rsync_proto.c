@@ -7,9 +7,8 @@
 
 /* Extra bytes that follow a varint's first byte, indexed by byte / 4. */
 static const uint8_t rsp_extra[64] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 6,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 6,
 };
 
 size_t rsp_put_int(uint8_t *out, int32_t v)
@@ -42,9 +41,9 @@ size_t rsp_put_varlong(uint8_t *out, int64_t v, unsigned min_bytes)
 	uint8_t bit = (uint8_t)(1u << (7 - cnt + min_bytes));
 	if (b[cnt] >= bit) {
 		cnt++;
-		b[0] = (uint8_t)~(bit - 1);
+		b[0] = (uint8_t) ~(bit - 1);
 	} else if (cnt > min_bytes) {
-		b[0] = (uint8_t)(b[cnt] | (uint8_t)~(bit * 2 - 1));
+		b[0] = (uint8_t)(b[cnt] | (uint8_t) ~(bit * 2 - 1));
 	} else {
 		b[0] = b[cnt];
 	}
@@ -117,7 +116,7 @@ int rsp_read(struct rsp_in *in, void *p, size_t n)
 			if (in->raw.read(in->raw.ctx, h, 4) != 0)
 				return rsp_fail(in, "connection closed");
 			uint32_t w = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
-				     (uint32_t)h[3] << 24;
+			             (uint32_t)h[3] << 24;
 			unsigned tag = w >> 24;
 			uint32_t len = w & 0xFFFFFFu;
 			if (tag < RSP_MPLEX_BASE)
@@ -128,8 +127,9 @@ int rsp_read(struct rsp_in *in, void *p, size_t n)
 				continue;
 			}
 			/* SECURITY: other messages are read and dropped, bounded. */
-			if ((code != RSP_MSG_NOOP && code != RSP_MSG_INFO && code != RSP_MSG_WARNING &&
-			     code != RSP_MSG_ERROR && code != RSP_MSG_ERROR_XFER) ||
+			if ((code != RSP_MSG_NOOP && code != RSP_MSG_INFO &&
+			     code != RSP_MSG_WARNING && code != RSP_MSG_ERROR &&
+			     code != RSP_MSG_ERROR_XFER) ||
 			    len > PM_RSYNC_MSG_MAX)
 				return rsp_fail(in, "unexpected message from the client");
 			uint8_t skip[PM_RSYNC_MSG_MAX];
@@ -155,7 +155,7 @@ int rsp_read_int(struct rsp_in *in, int32_t *v)
 	if (rsp_read(in, b, 4) != 0)
 		return -1;
 	*v = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-		       (uint32_t)b[3] << 24);
+	               (uint32_t)b[3] << 24);
 	return 0;
 }
 
@@ -175,7 +175,7 @@ int rsp_read_varint(struct rsp_in *in, int32_t *v)
 		b[0] = c;
 	}
 	*v = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-		       (uint32_t)b[3] << 24);
+	               (uint32_t)b[3] << 24);
 	return 0;
 }
 
@@ -276,17 +276,58 @@ int rsp_parse_greeting(const char *line)
 
 /* Options that change nothing on the sending side of a read-only pull. */
 static const char *const rsp_long_ok[] = {
-	"--delete", "--delete-before", "--delete-during", "--delete-after", "--delete-delay",
-	"--delete-excluded", "--del", "--no-inc-recursive", "--no-i-r", "--ignore-errors",
-	"--force", "--numeric-ids", "--size-only", "--ignore-times", "--existing",
-	"--ignore-existing", "--partial", "--inplace", "--append", "--max-delete",
-	"--safe-links", "--copy-unsafe-links", "--copy-dirlinks", "--keep-dirlinks",
-	"--one-file-system", "--prune-empty-dirs", "--omit-dir-times", "--omit-link-times",
-	"--no-implied-dirs", "--fake-super", "--compress-level", "--modify-window",
-	"--max-size", "--min-size", "--timeout", "--contimeout", "--bwlimit", "--log-format",
-	"--out-format", "--info", "--debug", "--stats", "--human-readable", "--progress",
-	"--msgs2stderr", "--no-msgs2stderr", "--partial-dir", "--delay-updates",
-	"--whole-file", "--no-whole-file", "--checksum-seed", NULL,
+    "--delete",
+    "--delete-before",
+    "--delete-during",
+    "--delete-after",
+    "--delete-delay",
+    "--delete-excluded",
+    "--del",
+    "--no-inc-recursive",
+    "--no-i-r",
+    "--ignore-errors",
+    "--force",
+    "--numeric-ids",
+    "--size-only",
+    "--ignore-times",
+    "--existing",
+    "--ignore-existing",
+    "--partial",
+    "--inplace",
+    "--append",
+    "--max-delete",
+    "--safe-links",
+    "--copy-unsafe-links",
+    "--copy-dirlinks",
+    "--keep-dirlinks",
+    "--one-file-system",
+    "--prune-empty-dirs",
+    "--omit-dir-times",
+    "--omit-link-times",
+    "--no-implied-dirs",
+    "--fake-super",
+    "--compress-level",
+    "--modify-window",
+    "--max-size",
+    "--min-size",
+    "--timeout",
+    "--contimeout",
+    "--bwlimit",
+    "--log-format",
+    "--out-format",
+    "--info",
+    "--debug",
+    "--stats",
+    "--human-readable",
+    "--progress",
+    "--msgs2stderr",
+    "--no-msgs2stderr",
+    "--partial-dir",
+    "--delay-updates",
+    "--whole-file",
+    "--no-whole-file",
+    "--checksum-seed",
+    NULL,
 };
 
 static int rsp_long_known(const char *arg)
@@ -298,8 +339,7 @@ static int rsp_long_known(const char *arg)
 	return 0;
 }
 
-static int rsp_refuse(char *why, size_t whysz, const char *pre, const char *what,
-		      const char *post)
+static int rsp_refuse(char *why, size_t whysz, const char *pre, const char *what, const char *post)
 {
 	if (why[0] != '\0')
 		return -1; /* the first reason stands */
@@ -341,14 +381,14 @@ int rsp_parse_args(int argc, char *const *argv, struct rsp_args *a, char *why, s
 			else if (strcmp(s, "--list-only") == 0)
 				a->list_only = 1;
 			else if (strcmp(s, "--remove-source-files") == 0 ||
-				 strcmp(s, "--remove-sent-files") == 0)
-				bad = rsp_refuse(why, whysz,
-						 "ERROR: module is read only: ", s, " is refused");
+			         strcmp(s, "--remove-sent-files") == 0)
+				bad = rsp_refuse(why, whysz, "ERROR: module is read only: ", s,
+				                 " is refused");
 			else if (strncmp(s, "--del", 5) == 0 && rsp_long_known(s))
 				a->delete_any = 1;
 			else if (!rsp_long_known(s))
-				bad = rsp_refuse(why, whysz,
-						 "ERROR: option ", s, " is not supported by this server");
+				bad = rsp_refuse(why, whysz, "ERROR: option ", s,
+				                 " is not supported by this server");
 			continue;
 		}
 		for (const char *c = s + 1; *c; c++) {
@@ -357,26 +397,65 @@ int rsp_parse_args(int argc, char *const *argv, struct rsp_args *a, char *why, s
 				snprintf(a->client_info, sizeof(a->client_info), "%s", c + 1);
 				c += strlen(c) - 1; /* the rest is the argument */
 				break;
-			case 'r': a->recurse = 1; break;
-			case 'd': a->dirs = 1; break;
-			case 't': a->times = 1; break;
-			case 'p': a->perms = 1; break;
-			case 'o': a->owner = 1; break;
-			case 'g': a->group = 1; break;
-			case 'c': a->checksum = 1; break;
-			case 'z': a->compress = 1; break;
-			case 'v': a->verbose++; break;
-			case 'i': a->itemize = 1; break;
-			case 's': a->protect_args = 1; break;
+			case 'r':
+				a->recurse = 1;
+				break;
+			case 'd':
+				a->dirs = 1;
+				break;
+			case 't':
+				a->times = 1;
+				break;
+			case 'p':
+				a->perms = 1;
+				break;
+			case 'o':
+				a->owner = 1;
+				break;
+			case 'g':
+				a->group = 1;
+				break;
+			case 'c':
+				a->checksum = 1;
+				break;
+			case 'z':
+				a->compress = 1;
+				break;
+			case 'v':
+				a->verbose++;
+				break;
+			case 'i':
+				a->itemize = 1;
+				break;
+			case 's':
+				a->protect_args = 1;
+				break;
 			/* Receiver-side or meaningless here: accepted, change nothing. */
-			case 'l': case 'D': case 'n': case 'x': case 'H': case 'S': case 'W':
-			case 'u': case 'I': case 'O': case 'J': case 'm': case 'k': case 'K':
-			case 'L': case 'b': case 'q': case 'y': case 'h': case '8':
+			case 'l':
+			case 'D':
+			case 'n':
+			case 'x':
+			case 'H':
+			case 'S':
+			case 'W':
+			case 'u':
+			case 'I':
+			case 'O':
+			case 'J':
+			case 'm':
+			case 'k':
+			case 'K':
+			case 'L':
+			case 'b':
+			case 'q':
+			case 'y':
+			case 'h':
+			case '8':
 				break;
 			default: {
 				char o[3] = {'-', *c, '\0'};
-				bad = rsp_refuse(why, whysz,
-						 "ERROR: option ", o, " is not supported by this server");
+				bad = rsp_refuse(why, whysz, "ERROR: option ", o,
+				                 " is not supported by this server");
 				break;
 			}
 			}

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RSP_PROTOCOL 30      /* the version this server speaks */
-#define RSP_MPLEX_BASE 7     /* multiplex tag = MPLEX_BASE + message code */
+#define RSP_PROTOCOL 30  /* the version this server speaks */
+#define RSP_MPLEX_BASE 7 /* multiplex tag = MPLEX_BASE + message code */
 #define RSP_MSG_DATA 0
 #define RSP_MSG_ERROR_XFER 1
 #define RSP_MSG_INFO 2
@@ -71,9 +71,9 @@ struct rsp_src {
 struct rsp_in {
 	struct rsp_src raw;
 	int mplex;
-	uint32_t left;       /* MSG_DATA bytes left in the current frame */
+	uint32_t left; /* MSG_DATA bytes left in the current frame */
 	int32_t prev_pos, prev_neg;
-	char err[128];       /* why the last read failed, for the log */
+	char err[128]; /* why the last read failed, for the log */
 };
 void rsp_in_init(struct rsp_in *in, struct rsp_src raw);
 int rsp_read(struct rsp_in *in, void *p, size_t n);

@@ -39,13 +39,13 @@ static void test_varint(void)
 		size_t len;
 		uint8_t b[5];
 	} cases[] = {
-		{0, 1, {0x00}},
-		{0x7f, 1, {0x7f}},
-		{0x80, 2, {0x80, 0x80}},
-		{0x3fff, 2, {0xbf, 0xff}},
-		{0x4000, 3, {0xc0, 0x00, 0x40}},
-		{0x12345678, 5, {0xf0, 0x78, 0x56, 0x34, 0x12}},
-		{-1, 5, {0xf0, 0xff, 0xff, 0xff, 0xff}},
+	    {0, 1, {0x00}},
+	    {0x7f, 1, {0x7f}},
+	    {0x80, 2, {0x80, 0x80}},
+	    {0x3fff, 2, {0xbf, 0xff}},
+	    {0x4000, 3, {0xc0, 0x00, 0x40}},
+	    {0x12345678, 5, {0xf0, 0x78, 0x56, 0x34, 0x12}},
+	    {-1, 5, {0xf0, 0xff, 0xff, 0xff, 0xff}},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t b[9];
@@ -95,8 +95,8 @@ static void test_ndx(void)
 static void test_mplex(void)
 {
 	/* NOOP, INFO text, then 3 data bytes in two frames */
-	static const uint8_t s[] = {0, 0, 0, 7 + 42, 3, 0, 0, 9, 'h', 'i', '\n',
-				    2, 0, 0, 7, 'a', 'b', 1, 0, 0, 7, 'c'};
+	static const uint8_t s[] = {0, 0, 0, 7 + 42, 3,   0,   0, 9, 'h', 'i', '\n',
+	                            2, 0, 0, 7,      'a', 'b', 1, 0, 0,   7,   'c'};
 	struct mem m;
 	struct rsp_in in;
 	uint8_t out[3];
@@ -120,14 +120,14 @@ static void test_sum_head(void)
 		int32_t h[4];
 		int ok;
 	} cases[] = {
-		{{0, 0, 16, 0}, 0},
-		{{10, 700, 16, 100}, 0},
-		{{PM_RSYNC_BLOCKS_MAX + 1, 700, 16, 0}, -1},
-		{{10, PM_RSYNC_BLOCK_MAX + 1, 16, 0}, -1},
-		{{10, 700, 17, 0}, -1},
-		{{10, 700, 16, 700}, -1},
-		{{-1, 700, 16, 0}, -1},
-		{{10, 0, 16, 0}, -1},
+	    {{0, 0, 16, 0}, 0},
+	    {{10, 700, 16, 100}, 0},
+	    {{PM_RSYNC_BLOCKS_MAX + 1, 700, 16, 0}, -1},
+	    {{10, PM_RSYNC_BLOCK_MAX + 1, 16, 0}, -1},
+	    {{10, 700, 17, 0}, -1},
+	    {{10, 700, 16, 700}, -1},
+	    {{-1, 700, 16, 0}, -1},
+	    {{10, 0, 16, 0}, -1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t b[16];
@@ -148,14 +148,15 @@ static void test_args(void)
 		int ok;
 		const char *why;
 	} cases[] = {
-		{{"--server", "--sender", "-vlogDtpre.iLsfxCIvu", ".", "mirror/"}, 0, ""},
-		{{"--server", "-vlogDtpre.iLsfxCIvu", ".", "mirror/"}, -1, "module is read only"},
-		{{"--server", "--sender", "--remove-source-files", "-re.iLsfxCIvu", ".", "mirror/"},
-		 -1, "--remove-source-files is refused"},
-		{{"--server", "--sender", "-vAe.iLsfxCIvu", ".", "mirror/"}, -1, "option -A"},
-		{{"--server", "--sender", "--write-batch=x", ".", "mirror/"}, -1, "--write-batch"},
-		{{"--server", "--sender", "-e.iLsfxCIvu\x01", ".", "mirror/"}, 0, ""},
-		{{"--sender", "-r", ".", "mirror/"}, -1, "no --server"},
+	    {{"--server", "--sender", "-vlogDtpre.iLsfxCIvu", ".", "mirror/"}, 0, ""},
+	    {{"--server", "-vlogDtpre.iLsfxCIvu", ".", "mirror/"}, -1, "module is read only"},
+	    {{"--server", "--sender", "--remove-source-files", "-re.iLsfxCIvu", ".", "mirror/"},
+	     -1,
+	     "--remove-source-files is refused"},
+	    {{"--server", "--sender", "-vAe.iLsfxCIvu", ".", "mirror/"}, -1, "option -A"},
+	    {{"--server", "--sender", "--write-batch=x", ".", "mirror/"}, -1, "--write-batch"},
+	    {{"--server", "--sender", "-e.iLsfxCIvu\x01", ".", "mirror/"}, 0, ""},
+	    {{"--sender", "-r", ".", "mirror/"}, -1, "no --server"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int argc = 0;
@@ -167,7 +168,7 @@ static void test_args(void)
 		CHECK_INT("argument verdict", cases[i].ok, r);
 		if (r != 0)
 			UNIT_REPORT(strstr(why, cases[i].why) != NULL, "refusal names the reason",
-				    "expected \"%s\" in \"%s\"", cases[i].why, why);
+			            "expected \"%s\" in \"%s\"", cases[i].why, why);
 	}
 	struct rsp_args a;
 	char why[256];
@@ -187,11 +188,11 @@ static void test_checksum_order(void)
 {
 	/* rsync's get_checksum1 on "abcd" (s1 = 394, s2 = 97*4+98*3+99*2+100) */
 	CHECK_INT("weak checksum", (394 & 0xffff) + ((97 * 4 + 98 * 3 + 99 * 2 + 100) << 16),
-		  rsp_checksum1((const uint8_t *)"abcd", 4));
+	          rsp_checksum1((const uint8_t *)"abcd", 4));
 	uint8_t hi[2] = {0xff, 0x80}; /* bytes count as signed */
 	uint32_t s1 = (uint32_t)(-1 + -128), s2 = (uint32_t)(-1) + s1;
 	CHECK_INT("weak checksum of high bytes", (long long)((s1 & 0xffff) + (s2 << 16)),
-		  (long long)rsp_checksum1(hi, 2));
+	          (long long)rsp_checksum1(hi, 2));
 	CHECK_INT("files before directories", -1, rsp_name_cmp("zz", 0, "a", 1) < 0 ? -1 : 1);
 	CHECK_INT("a-b/ before a/", 1, rsp_name_cmp("a", 1, "a-b", 1) > 0 ? 1 : -1);
 	CHECK_INT("file a before file a-b", -1, rsp_name_cmp("a", 0, "a-b", 0) < 0 ? -1 : 1);
