@@ -25,6 +25,8 @@ with rsynctest.daemon(sets={"auth_file": htpasswd, "auth_paths": "/pub/hello",
                             "ban_after": "3", "ban_time": "120", "max_per_ip": "2",
                             "metrics_listen": "127.0.0.1:%d" % mport}) as d:
     try:
+        # the start-up probe's connection must be gone before we count
+        time.sleep(1.5)
         # two held connections from 127.0.0.1 fill max_per_ip
         held = []
         for _ in range(2):
