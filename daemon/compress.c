@@ -100,9 +100,11 @@ struct compress_stream *compress_raw_new(int level)
 	return s;
 }
 
-int compress_raw_reset(struct compress_stream *s)
+int compress_raw_reset(struct compress_stream *s, int level)
 {
-	return deflateReset(&s->z) == Z_OK ? 0 : -1;
+	if (deflateReset(&s->z) != Z_OK)
+		return -1;
+	return deflateParams(&s->z, level, Z_DEFAULT_STRATEGY) == Z_OK ? 0 : -1;
 }
 
 int compress_raw_sync(struct compress_stream *s, const void *in, size_t n, struct buf *out)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -716,6 +717,24 @@ static int rs_send_flist(struct rs_conn *c)
 
 /* ---- delta: block matching and tokens ---- */
 
+/* -z level for a file: stored (0) for data that is already compressed,
+ * as rsync's skip-compress list does; deflate's default otherwise. */
+static int rs_zlevel(const char *name)
+{
+	static const char *const skip[] = {
+	    "gz",   "tgz", "bz2", "tbz",  "xz",  "txz", "zst", "lz4", "lzma", "lzo",      "zip",
+	    "7z",   "rar", "deb", "udeb", "rpm", "apk", "jar", "whl", "iso",  "squashfs", "jpg",
+	    "jpeg", "png", "gif", "webp", "mp3", "mp4", "mkv", "ogg", "flac", NULL,
+	};
+	const char *dot = strrchr(name, '.');
+	if (dot == NULL || strchr(dot, '/') != NULL)
+		return 6;
+	for (const char *const *k = skip; *k; k++)
+		if (strcasecmp(dot + 1, *k) == 0)
+			return 0;
+	return 6;
+}
+
 struct rs_sums {
 	struct rsp_sum_head h;
 	uint32_t *sum1;
@@ -884,8 +903,8 @@ static int32_t rs_find(struct rs_conn *c, const struct rs_sums *s, uint32_t w, c
 }
 
 /* Send file fd as tokens against the client's block sums; file MD5 into fsum. */
-static int rs_send_delta(struct rs_conn *c, int fd, const struct rs_sums *s, struct hash_ctx *fmd5,
-                         uint64_t *literal)
+static int rs_send_delta(struct rs_conn *c, int fd, const char *name, const struct rs_sums *s,
+                         struct hash_ctx *fmd5, uint64_t *literal)
 {
 	size_t bl = (size_t)s->h.blength;
 	size_t cap = 4 * bl + 2 * PM_RSYNC_CHUNK + 256 * 1024;
@@ -897,7 +916,7 @@ static int rs_send_delta(struct rs_conn *c, int fd, const struct rs_sums *s, str
 
 	if (buf == NULL)
 		return -1;
-	if (c->z != NULL && compress_raw_reset(c->z) != 0) {
+	if (c->z != NULL && compress_raw_reset(c->z, rs_zlevel(name)) != 0) {
 		free(buf);
 		return -1;
 	}
@@ -1073,7 +1092,7 @@ static int rs_send_files(struct rs_conn *c)
 		}
 		uint64_t literal = 0;
 		hash_ctx_reset(fmd5);
-		int r = rs_send_delta(c, fd, &s, fmd5, &literal);
+		int r = rs_send_delta(c, fd, f->name, &s, fmd5, &literal);
 		rs_sums_free(&s);
 		close(fd);
 		c->literal += literal;
