@@ -85,6 +85,37 @@ int compress_stream_write(struct compress_stream *s, const void *in, size_t n,
 	return s->z.avail_in == 0 ? 0 : -1;
 }
 
+struct compress_stream *compress_raw_new(int level)
+{
+	struct compress_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	if (level < 0 || level > 9)
+		level = Z_DEFAULT_COMPRESSION;
+	if (deflateInit2(&s->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int compress_raw_reset(struct compress_stream *s, int level)
+{
+	if (deflateReset(&s->z) != Z_OK)
+		return -1;
+	return deflateParams(&s->z, level, Z_DEFAULT_STRATEGY) == Z_OK ? 0 : -1;
+}
+
+int compress_raw_sync(struct compress_stream *s, const void *in, size_t n, struct buf *out)
+{
+	s->z.next_in = (Bytef *)in;
+	s->z.avail_in = (uInt)n;
+	if (deflate_into(&s->z, Z_SYNC_FLUSH, out) != 0)
+		return -1;
+	return s->z.avail_in == 0 ? 0 : -1;
+}
+
 int compress_inflate(struct buf *out, const void *in, size_t n)
 {
 	z_stream z = {0};

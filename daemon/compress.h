@@ -19,6 +19,16 @@ void compress_stream_free(struct compress_stream *s);
 int compress_stream_write(struct compress_stream *s, const void *in, size_t n,
 			  int finish, struct buf *out);
 
+/* A raw deflate stream (no header, 32 KiB window) flushed with
+ * Z_SYNC_FLUSH after each piece: rsync's "zlibx" literal data.  new at
+ * level 0-9 (NULL on ENOMEM); reset between files, at a level 0-9 for
+ * the next one (0: stored, for data already compressed); sync compresses
+ * in[0..n) and appends everything up to and including the sync marker
+ * (00 00 ff ff) to out.  0 or -1. */
+struct compress_stream *compress_raw_new(int level);
+int compress_raw_reset(struct compress_stream *s, int level);
+int compress_raw_sync(struct compress_stream *s, const void *in, size_t n, struct buf *out);
+
 /* Inflate (zlib format) in[0..n) into out (for tests and tools). 0 or -1. */
 int compress_inflate(struct buf *out, const void *in, size_t n);
 

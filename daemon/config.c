@@ -43,7 +43,7 @@ enum conf_type {
 };
 
 /* Extra rule for a text value, beyond length and control characters. */
-enum conf_check { CK_NONE, CK_USER, CK_BANNER, CK_URLS };
+enum conf_check { CK_NONE, CK_USER, CK_BANNER, CK_URLS, CK_MODULE };
 
 struct conf_key {
 	const char *name;
@@ -115,6 +115,8 @@ static const struct conf_key conf_keys[] = {
 	 "HTTPS addresses, or off."},
 	{"http_listen", CT_ADDRS, FIELD(http_listen), "off", 0, 0, NULL, CK_NONE, NULL,
 	 "Plain HTTP addresses, or off."},
+	{"rsync_listen", CT_ADDRS, FIELD(rsync_listen), "off", 0, 0, NULL, CK_NONE, NULL,
+	 "Read-only anonymous rsync daemon addresses (rsync://, port 873 in production), or off."},
 	{"metrics_listen", CT_ADDRS, FIELD(metrics_listen), "off", 0, 0, NULL, CK_NONE, NULL,
 	 "Plain HTTP addresses for /metrics (keep it on loopback), or off."},
 	{"http_mode", CT_ENUM, FIELD(http_mode), "redirect", 0, 0, http_modes, CK_NONE, NULL,
@@ -137,6 +139,10 @@ static const struct conf_key conf_keys[] = {
 	 "Largest file the FTP HASH command will checksum (K, M, G, T suffixes)."},
 	{"ftp_banner", CT_STRING, FIELD(ftp_banner), "pubmirror FTP server ready", 1, 0, NULL,
 	 CK_BANNER, NULL, "Text of the FTP 220 greeting (printable ASCII)."},
+	{"rsync_module", CT_STRING, FIELD(rsync_module), "mirror", 1, 0, NULL, CK_MODULE, "rsync",
+	 "Name of the one rsync module (rsync://host/NAME/) that serves the whole tree."},
+	{"rsync_motd", CT_PATH, FIELD(rsync_motd), "", 0, 0, NULL, CK_NONE, NULL,
+	 "File whose text rsync clients see before the module list (read at start); empty: none."},
 	{"http_threads", CT_UINT, FIELD(http_threads), "2", 1, 64, NULL, CK_NONE, "HTTP",
 	 "HTTP worker threads."},
 	{"hsts_max_age", CT_SECONDS, FIELD(hsts_max_age), "15552000", 0, 315360000ull, NULL,
@@ -714,12 +720,12 @@ static int check_text(const struct conf_key *k, const char *v, char *err, size_t
 			say(err, errsz, "byte %zu is not allowed in a URL", i + 1);
 			return -1;
 		}
-		if (k->check == CK_USER &&
+		if ((k->check == CK_USER || k->check == CK_MODULE) &&
 		    !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit((char)c) ||
 		      c == '_' || c == '-' || c == '.')) {
 			char sh[96];
-			say(err, errsz, "\"%s\" is not a user name (letters, digits, . _ -)",
-			    shown(sh, sizeof(sh), v));
+			say(err, errsz, "\"%s\" is not a %s name (letters, digits, . _ -)",
+			    shown(sh, sizeof(sh), v), k->check == CK_USER ? "user" : "module");
 			return -1;
 		}
 	}
@@ -1292,7 +1298,7 @@ static int cross_check(const struct config *c, const struct conf_origin *orig, c
 		return -1;
 	}
 	if (c->ftp_listen.n == 0 && c->ftps_listen.n == 0 && c->https_listen.n == 0 &&
-	    c->http_listen.n == 0) {
+	    c->http_listen.n == 0 && c->rsync_listen.n == 0) {
 		/* Blame the last listener set, the one most likely just changed. */
 		const struct conf_origin *best = origin_of(orig, listeners[0]);
 		const char *name = listeners[0];
@@ -1323,11 +1329,11 @@ static int cross_check(const struct config *c, const struct conf_origin *orig, c
 	}
 	/* An address bound twice would fail at bind(); say which keys clash. */
 	static const char *const all[] = {"ftp_listen", "ftps_listen", "https_listen",
-					  "http_listen", "metrics_listen"};
+					  "http_listen", "metrics_listen", "rsync_listen"};
 	const struct config_addrs *lists[] = {&c->ftp_listen, &c->ftps_listen, &c->https_listen,
-					      &c->http_listen, &c->metrics_listen};
-	for (size_t i = 0; i < 5; i++) {
-		for (size_t j = i + 1; j < 5; j++) {
+					      &c->http_listen, &c->metrics_listen, &c->rsync_listen};
+	for (size_t i = 0; i < 6; i++) {
+		for (size_t j = i + 1; j < 6; j++) {
 			for (int a = 0; a < lists[i]->n; a++) {
 				for (int b = 0; b < lists[j]->n; b++) {
 					if (!addr_equal(&lists[i]->a[a], &lists[j]->a[b]))
@@ -1750,6 +1756,7 @@ static void man_conf(FILE *f)
 	      "ftp_listen = *:21, [::]:21\n"
 	      "https_listen = *:443, [::]:443\n"
 	      "http_listen = *:80, [::]:80\n"
+	      "rsync_listen = *:873, [::]:873\n"
 	      "tls_cert = /etc/letsencrypt/live/mirror.example.org/fullchain.pem\n"
 	      "tls_key = /etc/letsencrypt/live/mirror.example.org/privkey.pem\n"
 	      "rate_per_ip = 10M\n"

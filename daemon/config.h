@@ -73,6 +73,7 @@ struct config {
 	struct config_addrs https_listen;
 	struct config_addrs http_listen;
 	struct config_addrs metrics_listen;
+	struct config_addrs rsync_listen;
 	enum config_http_mode http_mode;
 	unsigned proxy_protocol;       /* CONFIG_PROXY_* bits; 0 = none */
 
@@ -85,6 +86,10 @@ struct config {
 	unsigned ftp_threads;
 	uint64_t hash_max_size;        /* bytes; HASH above this: 556 */
 	char ftp_banner[256];
+
+	/* rsync */
+	char rsync_module[64];
+	char rsync_motd[PM_PATH_MAX];  /* "" = none */
 
 	/* HTTP */
 	unsigned http_threads;

@@ -51,6 +51,51 @@ int digest_final(struct digest *d, unsigned char *out)
 	return rc;
 }
 
+struct digest_ctx {
+	EVP_MD_CTX *ctx;
+	const EVP_MD *md;
+};
+
+struct digest_ctx *digest_ctx_new(enum digest_algo a)
+{
+	struct digest_ctx *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return NULL;
+	h->md = digest_md(a);
+	h->ctx = EVP_MD_CTX_new();
+	if (h->md == NULL || h->ctx == NULL || digest_ctx_reset(h) != 0) {
+		digest_ctx_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int digest_ctx_reset(struct digest_ctx *h)
+{
+	return EVP_DigestInit_ex(h->ctx, h->md, NULL) == 1 ? 0 : -1;
+}
+
+int digest_ctx_update(struct digest_ctx *h, const void *p, size_t n)
+{
+	return EVP_DigestUpdate(h->ctx, p, n) == 1 ? 0 : -1;
+}
+
+int digest_ctx_final(struct digest_ctx *h, unsigned char *out)
+{
+	unsigned int len = 0;
+	if (EVP_DigestFinal_ex(h->ctx, out, &len) != 1)
+		return -1;
+	return (int)len;
+}
+
+void digest_ctx_free(struct digest_ctx *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
 int digest_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t n,
 		     unsigned char out[20])
 {

@@ -26,6 +26,17 @@ void digest_update(struct digest *d, const void *data, size_t len);
  * context.  Its length in bytes, or -1 after any failure (out zeroed). */
 int digest_final(struct digest *d, unsigned char *out);
 
+/* A reusable digest for hot loops (rsync's per-block sums): one OpenSSL
+ * context, reset for each message instead of allocated.  Not shared
+ * between threads.  new: NULL when out of memory; reset/update: 0 or -1;
+ * final: the length in bytes, or -1 (reset before the next message). */
+struct digest_ctx;
+struct digest_ctx *digest_ctx_new(enum digest_algo a);
+int digest_ctx_reset(struct digest_ctx *h);
+int digest_ctx_update(struct digest_ctx *h, const void *p, size_t n);
+int digest_ctx_final(struct digest_ctx *h, unsigned char *out);
+void digest_ctx_free(struct digest_ctx *h);
+
 /* HMAC-SHA-1 of msg[0..n) under key[0..keylen) into out.  0 or -1. */
 int digest_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t n,
 		     unsigned char out[20]);

@@ -107,6 +107,20 @@ static inline unsigned long long pm_fds_needed(unsigned max_clients, unsigned ma
 #define PM_AUTH_USER_MAX 64
 #define PM_AUTH_PASS_MAX 256
 
+/* rsync */
+#define PM_RSYNC_LINE_MAX 1024          /* greeting / module line */
+#define PM_RSYNC_ARGS_MAX 64            /* server arguments */
+#define PM_RSYNC_ARGS_BYTES 8192        /* their total length */
+#define PM_RSYNC_MSG_MAX 4096           /* one informational message from the client */
+#define PM_RSYNC_MOTD_MAX 8192          /* bytes of rsync_motd sent */
+#define PM_RSYNC_CONNS_MAX 256          /* rsync connections at once (a thread each) */
+#define PM_RSYNC_FLIST_MAX 2000000      /* entries in one file list */
+#define PM_RSYNC_BLOCKS_MAX (1 << 20)   /* block checksums of one file */
+#define PM_RSYNC_BLOCK_MAX (128 * 1024) /* block length (protocol 30) */
+#define PM_RSYNC_CHUNK (32 * 1024)      /* literal data per token */
+#define PM_RSYNC_TIMEOUT 60             /* seconds without progress either way */
+#define PM_RSYNC_HANDSHAKE_TIMEOUT 30   /* seconds to reach the file list */
+
 /* Logs */
 #define PM_LOG_LINE_MAX 4096
 

@@ -36,6 +36,7 @@
 #include "metrics.h"
 #include "net.h"
 #include "privsep.h"
+#include "rsync.h"
 #include "sandbox.h"
 #include "sums.h"
 #include "tls.h"
@@ -211,6 +212,25 @@ static void main_limiter_params(const struct config *c, struct limiter_params *p
 	p->ban_time = c->ban_time;
 }
 
+/* The rsync MOTD file, at most PM_RSYNC_MOTD_MAX bytes, read before the
+ * sandbox.  0 or -1 (logged). */
+static int main_read_motd(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL) {
+		log_err("rsync_motd %s: %s", path, strerror(errno));
+		return -1;
+	}
+	*out = malloc(PM_RSYNC_MOTD_MAX);
+	if (*out == NULL) {
+		fclose(f);
+		return -1;
+	}
+	*len = fread(*out, 1, PM_RSYNC_MOTD_MAX, f);
+	fclose(f);
+	return 0;
+}
+
 /* Bind every address of list into fds[]; 0 or -1 (logged). */
 static int main_bind(const char *what, const struct config_addrs *list, int *fds, int *n)
 {
@@ -281,6 +301,7 @@ static void main_reload(const struct main_opts *o)
 	    !main_same_addrs(&c->https_listen, &old->https_listen) ||
 	    !main_same_addrs(&c->http_listen, &old->http_listen) ||
 	    !main_same_addrs(&c->metrics_listen, &old->metrics_listen) ||
+	    !main_same_addrs(&c->rsync_listen, &old->rsync_listen) ||
 	    strcmp(c->user, old->user) != 0)
 		log_warn("listen addresses and user change only on restart; the new values "
 			 "are ignored until then");
@@ -291,6 +312,7 @@ static void main_reload(const struct main_opts *o)
 	c->https_listen = old->https_listen;
 	c->http_listen = old->http_listen;
 	c->metrics_listen = old->metrics_listen;
+	c->rsync_listen = old->rsync_listen;
 	memcpy(c->user, old->user, sizeof(c->user));
 	/* Which listeners expect a PROXY header is fixed when they start. */
 	if (c->proxy_protocol != old->proxy_protocol)
@@ -350,6 +372,9 @@ int main(int argc, char **argv)
 	struct ftp_listeners fl;
 	struct http_listeners hl;
 	int mfds[PM_CONF_ADDRS_MAX], nmfds = 0;
+	int rfds[PM_CONF_ADDRS_MAX], nrfds = 0;
+	char *motd = NULL;
+	size_t motdlen = 0;
 	sigset_t sigs;
 
 	memset(&o, 0, sizeof(o));
@@ -421,7 +446,10 @@ int main(int argc, char **argv)
 	    main_bind("implicit FTPS", &cfg->ftps_listen, fl.implicit, &fl.nimplicit) != 0 ||
 	    main_bind("HTTPS", &cfg->https_listen, hl.https, &hl.nhttps) != 0 ||
 	    main_bind("HTTP", &cfg->http_listen, hl.http, &hl.nhttp) != 0 ||
-	    main_bind("metrics", &cfg->metrics_listen, mfds, &nmfds) != 0)
+	    main_bind("metrics", &cfg->metrics_listen, mfds, &nmfds) != 0 ||
+	    main_bind("rsync", &cfg->rsync_listen, rfds, &nrfds) != 0)
+		return 1;
+	if (cfg->rsync_motd[0] && main_read_motd(cfg->rsync_motd, &motd, &motdlen) != 0)
 		return 1;
 	if (index_start(cfg) != 0)
 		return 1;
@@ -450,14 +478,19 @@ int main(int argc, char **argv)
 	}
 	if (nmfds > 0 && metrics_start(mfds, nmfds) != 0)
 		return 1;
+	if (nrfds > 0 && rsync_start(rfds, nrfds, motd, motdlen) != 0)
+		return 1;
+	free(motd);
 
-	char a1[256], a2[256], a3[256], a4[256], fp[128];
+	char a1[256], a2[256], a3[256], a4[256], a5[256], fp[128];
 	main_describe(a1, sizeof(a1), &cfg->ftp_listen);
 	main_describe(a2, sizeof(a2), &cfg->ftps_listen);
 	main_describe(a3, sizeof(a3), &cfg->https_listen);
 	main_describe(a4, sizeof(a4), &cfg->http_listen);
+	main_describe(a5, sizeof(a5), &cfg->rsync_listen);
 	tls_fingerprint(fp, sizeof(fp));
-	log_info("ready: root %s; ftp %s; ftps %s; https %s; http %s", cfg->root, a1, a2, a3, a4);
+	log_info("ready: root %s; ftp %s; ftps %s; https %s; http %s; rsync %s", cfg->root, a1, a2,
+		 a3, a4, a5);
 	log_info("certificate SHA-256 fingerprint %s", fp);
 
 	int drain = -1;
@@ -509,6 +542,7 @@ int main(int argc, char **argv)
 	unsigned dsecs = (unsigned)drain;
 	pthread_t hstop;
 	int hthread = pthread_create(&hstop, NULL, main_http_stop, &dsecs) == 0;
+	rsync_stop(dsecs);
 	ftp_stop(dsecs);
 	if (hthread)
 		pthread_join(hstop, NULL);

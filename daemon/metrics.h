@@ -18,6 +18,7 @@ enum metrics_proto {
 	METRICS_FTPS,  /* connections to ftps_listen (implicit FTPS) */
 	METRICS_HTTP,  /* plain HTTP port */
 	METRICS_HTTPS, /* HTTPS */
+	METRICS_RSYNC, /* rsync_listen (rsync://) */
 	METRICS_NPROTO
 };
 
