@@ -23,6 +23,7 @@
 #include "file.h"
 #include "http_int.h"
 #include "sums.h"
+#include "fmt.h"
 #include "http_util.h"
 #include "log.h"
 
@@ -351,7 +352,7 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
 
 	http_etag((uint64_t)st->st_dev, (uint64_t)st->st_ino, size, (int64_t)st->st_mtime, etag,
 		  sizeof(etag));
-	http_date(st->st_mtime, lastmod, sizeof(lastmod));
+	fmt_http_date(st->st_mtime, lastmod, sizeof(lastmod));
 
 	if (not_modified(c, etag, st->st_mtime)) {
 		close(fd);
@@ -540,7 +541,7 @@ static struct small *small_make(int fd, const struct stat *st, const char *rel,
 	const char *type = http_mime_type(rel);
 	http_etag((uint64_t)st->st_dev, (uint64_t)st->st_ino, size, (int64_t)st->st_mtime,
 		  sm->etag, sizeof(sm->etag));
-	http_date(st->st_mtime, sm->lastmod, sizeof(sm->lastmod));
+	fmt_http_date(st->st_mtime, sm->lastmod, sizeof(sm->lastmod));
 	sm->digest = file_headers(sm->resp, type, type, sm->lastmod, sm->etag, rel, st);
 	http_common_headers(sm->resp, r);
 	atomic_init(&sm->refs, 1);
