@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -24,6 +25,61 @@
 #include "lslr.h"
 #include "net.h"
 #include "path.h"
+
+/* --- listing helpers (MLSD here, MLST in ftp_cmd.c) --- */
+
+int ftp_child_hidden(const struct ftp_sess *s, const char *dir, const char *name)
+{
+	const struct config *c = config_get();
+	char rel[PM_PATH_MAX];
+
+	/* the common case (no protected paths) composes nothing */
+	if (!s->anonymous || c == NULL || c->auth_paths.n == 0)
+		return 0;
+	int n = snprintf(rel, sizeof(rel), "%s%s%s", dir, dir[0] ? "/" : "", name);
+	return n < 0 || (size_t)n >= sizeof(rel) || auth_path_protected(c, rel);
+}
+
+int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
+              const char *type_override)
+{
+	static const char *const names[] = {"type=", "size=", "modify=", "perm=", "unique="};
+	size_t mark = out->len;
+
+	/* on failure listing_mlsx_facts leaves out as it was */
+	if (listing_mlsx_facts(out, e, type_override) != 0)
+		return -1;
+	if (s->mlst_mask == FTP_FACT_ALL)
+		return 0;
+	/* Keep the chosen facts in place: "f=v;...; name" only shrinks, so an
+	 * MLSD under OPTS MLST needs no scratch buffer per entry. */
+	char *start = out->data + mark, *end = out->data + out->len;
+	char *sp = memchr(start, ' ', (size_t)(end - start)); /* facts end at the first space */
+	if (sp == NULL) {
+		buf_truncate(out, mark);
+		return -1;
+	}
+	char *w = start, *p = start;
+	while (p < sp) {
+		char *semi = memchr(p, ';', (size_t)(sp - p));
+		if (semi == NULL)
+			break;
+		size_t n = (size_t)(semi - p + 1);
+		for (unsigned i = 0; i < 5; i++)
+			if ((s->mlst_mask & (1u << i)) &&
+			    strncasecmp(p, names[i], strlen(names[i])) == 0) {
+				memmove(w, p, n);
+				w += n;
+				break; /* names are distinct: at most one matches */
+			}
+		p = semi + 1;
+	}
+	size_t tail = (size_t)(end - sp);
+	memmove(w, sp, tail);
+	out->len = (size_t)(w - out->data) + tail;
+	out->data[out->len] = '\0';
+	return 0;
+}
 
 #define FTP_DATA_CHUNK (64 * 1024)          /* listings, TYPE A, MODE Z */
 #define FTP_DATA_SENDFILE (4 * 1024 * 1024) /* one sendfile call at most */

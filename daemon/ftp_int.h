@@ -198,18 +198,18 @@ enum { FTP_STAT_BYTES, FTP_STAT_XFERS, FTP_STAT_HS, FTP_STAT_HS_FAIL, FTP_STAT_R
 void ftp_cmd_line(struct ftp_sess *s, char *line, size_t n);
 /* 1 when the line may run while a transfer or digest is busy. */
 int ftp_cmd_busy_ok(const char *line, size_t n);
-/* MLSx facts of e restricted to the facts chosen by OPTS MLST. 0 or -1. */
-int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
-              const char *type_override);
-/* 1 when entry name of directory dir is a protected path an anonymous
- * session must not see (also when the joined path would not fit). */
-int ftp_child_hidden(const struct ftp_sess *s, const char *dir, const char *name);
 /* The result of ftp_auth_submit (ok: the password matched). */
 void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
 /* Reset the session to its just-connected state (AUTH TLS). */
 void ftp_cmd_reset(struct ftp_sess *s);
 
 /* ftp_data.c */
+/* MLSx facts of e restricted to the facts chosen by OPTS MLST. 0 or -1. */
+int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
+              const char *type_override);
+/* 1 when entry name of directory dir is a protected path an anonymous
+ * session must not see (also when the joined path would not fit). */
+int ftp_child_hidden(const struct ftp_sess *s, const char *dir, const char *name);
 struct ftp_data *ftp_data_get(struct ftp_sess *s);
 /* Close the data set-up (listener, target, idle connection). */
 void ftp_data_clear(struct ftp_sess *s);

@@ -73,92 +73,6 @@ static struct proxy_accept *proxies[HTTP_DAEMONS_MAX];
 
 /* ---------- small helpers ---------- */
 
-const char *http_hdr(struct MHD_Connection *c, const char *name)
-{
-	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-}
-
-void http_common_headers(struct MHD_Response *resp, const struct http_req *r)
-{
-	const struct config *cfg = config_get();
-	MHD_add_response_header(resp, "Server", "pubmirror");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	if (r->hc && r->hc->tls && cfg->hsts_max_age > 0) {
-		char v[48];
-		snprintf(v, sizeof(v), "max-age=%" PRIu64, cfg->hsts_max_age);
-		MHD_add_response_header(resp, "Strict-Transport-Security", v);
-	}
-}
-
-/* Per-request strings for the access log, valid during the handler. */
-struct req_meta {
-	const char *method, *version;
-};
-static __thread struct req_meta cur_meta;
-
-enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigned status,
-			   struct MHD_Response *resp, uint64_t bodylen)
-{
-	http_common_headers(resp, r);
-	enum MHD_Result ret = http_queue_shared(c, r, status, resp, bodylen);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, unsigned status,
-				  struct MHD_Response *resp, uint64_t bodylen)
-{
-	r->status = status;
-	r->bytes = r->head ? 0 : bodylen;
-	if (r->hc) {
-		enum metrics_proto mp = r->hc->tls ? METRICS_HTTPS : METRICS_HTTP;
-		if (r->hc->tls && r->hc->requests == 0)
-			metrics_tls_handshake(mp, 1); /* a request came: the handshake worked */
-		r->hc->requests++;
-		metrics_request(mp, status, (double)(limiter_now_ns() - r->t0) / 1e9);
-	}
-	log_access(r->hc ? &r->hc->peer : NULL, r->authed ? r->user : NULL,
-		   cur_meta.method ? cur_meta.method : "-", r->uri ? r->uri : "-",
-		   cur_meta.version ? cur_meta.version : "-", status, r->bytes,
-		   http_hdr(c, "Referer"), http_hdr(c, "User-Agent"));
-	if (log_json_enabled()) {
-		struct log_event ev = {
-			.event = "request",
-			.proto = r->hc && r->hc->tls ? "https" : "http",
-			.peer = r->hc ? &r->hc->peer : NULL,
-			.user = r->authed ? r->user : NULL,
-			.method = cur_meta.method,
-			.path = r->uri,
-			.status = status,
-			.bytes = r->bytes,
-			.secs = (double)(limiter_now_ns() - r->t0) / 1e9,
-		};
-		log_json(&ev);
-	}
-	if (r->hc && r->hc->tls && r->bytes > 0)
-		http_tls_hold(r->hc->fd); /* the header goes out with the body's start */
-	return MHD_queue_response(c, status, resp);
-}
-
-static struct MHD_Response *text_response(const char *text)
-{
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-	if (resp)
-		MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-	return resp;
-}
-
-enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
-			   const char *text)
-{
-	struct MHD_Response *resp = text_response(text);
-	if (resp == NULL)
-		return MHD_NO;
-	return http_queue(c, r, status, resp, strlen(text));
-}
-
 static enum MHD_Result http_error_why(struct MHD_Connection *c, struct http_req *r,
 				      unsigned status, const char *what, const char *why)
 {
@@ -171,7 +85,7 @@ static enum MHD_Result redirect(struct MHD_Connection *c, struct http_req *r, un
 				const char *location)
 {
 	static const char text[] = "Moved\n";
-	struct MHD_Response *resp = text_response(text);
+	struct MHD_Response *resp = http_text_response(text);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Location", location);
@@ -304,7 +218,7 @@ static enum MHD_Result serve_acme(struct MHD_Connection *c, struct http_req *r,
 static enum MHD_Result ask_login(struct MHD_Connection *c, struct http_req *r)
 {
 	static const char text[] = "401 login required\n";
-	struct MHD_Response *resp = text_response(text);
+	struct MHD_Response *resp = http_text_response(text);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "WWW-Authenticate", HTTP_REALM);
@@ -372,7 +286,7 @@ static enum MHD_Result over_limit(struct MHD_Connection *c, struct http_req *r,
 			  : r->hc->verdict == LIMITER_PER_IP
 				  ? "503 too many connections from your address; retry later\n"
 				  : "503 server full; retry later\n";
-	struct MHD_Response *resp = text_response(msg);
+	struct MHD_Response *resp = http_text_response(msg);
 	char ra[24];
 	if (resp == NULL)
 		return MHD_NO;
@@ -475,8 +389,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	if (r == NULL || r->hc == NULL)
 		return MHD_NO; /* out of memory at accept or request start: drop */
-	cur_meta.method = method;
-	cur_meta.version = version;
+	http_reply_meta(method, version);
 	int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
 	int options = strcmp(method, "OPTIONS") == 0;
 	r->head = head;
@@ -514,7 +427,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return dispatch(c, r, url);
 refuse_method:;
 	static const char text[] = "405 only GET, HEAD and OPTIONS are served\n";
-	struct MHD_Response *resp = text_response(text);
+	struct MHD_Response *resp = http_text_response(text);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");

@@ -45,6 +45,11 @@ struct http_req {
 	int file;                   /* a file body (a transfer) */
 };
 
+/* http_reply.c: the method and version of the request this thread is
+ * answering (strings owned by libmicrohttpd), for the access log. */
+void http_reply_meta(const char *method, const char *version);
+/* http_reply.c: a text/plain response holding a copy of text, or NULL. */
+struct MHD_Response *http_text_response(const char *text);
 /* Add the headers every response carries (Server, security headers). */
 void http_common_headers(struct MHD_Response *resp, const struct http_req *r);
 /* Queue resp with status, record it for the access log, drop our
