@@ -107,9 +107,11 @@ tsan:
 	$(MAKE) BUILD=build-tsan SAN=tsan $(patsubst build/%,build-tsan/%,$(UNIT_BINS)) build-tsan/pubmirrord
 	BUILD=build-tsan ONLY=tsan sh tests/run.sh
 
-# Source rules that a grep can prove (STYLE.md practices 2 and 3).
-lint:
+# Source rules that a grep can prove (STYLE.md, "Rules a script checks"),
+# then the layer rules proved on the objects (STYLE.md, "Layers").
+lint: $(BUILD)/pubmirrord
 	sh tests/tools/lint.sh
+	sh tests/tools/layers.sh $(BUILD)
 
 sample: $(BUILD)/pubmirrord
 	./$(BUILD)/pubmirrord --dump-config > conf/pubmirror.conf
