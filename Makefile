@@ -112,6 +112,7 @@ tsan:
 lint: $(BUILD)/pubmirrord
 	sh tests/tools/lint.sh
 	sh tests/tools/layers.sh $(BUILD)
+	sh tests/tools/unused.sh $(BUILD)
 
 sample: $(BUILD)/pubmirrord
 	./$(BUILD)/pubmirrord --dump-config > conf/pubmirror.conf

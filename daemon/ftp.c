@@ -35,8 +35,6 @@
 
 static struct ftp_loop *ftp_loops;
 static unsigned ftp_nloops;
-static atomic_uint ftp_nsessions;
-static atomic_uint_fast64_t ftp_counters[5];
 static atomic_int ftp_stop_flag;
 static atomic_uint ftp_xfers;              /* sessions holding a transfer slot */
 static atomic_uint_fast64_t ftp_fd_warned; /* ftp_now() of the last shortage logged */
@@ -53,28 +51,12 @@ uint64_t ftp_now(void)
 
 void ftp_stat_add(int which, uint64_t n)
 {
-	atomic_fetch_add(&ftp_counters[which], n);
 	switch (which) {
 	case FTP_STAT_BYTES: metrics_bytes_sent(METRICS_FTP, n); break;
 	case FTP_STAT_HS: metrics_tls_handshake(METRICS_FTPS, 1); break;
 	case FTP_STAT_HS_FAIL: metrics_tls_handshake(METRICS_FTPS, 0); break;
 	default: break;
 	}
-}
-
-unsigned ftp_sessions(void)
-{
-	return atomic_load(&ftp_nsessions);
-}
-
-void ftp_stats(struct ftp_stats *out)
-{
-	out->sessions = atomic_load(&ftp_nsessions);
-	out->bytes_sent = atomic_load(&ftp_counters[FTP_STAT_BYTES]);
-	out->transfers = atomic_load(&ftp_counters[FTP_STAT_XFERS]);
-	out->tls_handshakes = atomic_load(&ftp_counters[FTP_STAT_HS]);
-	out->tls_failures = atomic_load(&ftp_counters[FTP_STAT_HS_FAIL]);
-	out->reuse_refused = atomic_load(&ftp_counters[FTP_STAT_REUSE_REFUSED]);
 }
 
 int ftp_ev_add(struct ftp_loop *l, int fd, struct ftp_ev *ev, uint32_t events)
@@ -423,7 +405,6 @@ static void ftp_sess_kill(struct ftp_sess *s)
 		metrics_conn_close(s->implicit ? METRICS_FTPS : METRICS_FTP);
 	if (s->reject)
 		s->loop->nreject--;
-	atomic_fetch_sub(&ftp_nsessions, 1);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -607,7 +588,6 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		s->implicit = lev->implicit;
 		unsigned pflag = lev->implicit ? CONFIG_PROXY_FTPS : CONFIG_PROXY_FTP;
 		s->proxy_pending = (c->proxy_protocol & pflag) != 0;
-		atomic_fetch_add(&ftp_nsessions, 1);
 		s->next = l->all;
 		if (l->all)
 			l->all->prev = s;

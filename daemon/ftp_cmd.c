@@ -1116,7 +1116,8 @@ static void cmd_abor(struct ftp_sess *s, char *arg)
 
 /* --- TLS --- */
 
-void ftp_cmd_reset(struct ftp_sess *s)
+/* Reset the session to its just-connected state (AUTH TLS). */
+static void ftp_cmd_reset(struct ftp_sess *s)
 {
 	ftp_data_free(s);
 	s->ustate = FTP_USER_NONE;

@@ -200,8 +200,6 @@ void ftp_cmd_line(struct ftp_sess *s, char *line, size_t n);
 int ftp_cmd_busy_ok(const char *line, size_t n);
 /* The result of ftp_auth_submit (ok: the password matched). */
 void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
-/* Reset the session to its just-connected state (AUTH TLS). */
-void ftp_cmd_reset(struct ftp_sess *s);
 
 /* ftp_data.c */
 /* MLSx facts of e restricted to the facts chosen by OPTS MLST. 0 or -1. */
