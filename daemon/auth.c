@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "config.h"
 #include "limiter.h"
@@ -568,7 +569,7 @@ int auth_check(const char *user, const char *pass, size_t passlen)
 	memcpy(msg + ul + 1, pass, passlen);
 	hmac_sha1(cache_key, msg, ul + 1 + passlen, mac);
 	explicit_bzero(msg, sizeof(msg));
-	uint64_t now = limiter_now_ns();
+	uint64_t now = clock_now_ns();
 
 	pthread_mutex_lock(&auth_mu);
 	if (cur == NULL || cur->n == 0) {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ftp.h"
 #include "auth.h"
 #include "ftp_int.h"
@@ -37,17 +38,9 @@ static struct ftp_loop *ftp_loops;
 static unsigned ftp_nloops;
 static atomic_int ftp_stop_flag;
 static atomic_uint ftp_xfers;              /* sessions holding a transfer slot */
-static atomic_uint_fast64_t ftp_fd_warned; /* ftp_now() of the last shortage logged */
+static atomic_uint_fast64_t ftp_fd_warned; /* clock_now_ns() of the last shortage logged */
 
 /* --- small helpers --- */
-
-uint64_t ftp_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void ftp_stat_add(int which, uint64_t n)
 {
@@ -92,7 +85,7 @@ static void ftp_out_fail(struct ftp_sess *s)
 {
 	/* The reply backlog passed its cap: the client does not read. */
 	s->closing = 1;
-	s->close_by = ftp_now();
+	s->close_by = clock_now_ns();
 }
 
 void ftp_reply_raw(struct ftp_sess *s, const char *text, size_t n)
@@ -166,7 +159,7 @@ void ftp_sess_close(struct ftp_sess *s, int code, const char *text)
 	if (code)
 		ftp_reply(s, code, "%s", text);
 	s->closing = 1;
-	s->close_by = ftp_now() + (uint64_t)FTP_CLOSE_GRACE * 1000000000u;
+	s->close_by = clock_now_ns() + (uint64_t)FTP_CLOSE_GRACE * 1000000000u;
 	ftp_ready(s);
 }
 
@@ -369,7 +362,7 @@ static void ftp_xfer_sync(struct ftp_sess *s)
 
 void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err)
 {
-	uint64_t now = ftp_now(), last = atomic_load(&ftp_fd_warned);
+	uint64_t now = clock_now_ns(), last = atomic_load(&ftp_fd_warned);
 	if (ftp_elapsed(now, last) < 1000000000u && last != 0)
 		return;
 	if (!atomic_compare_exchange_strong(&ftp_fd_warned, &last, now))
@@ -476,7 +469,7 @@ static int ftp_admit(struct ftp_sess *s)
 {
 	struct ftp_loop *l = s->loop;
 	struct limiter *lim = limiter_global();
-	enum limiter_verdict v = lim ? limiter_conn_open(lim, &s->peer, ftp_now()) : LIMITER_OK;
+	enum limiter_verdict v = lim ? limiter_conn_open(lim, &s->peer, clock_now_ns()) : LIMITER_OK;
 
 	if (v != LIMITER_OK && l->nreject >= FTP_REJECT_MAX)
 		return -1;
@@ -535,7 +528,7 @@ static void ftp_accept_pause(struct ftp_loop *l)
 		return;
 	for (int i = 0; i < l->nlev; i++)
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lev[i].fd, NULL);
-	l->accept_paused_until = ftp_now() + FTP_ACCEPT_PAUSE_NS;
+	l->accept_paused_until = clock_now_ns() + FTP_ACCEPT_PAUSE_NS;
 	log_warn("ftp: out of file descriptors (%s); accepting paused for 250 ms",
 		 strerror(errno));
 }
@@ -578,7 +571,7 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		getsockname(fd, (struct sockaddr *)&s->local, &llen);
 		net_addr_str(&peer, 0, s->peer_str, sizeof(s->peer_str));
 		buf_init(&s->out, 1024 * 1024);
-		s->t_start = s->t_cmd = ftp_now();
+		s->t_start = s->t_cmd = clock_now_ns();
 		s->ascii = 1;
 		s->halgo = HASH_SHA256;
 		s->zlevel = 6;
@@ -670,7 +663,7 @@ static int ftp_sess_commands(struct ftp_sess *s)
 				ftp_sess_close(s, 421, "This is an FTP server, not an HTTP server");
 				return 1;
 			}
-			s->t_cmd = ftp_now();
+			s->t_cmd = clock_now_ns();
 			ftp_cmd_line(s, line, linelen);
 			/* SECURITY: the line may have held a password */
 			explicit_bzero(line, sizeof(line));
@@ -873,11 +866,11 @@ static void *ftp_loop_main(void *arg)
 {
 	struct ftp_loop *l = arg;
 	struct epoll_event evs[256];
-	uint64_t next_tick = ftp_now() + 1000000000u;
+	uint64_t next_tick = clock_now_ns() + 1000000000u;
 	int stop_seen = 0;
 
 	for (;;) {
-		uint64_t now = ftp_now();
+		uint64_t now = clock_now_ns();
 		int timeout = 1000;
 		ftp_accept_resume(l, now);
 		if (l->ready) {
@@ -924,7 +917,7 @@ static void *ftp_loop_main(void *arg)
 				break;
 			}
 		}
-		now = ftp_now();
+		now = clock_now_ns();
 		/* throttled sessions whose wait is over */
 		struct ftp_sess **tp = &l->throttled;
 		while (*tp) {

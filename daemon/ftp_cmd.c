@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "file.h"
 #include "ftp_int.h"
@@ -288,7 +289,7 @@ void ftp_cmd_auth_done(struct ftp_sess *s, int ok)
 	         log_esc(esc, sizeof(esc), s->user, strlen(s->user)));
 	log_auth_fail(&s->peer, s->implicit || s->ctrl.tls ? "ftps" : "ftp", s->user);
 	metrics_auth_failure(s->implicit || s->ctrl.tls ? METRICS_FTPS : METRICS_FTP);
-	if (lim && limiter_auth_fail(lim, &s->peer, ftp_now())) {
+	if (lim && limiter_auth_fail(lim, &s->peer, clock_now_ns())) {
 		ftp_sess_close(s, 421,
 		               "Too many failed logins; your address is banned for a while");
 		return;
@@ -1136,7 +1137,7 @@ static void ftp_cmd_reset(struct ftp_sess *s)
 	s->rnfr = 0;
 	s->halgo = HASH_SHA256;
 	s->mlst_mask = FTP_FACT_ALL;
-	s->t_start = ftp_now();
+	s->t_start = clock_now_ns();
 }
 
 static void cmd_auth(struct ftp_sess *s, char *arg)

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "compress.h"
 #include "ftp_int.h"
@@ -168,7 +169,7 @@ static void ftp_data_xferlog(struct ftp_sess *s, int complete)
 	if (!d->log_xfer)
 		return;
 	d->log_xfer = 0;
-	uint64_t secs = (ftp_now() - d->t_begin) / FTP_SEC;
+	uint64_t secs = (clock_now_ns() - d->t_begin) / FTP_SEC;
 	log_xfer(&s->peer, (unsigned)secs, d->bytes, d->path ? d->path : "?", !d->ascii,
 	         s->anonymous, s->anonymous ? s->anon_id : s->user, complete ? 'c' : 'i');
 	if (log_json_enabled()) {
@@ -181,7 +182,7 @@ static void ftp_data_xferlog(struct ftp_sess *s, int complete)
 			.path = d->path,
 			.status = complete ? 226 : 426,
 			.bytes = d->bytes,
-			.secs = (double)(ftp_now() - d->t_begin) / 1e9,
+			.secs = (double)(clock_now_ns() - d->t_begin) / 1e9,
 		};
 		log_json(&ev);
 	}
@@ -223,7 +224,7 @@ static void ftp_data_end(struct ftp_sess *s, int code, const char *text)
 	d->final_code = code;
 	snprintf(d->final_text, sizeof(d->final_text), "%s", text);
 	d->xs = XS_SHUT;
-	d->t_wait = ftp_now();
+	d->t_wait = clock_now_ns();
 }
 
 int ftp_data_listen(struct ftp_sess *s, unsigned *port)
@@ -300,7 +301,7 @@ static int ftp_data_accept(struct ftp_sess *s)
 				continue;
 			}
 			d->pfd[k] = fd;
-			d->pfd_since[k] = ftp_now();
+			d->pfd_since[k] = clock_now_ns();
 			continue;
 		}
 		if (!net_same_host(&peer, &s->peer)) {
@@ -330,7 +331,7 @@ void ftp_data_begin(struct ftp_sess *s, const char *what)
 	struct ftp_data *d = s->data;
 
 	d->xs = XS_WAIT_CONN;
-	d->t_begin = d->t_progress = d->t_wait = ftp_now();
+	d->t_begin = d->t_progress = d->t_wait = clock_now_ns();
 	d->bytes = 0;
 	d->credit = 0;
 	d->src_eof = 0;
@@ -508,7 +509,7 @@ static uint64_t ftp_data_credit(struct ftp_sess *s, uint64_t want)
 		return want;
 	if (d->credit > 0)
 		return d->credit < want ? d->credit : want;
-	uint64_t wait = 0, now = ftp_now();
+	uint64_t wait = 0, now = clock_now_ns();
 	uint64_t got = limiter_take(lim, &s->peer, want, now, &wait);
 	if (got == 0) {
 		d->t_progress = now; /* waiting for tokens is not a stall */
@@ -526,7 +527,7 @@ static void ftp_data_spent(struct ftp_sess *s, uint64_t n)
 	if (limiter_global())
 		d->credit -= n < d->credit ? n : d->credit;
 	d->bytes += n;
-	d->t_progress = ftp_now();
+	d->t_progress = clock_now_ns();
 	ftp_stat_add(FTP_STAT_BYTES, n);
 }
 
@@ -704,7 +705,7 @@ int ftp_data_run(struct ftp_sess *s)
 		} else {
 			d->xs = XS_SEND;
 		}
-		d->t_progress = ftp_now();
+		d->t_progress = clock_now_ns();
 		return 1;
 	case XS_HANDSHAKE: {
 		char why[160] = "";
@@ -747,7 +748,7 @@ int ftp_data_run(struct ftp_sess *s)
 		if (r < 0 && errno == EAGAIN)
 			return progress;
 		d->xs = XS_DRAIN;
-		d->t_wait = ftp_now();
+		d->t_wait = clock_now_ns();
 		return 1;
 	}
 	case XS_DRAIN: {

@@ -148,7 +148,6 @@ struct ftp_sess {
 #define FTP_FACT_ALL 31u
 
 /* ftp.c */
-uint64_t ftp_now(void);
 /* now - then, or 0 when then is later (stamps taken after now was read). */
 static inline uint64_t ftp_elapsed(uint64_t now, uint64_t then)
 {

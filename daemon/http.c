@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "buf.h"
 #include "file.h"
@@ -233,7 +234,7 @@ static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Re
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(c, &pass);
 	struct limiter *lim = limiter_global();
-	uint64_t now = limiter_now_ns();
+	uint64_t now = clock_now_ns();
 	int ok = 0;
 
 	if (user == NULL) {
@@ -450,7 +451,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	r->hc = ci ? ci->socket_context : NULL;
-	r->t0 = limiter_now_ns();
+	r->t0 = clock_now_ns();
 	return r;
 }
 
@@ -462,7 +463,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	struct http_req *r = *con_cls;
 	if (r != NULL && r->hc != NULL)
-		atomic_store(&r->hc->head_since, limiter_now_ns()); /* keep-alive: next head */
+		atomic_store(&r->hc->head_since, clock_now_ns()); /* keep-alive: next head */
 	if (r && r->hc) {
 		enum metrics_proto mp = r->hc->tls ? METRICS_HTTPS : METRICS_HTTP;
 		int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
@@ -512,7 +513,7 @@ static void hc_unlink(struct http_conn *hc)
  * before libmicrohttpd closes it. */
 static void hc_sweep(void)
 {
-	uint64_t now = limiter_now_ns(), lim = atomic_load(&hc_head_limit_ns);
+	uint64_t now = clock_now_ns(), lim = atomic_load(&hc_head_limit_ns);
 	pthread_mutex_lock(&hc_mu);
 	for (struct http_conn *hc = hc_all; hc; hc = hc->next) {
 		uint64_t since = atomic_load(&hc->head_since);
@@ -546,7 +547,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			memcpy(&hc->peer, ci->client_addr, l);
 		}
 		hc->tls = tls;
-		hc->verdict = lim ? limiter_conn_open(lim, &hc->peer, limiter_now_ns()) : LIMITER_OK;
+		hc->verdict = lim ? limiter_conn_open(lim, &hc->peer, clock_now_ns()) : LIMITER_OK;
 		hc->counted = hc->verdict == LIMITER_OK;
 		metrics_conn_open(tls ? METRICS_HTTPS : METRICS_HTTP);
 		if (!hc->counted)
@@ -567,7 +568,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			if (ci && ci->tls_session)
 				http_tls_attach(ci->tls_session, hc->fd);
 		}
-		atomic_store(&hc->head_since, limiter_now_ns());
+		atomic_store(&hc->head_since, clock_now_ns());
 		hc_link(hc);
 		*socket_context = hc;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -866,8 +867,8 @@ void http_stop(unsigned drain_seconds)
 		shutdown(daemons[i].fd, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&hd_mu);
-	uint64_t end = limiter_now_ns() + (uint64_t)drain_seconds * 1000000000ull;
-	while (limiter_now_ns() < end) {
+	uint64_t end = clock_now_ns() + (uint64_t)drain_seconds * 1000000000ull;
+	while (clock_now_ns() < end) {
 		unsigned open = 0;
 		pthread_mutex_lock(&hd_mu);
 		for (int i = 0; i < ndaemons; i++)

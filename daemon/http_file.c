@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "buf.h"
 #include "file.h"
 #include "http_int.h"
@@ -75,7 +76,7 @@ static void *pace_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&pace_mu);
 	while (pace_running) {
-		uint64_t now = limiter_now_ns(), next = UINT64_MAX;
+		uint64_t now = clock_now_ns(), next = UINT64_MAX;
 		unsigned ndue = 0;
 		for (unsigned i = 0; i < pace_n;) {
 			if (pace_q[i].due_ns <= now || pace_stopping) {
@@ -177,7 +178,7 @@ static ssize_t body_read(void *cls, uint64_t pos, char *out, size_t max)
 	if (pos >= b->total)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	if (b->paced) {
-		uint64_t wait = 0, now = limiter_now_ns();
+		uint64_t wait = 0, now = clock_now_ns();
 		uint64_t ok = limiter_take(limiter_global(), &b->peer, max, now, &wait);
 		if (ok == 0) {
 			if (wait < 1000000)
@@ -394,7 +395,7 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
 		static unsigned counter;
 		unsigned k = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
 		snprintf(boundary, sizeof(boundary), "pm%08x%08x", (unsigned)st->st_ino ^ k,
-			 (unsigned)(limiter_now_ns() & 0xffffffffu));
+			 (unsigned)(clock_now_ns() & 0xffffffffu));
 		status = MHD_HTTP_PARTIAL_CONTENT;
 		if (body_multipart(b, rg, n, size, type, boundary) != 0) {
 			body_free(b);

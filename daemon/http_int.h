@@ -41,7 +41,7 @@ struct http_req {
 	uint64_t bytes;             /* body bytes planned */
 	char user[PM_AUTH_USER_MAX + 1];
 	int authed;
-	uint64_t t0;                /* request received (limiter_now_ns) */
+	uint64_t t0;                /* request received (clock_now_ns) */
 	int file;                   /* a file body (a transfer) */
 };
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "http_int.h"
 #include "log.h"
 #include "metrics.h"
@@ -60,7 +61,7 @@ enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, 
 		if (r->hc->tls && r->hc->requests == 0)
 			metrics_tls_handshake(mp, 1); /* a request came: the handshake worked */
 		r->hc->requests++;
-		metrics_request(mp, status, (double)(limiter_now_ns() - r->t0) / 1e9);
+		metrics_request(mp, status, (double)(clock_now_ns() - r->t0) / 1e9);
 	}
 	log_access(r->hc ? &r->hc->peer : NULL, r->authed ? r->user : NULL,
 		   cur_meta.method ? cur_meta.method : "-", r->uri ? r->uri : "-",
@@ -76,7 +77,7 @@ enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, 
 			.path = r->uri,
 			.status = status,
 			.bytes = r->bytes,
-			.secs = (double)(limiter_now_ns() - r->t0) / 1e9,
+			.secs = (double)(clock_now_ns() - r->t0) / 1e9,
 		};
 		log_json(&ev);
 	}

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "compress.h"
 #include "listing.h"
 #include "log.h"
@@ -274,14 +275,14 @@ fail:
 static int lslr_build(struct index *ix)
 {
 	struct buf out;
-	struct timespec t0, t1;
+	uint64_t t0, t1;
 
 	pthread_mutex_lock(&lslr_mu);
 	int have = lslr_cur && lslr_cur->generation >= ix->generation;
 	pthread_mutex_unlock(&lslr_mu);
 	if (have)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = clock_now_ns();
 	buf_init(&out, LSLR_GZ_MAX);
 	if (lslr_gzip(&out, ix, ix->built ? ix->built : time(NULL)) != 0) {
 		log_warn("ls-lR.gz: not built for index generation %" PRIu64
@@ -301,7 +302,7 @@ static int lslr_build(struct index *ix)
 	b->generation = ix->generation;
 	b->refs = 1;
 	b->memfd = lslr_memfd(b->data, b->len);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	t1 = clock_now_ns();
 
 	size_t len = b->len;
 	struct lslr_blob *old = NULL;
@@ -319,7 +320,7 @@ static int lslr_build(struct index *ix)
 	lslr_release(old);
 	log_debug("ls-lR.gz: %zu bytes for index generation %" PRIu64 " in %.3f s", len,
 	          ix->generation,
-	          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	          (double)(t1 - t0) / 1e9);
 	return 0;
 }
 

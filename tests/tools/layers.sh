@@ -11,7 +11,7 @@ B=${1:-build}
 [ -d "$B/obj" ] || { echo "layers: no $B/obj: build first"; exit 2; }
 
 # Lowest first.  A module is a daemon/*.c file without its suffix.
-LAYER_base="limits buf fmt path hash compress net proxy config log tls tls_io file"
+LAYER_base="limits clock buf fmt path hash compress net proxy config log tls tls_io file"
 LAYER_tree="index limiter metrics auth sums lslr listing_ftp listing_html proxy_accept"
 LAYER_proto="ftp ftp_cmd ftp_data http http_reply http_file http_listing http_tls http_metrics http_util"
 LAYER_top="main sandbox"
