@@ -370,8 +370,8 @@ void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err)
 	const struct config *c = config_get();
 	log_warn("ftp: %s: %s refused: %s (max_clients %u, max_transfers %u, %u transfers "
 	         "open); raise RLIMIT_NOFILE or lower max_clients or max_transfers",
-	         s->peer_str, what, strerror(err), c ? c->max_clients : 0,
-	         c ? pm_max_transfers(c->max_clients, c->max_transfers) : 0,
+	         s->peer_str, what, strerror(err), c->max_clients,
+	         pm_max_transfers(c->max_clients, c->max_transfers),
 	         atomic_load(&ftp_xfers));
 }
 
@@ -816,7 +816,8 @@ static void ftp_sess_run(struct ftp_sess *s)
 static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 {
 	const struct config *c = config_get();
-	uint64_t idle = (uint64_t)(c && c->idle_timeout ? c->idle_timeout : 300) * 1000000000u;
+	/* config_get is never NULL and the table keeps idle_timeout >= 1 */
+	uint64_t idle = (uint64_t)c->idle_timeout * 1000000000u;
 
 	for (struct ftp_sess *s = l->all, *next; s; s = next) {
 		next = s->next;
@@ -856,7 +857,7 @@ static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 		if (!ftp_busy(s) && ftp_elapsed(now, s->t_cmd) > idle) {
 			char t[96];
 			snprintf(t, sizeof(t), "Idle timeout (%u seconds); closing the session",
-			         c ? c->idle_timeout : 300);
+			         c->idle_timeout);
 			ftp_sess_close(s, 421, t);
 		}
 	}
@@ -990,7 +991,8 @@ static void *ftp_loop_main(void *arg)
 int ftp_start(const struct ftp_listeners *ls)
 {
 	const struct config *c = config_get();
-	unsigned n = c && c->ftp_threads ? c->ftp_threads : 1;
+	/* the table keeps ftp_threads within 1..PM_FTP_THREADS_MAX */
+	unsigned n = c->ftp_threads;
 
 	if (n > PM_FTP_THREADS_MAX)
 		n = PM_FTP_THREADS_MAX;
