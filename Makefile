@@ -20,7 +20,7 @@ BUILD    ?= build
 SAN      ?=
 FUZZ_SECONDS ?= 30
 
-PKGS     := openssl libmicrohttpd zlib
+PKGS     := openssl libmicrohttpd gnutls zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null)
