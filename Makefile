@@ -93,7 +93,7 @@ run:
 # default) the whole suite again on an ASan+UBSan build and the concurrency
 # tests on a ThreadSanitizer build.  `make check SANITIZERS=0` for a quick run.
 SANITIZERS ?= 1
-check: $(BUILD)/pubmirrord $(UNIT_BINS) lint
+check: $(BUILD)/pubmirrord $(UNIT_BINS) lint format-check
 	BUILD=$(BUILD) SANITIZERS=$(SANITIZERS) sh tests/run.sh
 
 unit: $(UNIT_BINS)
@@ -125,11 +125,13 @@ analyze: $(BUILD)/web_assets.h
 		--suppress=missingIncludeSystem -D_GNU_SOURCE -Idaemon -I$(BUILD) -q daemon
 	clang-tidy --quiet daemon/*.c -- -std=c11 -D_GNU_SOURCE -iquote daemon -I$(BUILD) $(PKG_CFLAGS)
 
+# .clang-format (STYLE.md, convention 9); format-check is part of check.
+FORMAT_FILES = daemon/*.c daemon/*.h tests/unit/*.c tests/unit/*.h
 format:
-	clang-format -i daemon/*.c daemon/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run --Werror daemon/*.c daemon/*.h
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 bench:
 	sh tests/bench/run.sh

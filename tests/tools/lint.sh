@@ -1,5 +1,6 @@
 #!/bin/sh
-# lint.sh - rules of STYLE.md that a grep can prove.
+# lint.sh - rules of STYLE.md (the one at the top of the checkout) that a
+# grep can prove.
 # 2: foreign contact lives in named files; 3: no unsafe libc calls.
 cd "$(dirname "$0")/../.." || exit 2
 rc=0
