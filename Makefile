@@ -20,7 +20,7 @@ BUILD    ?= build
 SAN      ?=
 FUZZ_SECONDS ?= 30
 
-PKGS     := openssl libmicrohttpd zlib libcurl json-c libcmark
+PKGS     := openssl libmicrohttpd gnutls zlib libcurl json-c libcmark
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null)
@@ -97,7 +97,7 @@ SANITIZERS ?= 1
 # (or, without root or sudo, stops at once naming them and the command).
 check:
 	sh tests/tools/deps.sh --test
-	$(MAKE) $(BUILD)/pubmirrord $(UNIT_BINS) lint
+	$(MAKE) $(BUILD)/pubmirrord $(UNIT_BINS) lint format-check
 	BUILD=$(BUILD) SANITIZERS=$(SANITIZERS) sh tests/run.sh
 
 unit: $(UNIT_BINS)
@@ -111,9 +111,12 @@ tsan:
 	$(MAKE) BUILD=build-tsan SAN=tsan $(patsubst build/%,build-tsan/%,$(UNIT_BINS)) build-tsan/pubmirrord
 	BUILD=build-tsan ONLY=tsan sh tests/run.sh
 
-# Source rules that a grep can prove (STYLE.md practices 2 and 3).
-lint:
+# Source rules that a grep can prove (STYLE.md, "Rules a script checks"),
+# then the layer rules proved on the objects (STYLE.md, "Layers").
+lint: $(BUILD)/pubmirrord
 	sh tests/tools/lint.sh
+	sh tests/tools/layers.sh $(BUILD)
+	sh tests/tools/unused.sh $(BUILD)
 
 sample: $(BUILD)/pubmirrord
 	./$(BUILD)/pubmirrord --dump-config > conf/pubmirror.conf
@@ -126,11 +129,13 @@ analyze: $(BUILD)/web_assets.h
 		--suppress=missingIncludeSystem -D_GNU_SOURCE -Idaemon -I$(BUILD) -q daemon
 	clang-tidy --quiet daemon/*.c -- -std=c11 -D_GNU_SOURCE -iquote daemon -I$(BUILD) $(PKG_CFLAGS)
 
+# .clang-format (STYLE.md, convention 9); format-check is part of check.
+FORMAT_FILES = daemon/*.c daemon/*.h tests/unit/*.c tests/unit/*.h
 format:
-	clang-format -i daemon/*.c daemon/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run --Werror daemon/*.c daemon/*.h
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 bench:
 	sh tests/bench/run.sh

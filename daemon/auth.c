@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "config.h"
 #include "digest.h"
@@ -420,7 +421,7 @@ int auth_check(const char *user, const char *pass, size_t passlen)
 	explicit_bzero(msg, sizeof(msg));
 	if (!mac_ok)
 		return 0; /* fail closed */
-	uint64_t now = limiter_now_ns();
+	uint64_t now = clock_now_ns();
 
 	pthread_mutex_lock(&auth_mu);
 	if (cur == NULL || cur->n == 0) {

@@ -98,17 +98,6 @@ void buf_truncate(struct buf *b, size_t len)
 		b->data[len] = '\0';
 }
 
-void buf_consume(struct buf *b, size_t n)
-{
-	if (n >= b->len) {
-		buf_reset(b);
-		return;
-	}
-	memmove(b->data, b->data + n, b->len - n);
-	b->len -= n;
-	b->data[b->len] = '\0';
-}
-
 static int uri_unreserved(unsigned char c, int keep_slash)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||

@@ -51,8 +51,6 @@ size_t buf_enc_len(const char *s, size_t n, enum buf_enc enc);
 /* Roll back to an earlier length (a mark taken from b->len before a
  * composite append that failed); len > b->len is ignored. */
 void buf_truncate(struct buf *b, size_t len);
-/* Drop the first n bytes (consumed from the front). */
-void buf_consume(struct buf *b, size_t n);
 
 /* Encode into a fixed array: 0, or -1 when it does not fit (out is then
  * an empty string). For log lines and short replies. */

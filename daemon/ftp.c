@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ftp.h"
 #include "auth.h"
 #include "ftp_int.h"
@@ -35,45 +36,19 @@
 
 static struct ftp_loop *ftp_loops;
 static unsigned ftp_nloops;
-static atomic_uint ftp_nsessions;
-static atomic_uint_fast64_t ftp_counters[5];
 static atomic_int ftp_stop_flag;
 static atomic_uint ftp_xfers;              /* sessions holding a transfer slot */
-static atomic_uint_fast64_t ftp_fd_warned; /* ftp_now() of the last shortage logged */
+static atomic_uint_fast64_t ftp_fd_warned; /* clock_now_ns() of the last shortage logged */
 
 /* --- small helpers --- */
 
-uint64_t ftp_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void ftp_stat_add(int which, uint64_t n)
 {
-	atomic_fetch_add(&ftp_counters[which], n);
 	switch (which) {
 	case FTP_STAT_HS: metrics_tls_handshake(METRICS_FTPS, 1); break;
 	case FTP_STAT_HS_FAIL: metrics_tls_handshake(METRICS_FTPS, 0); break;
 	default: break;
 	}
-}
-
-unsigned ftp_sessions(void)
-{
-	return atomic_load(&ftp_nsessions);
-}
-
-void ftp_stats(struct ftp_stats *out)
-{
-	out->sessions = atomic_load(&ftp_nsessions);
-	out->bytes_sent = atomic_load(&ftp_counters[FTP_STAT_BYTES]);
-	out->transfers = atomic_load(&ftp_counters[FTP_STAT_XFERS]);
-	out->tls_handshakes = atomic_load(&ftp_counters[FTP_STAT_HS]);
-	out->tls_failures = atomic_load(&ftp_counters[FTP_STAT_HS_FAIL]);
-	out->reuse_refused = atomic_load(&ftp_counters[FTP_STAT_REUSE_REFUSED]);
 }
 
 int ftp_ev_add(struct ftp_loop *l, int fd, struct ftp_ev *ev, uint32_t events)
@@ -109,13 +84,24 @@ static void ftp_out_fail(struct ftp_sess *s)
 {
 	/* The reply backlog passed its cap: the client does not read. */
 	s->closing = 1;
-	s->close_by = ftp_now();
+	s->close_by = clock_now_ns();
 }
 
 void ftp_reply_raw(struct ftp_sess *s, const char *text, size_t n)
 {
 	if (buf_append(&s->out, text, n) != 0)
 		ftp_out_fail(s);
+}
+
+/* requests_total and the latency histogram count FTP commands answered:
+ * every final reply (2xx-5xx; not 1xx, which a final one follows), under
+ * ftps when the control connection is TLS (implicit or AUTH TLS). */
+static void ftp_reply_counted(struct ftp_sess *s, int code)
+{
+	if (code < 200)
+		return;
+	metrics_request(ftp_metrics_proto(s), (unsigned)code,
+			(double)(clock_now_ns() - s->t_cmd) / 1e9);
 }
 
 void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
@@ -141,17 +127,6 @@ void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
 	line[len++] = '\n';
 	ftp_reply_raw(s, line, len);
 	ftp_reply_counted(s, code);
-}
-
-/* requests_total and the latency histogram count FTP commands answered:
- * every final reply (2xx-5xx; not 1xx, which a final one follows), under
- * ftps when the control connection is TLS (implicit or AUTH TLS). */
-void ftp_reply_counted(struct ftp_sess *s, int code)
-{
-	if (code < 200)
-		return;
-	metrics_request(ftp_metrics_proto(s), (unsigned)code,
-			(double)(ftp_now() - s->t_cmd) / 1e9);
 }
 
 enum metrics_proto ftp_metrics_proto(const struct ftp_sess *s)
@@ -201,7 +176,7 @@ void ftp_sess_close(struct ftp_sess *s, int code, const char *text)
 	if (code)
 		ftp_reply(s, code, "%s", text);
 	s->closing = 1;
-	s->close_by = ftp_now() + (uint64_t)FTP_CLOSE_GRACE * 1000000000u;
+	s->close_by = clock_now_ns() + (uint64_t)FTP_CLOSE_GRACE * 1000000000u;
 	ftp_ready(s);
 }
 
@@ -211,7 +186,7 @@ void ftp_sess_close(struct ftp_sess *s, int code, const char *text)
 static void ftp_ban_sweep(struct ftp_loop *l)
 {
 	struct limiter *lim = limiter_global();
-	uint64_t now = ftp_now();
+	uint64_t now = clock_now_ns();
 	if (lim == NULL)
 		return;
 	for (struct ftp_sess *s = l->all; s; s = s->next) {
@@ -435,7 +410,7 @@ static void ftp_xfer_sync(struct ftp_sess *s)
 
 void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err)
 {
-	uint64_t now = ftp_now(), last = atomic_load(&ftp_fd_warned);
+	uint64_t now = clock_now_ns(), last = atomic_load(&ftp_fd_warned);
 	if (ftp_elapsed(now, last) < 1000000000u && last != 0)
 		return;
 	if (!atomic_compare_exchange_strong(&ftp_fd_warned, &last, now))
@@ -443,8 +418,8 @@ void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err)
 	const struct config *c = config_get();
 	log_warn("ftp: %s: %s refused: %s (max_clients %u, max_transfers %u, %u transfers "
 	         "open); raise RLIMIT_NOFILE or lower max_clients or max_transfers",
-	         s->peer_str, what, strerror(err), c ? c->max_clients : 0,
-	         c ? pm_max_transfers(c->max_clients, c->max_transfers) : 0,
+	         s->peer_str, what, strerror(err), c->max_clients,
+	         pm_max_transfers(c->max_clients, c->max_transfers),
 	         atomic_load(&ftp_xfers));
 }
 
@@ -471,7 +446,6 @@ static void ftp_sess_kill(struct ftp_sess *s)
 		metrics_conn_close(s->implicit ? METRICS_FTPS : METRICS_FTP);
 	if (s->reject)
 		s->loop->nreject--;
-	atomic_fetch_sub(&ftp_nsessions, 1);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -543,7 +517,7 @@ static int ftp_admit(struct ftp_sess *s)
 {
 	struct ftp_loop *l = s->loop;
 	struct limiter *lim = limiter_global();
-	enum limiter_verdict v = lim ? limiter_conn_open(lim, &s->peer, ftp_now()) : LIMITER_OK;
+	enum limiter_verdict v = lim ? limiter_conn_open(lim, &s->peer, clock_now_ns()) : LIMITER_OK;
 
 	const struct config *cf = config_get();
 	if (v != LIMITER_OK && l->nreject >= pm_refusing_max(cf ? cf->max_clients : 0))
@@ -603,7 +577,7 @@ static void ftp_accept_pause(struct ftp_loop *l)
 		return;
 	for (int i = 0; i < l->nlev; i++)
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lev[i].fd, NULL);
-	l->accept_paused_until = ftp_now() + FTP_ACCEPT_PAUSE_NS;
+	l->accept_paused_until = clock_now_ns() + FTP_ACCEPT_PAUSE_NS;
 	log_warn("ftp: out of file descriptors (%s); accepting paused for 250 ms",
 		 strerror(errno));
 }
@@ -646,7 +620,7 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		getsockname(fd, (struct sockaddr *)&s->local, &llen);
 		net_addr_str(&peer, 0, s->peer_str, sizeof(s->peer_str));
 		buf_init(&s->out, 1024 * 1024);
-		s->t_start = s->t_cmd = ftp_now();
+		s->t_start = s->t_cmd = clock_now_ns();
 		s->ascii = 1;
 		s->halgo = HASH_SHA256;
 		s->zlevel = 6;
@@ -656,7 +630,6 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		s->implicit = lev->implicit;
 		unsigned pflag = lev->implicit ? CONFIG_PROXY_FTPS : CONFIG_PROXY_FTP;
 		s->proxy_pending = (c->proxy_protocol & pflag) != 0;
-		atomic_fetch_add(&ftp_nsessions, 1);
 		s->next = l->all;
 		if (l->all)
 			l->all->prev = s;
@@ -736,7 +709,7 @@ static int ftp_sess_early_abor(struct ftp_sess *s)
 			size_t used = (size_t)(nl + 1 - s->in);
 			memmove(s->in + start, nl + 1, s->inlen - used);
 			s->inlen -= used - start;
-			s->t_cmd = ftp_now();
+			s->t_cmd = clock_now_ns();
 			ftp_cmd_line(s, line, n);
 			return 1;
 		}
@@ -780,7 +753,7 @@ static int ftp_sess_commands(struct ftp_sess *s)
 				ftp_sess_close(s, 421, "This is an FTP server, not an HTTP server");
 				return 1;
 			}
-			s->t_cmd = ftp_now();
+			s->t_cmd = clock_now_ns();
 			ftp_cmd_line(s, line, linelen);
 			/* SECURITY: the line may have held a password */
 			explicit_bzero(line, sizeof(line));
@@ -933,7 +906,8 @@ static void ftp_sess_run(struct ftp_sess *s)
 static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 {
 	const struct config *c = config_get();
-	uint64_t idle = (uint64_t)(c && c->idle_timeout ? c->idle_timeout : 300) * 1000000000u;
+	/* config_get is never NULL and the table keeps idle_timeout >= 1 */
+	uint64_t idle = (uint64_t)c->idle_timeout * 1000000000u;
 
 	for (struct ftp_sess *s = l->all, *next; s; s = next) {
 		next = s->next;
@@ -973,7 +947,7 @@ static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 		if (!ftp_busy(s) && ftp_elapsed(now, s->t_cmd) > idle) {
 			char t[96];
 			snprintf(t, sizeof(t), "Idle timeout (%u seconds); closing the session",
-			         c ? c->idle_timeout : 300);
+			         c->idle_timeout);
 			ftp_sess_close(s, 421, t);
 		}
 	}
@@ -983,11 +957,11 @@ static void *ftp_loop_main(void *arg)
 {
 	struct ftp_loop *l = arg;
 	struct epoll_event evs[256];
-	uint64_t next_tick = ftp_now() + 1000000000u;
+	uint64_t next_tick = clock_now_ns() + 1000000000u;
 	int stop_seen = 0;
 
 	for (;;) {
-		uint64_t now = ftp_now();
+		uint64_t now = clock_now_ns();
 		int timeout = 1000;
 		ftp_accept_resume(l, now);
 		if (l->ready) {
@@ -1036,7 +1010,7 @@ static void *ftp_loop_main(void *arg)
 				break;
 			}
 		}
-		now = ftp_now();
+		now = clock_now_ns();
 		/* throttled sessions whose wait is over */
 		struct ftp_sess **tp = &l->throttled;
 		while (*tp) {
@@ -1109,7 +1083,8 @@ static void *ftp_loop_main(void *arg)
 int ftp_start(const struct ftp_listeners *ls)
 {
 	const struct config *c = config_get();
-	unsigned n = c && c->ftp_threads ? c->ftp_threads : 1;
+	/* the table keeps ftp_threads within 1..PM_FTP_THREADS_MAX */
+	unsigned n = c->ftp_threads;
 
 	if (n > PM_FTP_THREADS_MAX)
 		n = PM_FTP_THREADS_MAX;

@@ -16,18 +16,5 @@ int ftp_start(const struct ftp_listeners *l);
 /* Stop accepting; let transfers finish up to drain_seconds; close all;
  * join threads. */
 void ftp_stop(unsigned drain_seconds);
-/* Sessions currently open (metrics). */
-unsigned ftp_sessions(void);
-
-/* Counters since start, for metrics. */
-struct ftp_stats {
-	unsigned sessions;                 /* open now */
-	unsigned long long bytes_sent;     /* data-channel bytes on the wire */
-	unsigned long long transfers;      /* data transfers finished or aborted */
-	unsigned long long tls_handshakes; /* control and data, completed */
-	unsigned long long tls_failures;   /* handshakes that failed */
-	unsigned long long reuse_refused;  /* data connections refused (522) */
-};
-void ftp_stats(struct ftp_stats *out);
 
 #endif

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "file.h"
 #include "ftp_int.h"
@@ -183,47 +184,6 @@ static void ftp_fmt_time(int64_t mtime, char *out, size_t outsz)
 	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
-              const char *type_override)
-{
-	static const char *const names[] = {"type=", "size=", "modify=", "perm=", "unique="};
-	size_t mark = out->len;
-
-	/* on failure listing_mlsx_facts leaves out as it was */
-	if (listing_mlsx_facts(out, e, type_override) != 0)
-		return -1;
-	if (s->mlst_mask == FTP_FACT_ALL)
-		return 0;
-	/* Keep the chosen facts in place: "f=v;...; name" only shrinks, so an
-	 * MLSD under OPTS MLST needs no scratch buffer per entry. */
-	char *start = out->data + mark, *end = out->data + out->len;
-	char *sp = memchr(start, ' ', (size_t)(end - start)); /* facts end at the first space */
-	if (sp == NULL) {
-		buf_truncate(out, mark);
-		return -1;
-	}
-	char *w = start, *p = start;
-	while (p < sp) {
-		char *semi = memchr(p, ';', (size_t)(sp - p));
-		if (semi == NULL)
-			break;
-		size_t n = (size_t)(semi - p + 1);
-		for (unsigned i = 0; i < 5; i++)
-			if ((s->mlst_mask & (1u << i)) &&
-			    strncasecmp(p, names[i], strlen(names[i])) == 0) {
-				memmove(w, p, n);
-				w += n;
-				break; /* names are distinct: at most one matches */
-			}
-		p = semi + 1;
-	}
-	size_t tail = (size_t)(end - sp);
-	memmove(w, sp, tail);
-	out->len = (size_t)(w - out->data) + tail;
-	out->data[out->len] = '\0';
-	return 0;
-}
-
 /* --- login --- */
 
 static void cmd_user(struct ftp_sess *s, char *arg)
@@ -282,7 +242,7 @@ static void cmd_pass(struct ftp_sess *s, char *arg)
 	}
 	/* SECURITY: a connection opened before its address was banned does
 	 * not log in after (the ban hook closes it too; this closes the race) */
-	if (limiter_global() && limiter_is_banned(limiter_global(), &s->peer, ftp_now())) {
+	if (limiter_global() && limiter_is_banned(limiter_global(), &s->peer, clock_now_ns())) {
 		ftp_sess_close(s, 421, "Your address is banned for a while after failed logins");
 		return;
 	}
@@ -329,7 +289,7 @@ void ftp_cmd_auth_done(struct ftp_sess *s, int ok)
 	struct limiter *lim = limiter_global();
 	char esc[100];
 
-	if (ok && lim && limiter_is_banned(lim, &s->peer, ftp_now())) {
+	if (ok && lim && limiter_is_banned(lim, &s->peer, clock_now_ns())) {
 		ftp_sess_close(s, 421, "Your address is banned for a while after failed logins");
 		return;
 	}
@@ -347,7 +307,7 @@ void ftp_cmd_auth_done(struct ftp_sess *s, int ok)
 	         log_esc(esc, sizeof(esc), s->user, strlen(s->user)));
 	log_auth_fail(&s->peer, s->implicit || s->ctrl.tls ? "ftps" : "ftp", s->user);
 	metrics_auth_failure(s->implicit || s->ctrl.tls ? METRICS_FTPS : METRICS_FTP);
-	if (lim && limiter_auth_fail(lim, &s->peer, ftp_now())) {
+	if (lim && limiter_auth_fail(lim, &s->peer, clock_now_ns())) {
 		ftp_sess_close(s, 421,
 		               "Too many failed logins; your address is banned for a while");
 		return;
@@ -1246,7 +1206,8 @@ static void cmd_abor(struct ftp_sess *s, char *arg)
 
 /* --- TLS --- */
 
-void ftp_cmd_reset(struct ftp_sess *s)
+/* Reset the session to its just-connected state (AUTH TLS). */
+static void ftp_cmd_reset(struct ftp_sess *s)
 {
 	ftp_data_free(s);
 	s->ustate = FTP_USER_NONE;
@@ -1266,7 +1227,7 @@ void ftp_cmd_reset(struct ftp_sess *s)
 	s->rnfr = 0;
 	s->halgo = HASH_SHA256;
 	s->mlst_mask = FTP_FACT_ALL;
-	s->t_start = ftp_now();
+	s->t_start = clock_now_ns();
 }
 
 static void cmd_auth(struct ftp_sess *s, char *arg)

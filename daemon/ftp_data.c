@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "compress.h"
 #include "ftp_int.h"
@@ -25,6 +27,49 @@
 #include "view.h"
 #include "net.h"
 #include "path.h"
+
+/* --- listing helpers (MLSD here, MLST in ftp_cmd.c) --- */
+
+int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
+              const char *type_override)
+{
+	static const char *const names[] = {"type=", "size=", "modify=", "perm=", "unique="};
+	size_t mark = out->len;
+
+	/* on failure listing_mlsx_facts leaves out as it was */
+	if (listing_mlsx_facts(out, e, type_override) != 0)
+		return -1;
+	if (s->mlst_mask == FTP_FACT_ALL)
+		return 0;
+	/* Keep the chosen facts in place: "f=v;...; name" only shrinks, so an
+	 * MLSD under OPTS MLST needs no scratch buffer per entry. */
+	char *start = out->data + mark, *end = out->data + out->len;
+	char *sp = memchr(start, ' ', (size_t)(end - start)); /* facts end at the first space */
+	if (sp == NULL) {
+		buf_truncate(out, mark);
+		return -1;
+	}
+	char *w = start, *p = start;
+	while (p < sp) {
+		char *semi = memchr(p, ';', (size_t)(sp - p));
+		if (semi == NULL)
+			break;
+		size_t n = (size_t)(semi - p + 1);
+		for (unsigned i = 0; i < 5; i++)
+			if ((s->mlst_mask & (1u << i)) &&
+			    strncasecmp(p, names[i], strlen(names[i])) == 0) {
+				memmove(w, p, n);
+				w += n;
+				break; /* names are distinct: at most one matches */
+			}
+		p = semi + 1;
+	}
+	size_t tail = (size_t)(end - sp);
+	memmove(w, sp, tail);
+	out->len = (size_t)(w - out->data) + tail;
+	out->data[out->len] = '\0';
+	return 0;
+}
 
 #define FTP_DATA_CHUNK (64 * 1024)          /* listings, TYPE A, MODE Z */
 #define FTP_DATA_SENDFILE (4 * 1024 * 1024) /* one sendfile call at most */
@@ -115,7 +160,7 @@ static void ftp_data_xferlog(struct ftp_sess *s, int complete)
 	if (!d->log_xfer)
 		return;
 	d->log_xfer = 0;
-	uint64_t secs = (ftp_now() - d->t_begin) / FTP_SEC;
+	uint64_t secs = (clock_now_ns() - d->t_begin) / FTP_SEC;
 	/* xferlog's size is the file's bytes (as wu-ftpd and vsftpd log it),
 	 * not the compressed count of MODE Z; the JSON line keeps the wire. */
 	log_xfer(&s->peer, (unsigned)secs, d->z ? d->zin : d->bytes, d->path ? d->path : "?",
@@ -131,7 +176,7 @@ static void ftp_data_xferlog(struct ftp_sess *s, int complete)
 			.path = d->path,
 			.status = complete ? 226 : 426,
 			.bytes = d->bytes,
-			.secs = (double)(ftp_now() - d->t_begin) / 1e9,
+			.secs = (double)(clock_now_ns() - d->t_begin) / 1e9,
 		};
 		log_json(&ev);
 	}
@@ -173,7 +218,7 @@ static void ftp_data_end(struct ftp_sess *s, int code, const char *text)
 	d->final_code = code;
 	snprintf(d->final_text, sizeof(d->final_text), "%s", text);
 	d->xs = XS_SHUT;
-	d->t_wait = ftp_now();
+	d->t_wait = clock_now_ns();
 }
 
 int ftp_data_listen(struct ftp_sess *s, unsigned *port)
@@ -250,7 +295,7 @@ static int ftp_data_accept(struct ftp_sess *s)
 				continue;
 			}
 			d->pfd[k] = fd;
-			d->pfd_since[k] = ftp_now();
+			d->pfd_since[k] = clock_now_ns();
 			continue;
 		}
 		if (!net_same_host(&peer, &s->peer)) {
@@ -280,7 +325,7 @@ void ftp_data_begin(struct ftp_sess *s, const char *what)
 	struct ftp_data *d = s->data;
 
 	d->xs = XS_WAIT_CONN;
-	d->t_begin = d->t_progress = d->t_wait = ftp_now();
+	d->t_begin = d->t_progress = d->t_wait = clock_now_ns();
 	d->bytes = 0;
 	d->zin = 0;
 	d->credit = 0;
@@ -465,7 +510,7 @@ static uint64_t ftp_data_credit(struct ftp_sess *s, uint64_t want)
 		return want;
 	if (d->credit > 0)
 		return d->credit < want ? d->credit : want;
-	uint64_t wait = 0, now = ftp_now();
+	uint64_t wait = 0, now = clock_now_ns();
 	uint64_t got = limiter_take(lim, &s->peer, want, now, &wait);
 	if (got == 0) {
 		d->t_progress = now; /* waiting for tokens is not a stall */
@@ -483,7 +528,7 @@ static void ftp_data_spent(struct ftp_sess *s, uint64_t n)
 	if (limiter_global())
 		d->credit -= n < d->credit ? n : d->credit;
 	d->bytes += n;
-	d->t_progress = ftp_now();
+	d->t_progress = clock_now_ns();
 	ftp_stat_add(FTP_STAT_BYTES, n);
 	metrics_bytes_sent(ftp_metrics_proto(s), n);
 }
@@ -662,7 +707,7 @@ int ftp_data_run(struct ftp_sess *s)
 		} else {
 			d->xs = XS_SEND;
 		}
-		d->t_progress = ftp_now();
+		d->t_progress = clock_now_ns();
 		return 1;
 	case XS_HANDSHAKE: {
 		char why[160] = "";
@@ -705,7 +750,7 @@ int ftp_data_run(struct ftp_sess *s)
 		if (r < 0 && errno == EAGAIN)
 			return progress;
 		d->xs = XS_DRAIN;
-		d->t_wait = ftp_now();
+		d->t_wait = clock_now_ns();
 		return 1;
 	}
 	case XS_DRAIN: {

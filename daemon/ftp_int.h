@@ -155,7 +155,6 @@ struct ftp_sess {
 #define FTP_FACT_ALL 31u
 
 /* ftp.c */
-uint64_t ftp_now(void);
 /* now - then, or 0 when then is later (stamps taken after now was read). */
 static inline uint64_t ftp_elapsed(uint64_t now, uint64_t then)
 {
@@ -177,9 +176,6 @@ void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *p
                     const char *post, int quote);
 /* Append raw (already safe) reply bytes. */
 void ftp_reply_raw(struct ftp_sess *s, const char *text, size_t n);
-/* Count a final reply code in the metrics (ftp_reply does it; callers of
- * ftp_reply_raw and ftp_reply_path with a final reply call it). */
-void ftp_reply_counted(struct ftp_sess *s, int code);
 /* The metrics protocol of a session: ftps once its control connection is
  * TLS (implicit or AUTH TLS), else ftp. */
 enum metrics_proto ftp_metrics_proto(const struct ftp_sess *s);
@@ -199,10 +195,6 @@ int ftp_busy(const struct ftp_sess *s);
  * exactly, so the bytes after it stay in the socket).  1 done (*src set,
  * *has_src 0 for a LOCAL header), 0 more bytes needed, -1 refused (why). */
 int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why);
-/* Read a PROXY protocol header at the start of fd (peeked, then consumed
- * exactly, so the bytes after it stay in the socket).  1 done (*src set,
- * *has_src 0 for a LOCAL header), 0 more bytes needed, -1 refused (why). */
-int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why);
 void ftp_stat_add(int which, uint64_t n);
 enum { FTP_STAT_BYTES, FTP_STAT_XFERS, FTP_STAT_HS, FTP_STAT_HS_FAIL, FTP_STAT_REUSE_REFUSED };
 
@@ -211,17 +203,13 @@ enum { FTP_STAT_BYTES, FTP_STAT_XFERS, FTP_STAT_HS, FTP_STAT_HS_FAIL, FTP_STAT_R
 void ftp_cmd_line(struct ftp_sess *s, char *line, size_t n);
 /* 1 when the line may run while a transfer or digest is busy. */
 int ftp_cmd_busy_ok(const char *line, size_t n);
+/* The result of ftp_auth_submit (ok: the password matched). */
+void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
+
+/* ftp_data.c */
 /* MLSx facts of e restricted to the facts chosen by OPTS MLST. 0 or -1. */
 int ftp_facts(struct ftp_sess *s, struct buf *out, const struct index_entry *e,
               const char *type_override);
-/* 1 when entry name of directory dir is a protected path an anonymous
- * session must not see (also when the joined path would not fit). */
-/* The result of ftp_auth_submit (ok: the password matched). */
-void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
-/* Reset the session to its just-connected state (AUTH TLS). */
-void ftp_cmd_reset(struct ftp_sess *s);
-
-/* ftp_data.c */
 struct ftp_data *ftp_data_get(struct ftp_sess *s);
 /* Close the data set-up (listener, target, idle connection). */
 void ftp_data_clear(struct ftp_sess *s);

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "buf.h"
 #include "file.h"
@@ -76,78 +77,6 @@ static struct proxy_accept *proxies[HTTP_DAEMONS_MAX];
 
 /* ---------- small helpers ---------- */
 
-const char *http_hdr(struct MHD_Connection *c, const char *name)
-{
-	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-}
-
-void http_common_headers(struct MHD_Response *resp, const struct http_req *r)
-{
-	const struct config *cfg = config_get();
-	MHD_add_response_header(resp, "Server", "pubmirror");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	if (r->hc && r->hc->tls && cfg->hsts_max_age > 0) {
-		char v[48];
-		snprintf(v, sizeof(v), "max-age=%" PRIu64, cfg->hsts_max_age);
-		MHD_add_response_header(resp, "Strict-Transport-Security", v);
-	}
-}
-
-/* Per-request strings for the access log, valid during the handler. */
-struct req_meta {
-	const char *method, *version;
-};
-static __thread struct req_meta cur_meta;
-
-enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigned status,
-			   struct MHD_Response *resp, uint64_t bodylen)
-{
-	http_common_headers(resp, r);
-	enum MHD_Result ret = http_queue_shared(c, r, status, resp, bodylen);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, unsigned status,
-				  struct MHD_Response *resp, uint64_t bodylen)
-{
-	r->status = status;
-	r->bytes = r->head ? 0 : bodylen;
-	if (r->hc) {
-		enum metrics_proto mp = r->hc->tls ? METRICS_HTTPS : METRICS_HTTP;
-		if (r->hc->tls && r->hc->requests == 0)
-			metrics_tls_handshake(mp, 1); /* a request came: the handshake worked */
-		r->hc->requests++;
-		metrics_request(mp, status, (double)(limiter_now_ns() - r->t0) / 1e9);
-	}
-	/* Logged at completion (http_log_done), with the bytes sent. */
-	r->queued = 1;
-	snprintf(r->method, sizeof(r->method), "%s", cur_meta.method ? cur_meta.method : "-");
-	snprintf(r->version, sizeof(r->version), "%s", cur_meta.version ? cur_meta.version : "-");
-	if (r->hc && r->hc->tls && r->bytes > 0)
-		http_tls_hold(r->hc->fd); /* the header goes out with the body's start */
-	return MHD_queue_response(c, status, resp);
-}
-
-static struct MHD_Response *text_response(const char *text)
-{
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-	if (resp)
-		MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-	return resp;
-}
-
-enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
-			   const char *text)
-{
-	struct MHD_Response *resp = text_response(text);
-	if (resp == NULL)
-		return MHD_NO;
-	return http_queue(c, r, status, resp, strlen(text));
-}
-
 static enum MHD_Result http_error_why(struct MHD_Connection *c, struct http_req *r,
 				      unsigned status, const char *what, const char *why)
 {
@@ -160,7 +89,7 @@ static enum MHD_Result redirect(struct MHD_Connection *c, struct http_req *r, un
 				const char *location)
 {
 	static const char text[] = "Moved\n";
-	struct MHD_Response *resp = text_response(text);
+	struct MHD_Response *resp = http_text_response(text);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Location", location);
@@ -308,7 +237,7 @@ static enum MHD_Result serve_acme(struct MHD_Connection *c, struct http_req *r,
 static enum MHD_Result ask_login(struct MHD_Connection *c, struct http_req *r)
 {
 	static const char text[] = "401 login required\n";
-	struct MHD_Response *resp = text_response(text);
+	struct MHD_Response *resp = http_text_response(text);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "WWW-Authenticate", HTTP_REALM);
@@ -326,7 +255,7 @@ static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Re
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(c, &pass);
 	struct limiter *lim = limiter_global();
-	uint64_t now = limiter_now_ns();
+	uint64_t now = clock_now_ns();
 	int ok = 0;
 
 	if (user == NULL) {
@@ -384,7 +313,7 @@ static enum MHD_Result over_limit(struct MHD_Connection *c, struct http_req *r,
 			  : r->hc->verdict == LIMITER_PER_IP
 				  ? "503 too many connections from your address; retry later\n"
 				  : "503 server full; retry later\n";
-	struct MHD_Response *resp = text_response(msg);
+	struct MHD_Response *resp = http_text_response(msg);
 	char ra[24];
 	if (resp == NULL)
 		return MHD_NO;
@@ -521,8 +450,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	if (r == NULL || r->hc == NULL)
 		return MHD_NO; /* out of memory at accept or request start: drop */
-	cur_meta.method = method;
-	cur_meta.version = version;
+	http_reply_meta(method, version);
 	int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
 	int options = strcmp(method, "OPTIONS") == 0;
 	r->head = head;
@@ -560,7 +488,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return dispatch(c, r, url);
 refuse_method:;
 	static const char text[] = "405 only GET, HEAD and OPTIONS are served\n";
-	struct MHD_Response *resp = text_response(text);
+	struct MHD_Response *resp = http_text_response(text);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");
@@ -583,7 +511,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	r->hc = ci ? ci->socket_context : NULL;
-	r->t0 = limiter_now_ns();
+	r->t0 = clock_now_ns();
 	if (r->hc)
 		r->hc->body_sent = 0;
 	return r;
@@ -610,7 +538,7 @@ static void http_log_done(struct MHD_Connection *c, const struct http_req *r, ui
 			.path = r->uri,
 			.status = r->status,
 			.bytes = sent,
-			.secs = (double)(limiter_now_ns() - r->t0) / 1e9,
+			.secs = (double)(clock_now_ns() - r->t0) / 1e9,
 		};
 		log_json(&ev);
 	}
@@ -624,7 +552,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	struct http_req *r = *con_cls;
 	if (r != NULL && r->hc != NULL)
-		atomic_store(&r->hc->head_since, limiter_now_ns()); /* keep-alive: next head */
+		atomic_store(&r->hc->head_since, clock_now_ns()); /* keep-alive: next head */
 	if (r && r->hc) {
 		enum metrics_proto mp = r->hc->tls ? METRICS_HTTPS : METRICS_HTTP;
 		int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
@@ -676,7 +604,7 @@ static void hc_unlink(struct http_conn *hc)
  * before libmicrohttpd closes it. */
 static void hc_sweep(void)
 {
-	uint64_t now = limiter_now_ns(), lim = atomic_load(&hc_head_limit_ns);
+	uint64_t now = clock_now_ns(), lim = atomic_load(&hc_head_limit_ns);
 	uint64_t rlim = (uint64_t)PM_REFUSE_TIMEOUT * 1000000000u;
 	pthread_mutex_lock(&hc_mu);
 	for (struct http_conn *hc = hc_all; hc; hc = hc->next) {
@@ -712,7 +640,7 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
 		return MHD_YES;
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, addr, addrlen);
-	if (limiter_conn_check(lim, &ss, limiter_now_ns()) == LIMITER_OK)
+	if (limiter_conn_check(lim, &ss, clock_now_ns()) == LIMITER_OK)
 		return MHD_YES;
 	const struct config *cfg = config_get();
 	unsigned slots = pm_refusing_max(cfg ? cfg->max_clients : 0);
@@ -724,7 +652,7 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
 static void http_on_ban(void *arg, const struct sockaddr_storage *addr)
 {
 	struct limiter *lim = limiter_global();
-	uint64_t now = limiter_now_ns();
+	uint64_t now = clock_now_ns();
 	(void)arg;
 	(void)addr;
 	if (lim == NULL)
@@ -758,7 +686,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			memcpy(&hc->peer, ci->client_addr, l);
 		}
 		hc->tls = tls;
-		hc->verdict = lim ? limiter_conn_open(lim, &hc->peer, limiter_now_ns()) : LIMITER_OK;
+		hc->verdict = lim ? limiter_conn_open(lim, &hc->peer, clock_now_ns()) : LIMITER_OK;
 		hc->counted = hc->verdict == LIMITER_OK;
 		if (!hc->counted) {
 			hc->refusing = 1;
@@ -783,7 +711,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			if (ci && ci->tls_session)
 				http_tls_attach(ci->tls_session, hc->fd);
 		}
-		atomic_store(&hc->head_since, limiter_now_ns());
+		atomic_store(&hc->head_since, clock_now_ns());
 		hc_link(hc);
 		*socket_context = hc;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -1092,8 +1020,8 @@ void http_stop(unsigned drain_seconds)
 		shutdown(daemons[i].fd, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&hd_mu);
-	uint64_t end = limiter_now_ns() + (uint64_t)drain_seconds * 1000000000ull;
-	while (limiter_now_ns() < end) {
+	uint64_t end = clock_now_ns() + (uint64_t)drain_seconds * 1000000000ull;
+	while (clock_now_ns() < end) {
 		unsigned open = 0;
 		pthread_mutex_lock(&hd_mu);
 		for (int i = 0; i < ndaemons; i++)

@@ -19,10 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "buf.h"
 #include "file.h"
 #include "http_int.h"
 #include "sums.h"
+#include "fmt.h"
 #include "http_util.h"
 #include "log.h"
 
@@ -75,7 +77,7 @@ static void *pace_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&pace_mu);
 	while (pace_running) {
-		uint64_t now = limiter_now_ns(), next = UINT64_MAX;
+		uint64_t now = clock_now_ns(), next = UINT64_MAX;
 		unsigned ndue = 0;
 		for (unsigned i = 0; i < pace_n;) {
 			if (pace_q[i].due_ns <= now || pace_stopping) {
@@ -178,7 +180,7 @@ static ssize_t body_read(void *cls, uint64_t pos, char *out, size_t max)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	b->hc->body_sent = pos; /* all before pos is written (see http_int.h) */
 	if (b->paced) {
-		uint64_t wait = 0, now = limiter_now_ns();
+		uint64_t wait = 0, now = clock_now_ns();
 		uint64_t ok = limiter_take(limiter_global(), &b->peer, max, now, &wait);
 		if (ok == 0) {
 			if (wait < 1000000)
@@ -364,7 +366,7 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
 
 	http_etag((uint64_t)st->st_dev, (uint64_t)st->st_ino, size, (int64_t)st->st_mtime, etag,
 		  sizeof(etag));
-	http_date(st->st_mtime, lastmod, sizeof(lastmod));
+	fmt_http_date(st->st_mtime, lastmod, sizeof(lastmod));
 
 	if (not_modified(c, etag, st->st_mtime)) {
 		close(fd);
@@ -406,7 +408,7 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
 		static unsigned counter;
 		unsigned k = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
 		snprintf(boundary, sizeof(boundary), "pm%08x%08x", (unsigned)st->st_ino ^ k,
-			 (unsigned)(limiter_now_ns() & 0xffffffffu));
+			 (unsigned)(clock_now_ns() & 0xffffffffu));
 		status = MHD_HTTP_PARTIAL_CONTENT;
 		if (body_multipart(b, rg, n, size, type, boundary) != 0) {
 			body_free(b);
@@ -553,7 +555,7 @@ static struct small *small_make(int fd, const struct stat *st, const char *rel,
 	const char *type = http_mime_type(rel);
 	http_etag((uint64_t)st->st_dev, (uint64_t)st->st_ino, size, (int64_t)st->st_mtime,
 		  sm->etag, sizeof(sm->etag));
-	http_date(st->st_mtime, sm->lastmod, sizeof(sm->lastmod));
+	fmt_http_date(st->st_mtime, sm->lastmod, sizeof(sm->lastmod));
 	sm->digest = file_headers(sm->resp, type, type, sm->lastmod, sm->etag, rel, st);
 	http_common_headers(sm->resp, r);
 	atomic_init(&sm->refs, 1);

@@ -49,12 +49,17 @@ struct http_req {
 	uint64_t bytes;             /* body bytes planned */
 	char user[PM_AUTH_USER_MAX + 1];
 	int authed;
-	uint64_t t0;                /* request received (limiter_now_ns) */
+	uint64_t t0;                /* request received (clock_now_ns) */
 	int file;                   /* a file body (a transfer) */
 	int queued;                 /* an answer was queued: log it at completion */
 	char method[16], version[16]; /* for the log line written at completion */
 };
 
+/* http_reply.c: the method and version of the request this thread is
+ * answering (strings owned by libmicrohttpd), for the access log. */
+void http_reply_meta(const char *method, const char *version);
+/* http_reply.c: a text/plain response holding a copy of text, or NULL. */
+struct MHD_Response *http_text_response(const char *text);
 /* Add the headers every response carries (Server, security headers). */
 void http_common_headers(struct MHD_Response *resp, const struct http_req *r);
 /* Queue resp with status, record it for the access log, drop our

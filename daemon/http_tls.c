@@ -29,9 +29,13 @@
  * serves, and the lock orders the two threads' use of the entry.  A late
  * push writes nothing to the entry.
  *
- * The GnuTLS calls are looked up in the library libmicrohttpd already
- * loaded, because the build links libmicrohttpd only. */
-#include <dlfcn.h>
+ * All of it is GnuTLS's public API on the session libmicrohttpd hands out
+ * (MHD_CONNECTION_INFO_GNUTLS_SESSION): libmicrohttpd 0.9.75 has no option
+ * for a transport of one's own, and GnuTLS lets the owner of a session set
+ * its pull, push and handshake hooks at any time before the handshake.
+ * The build links GnuTLS itself (the library libmicrohttpd already loads),
+ * so a missing or changed function is a link error, not a lookup that
+ * fails at run time.  Only this file calls GnuTLS (lint.sh). */
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
@@ -63,14 +67,6 @@ struct tstate {
 	int on;   /* our functions are installed on this fd's session */
 };
 
-typedef void (*hook_setter_fn)(gnutls_session_t, unsigned, int, gnutls_handshake_hook_func);
-static hook_setter_fn set_hook;
-static int (*transport_get_int)(gnutls_session_t);
-static void (*set_pull)(gnutls_session_t, gnutls_pull_func);
-static void (*set_pull_timeout)(gnutls_session_t, gnutls_pull_timeout_func);
-static void (*set_vec_push)(gnutls_session_t, gnutls_vec_push_func);
-static int (*system_recv_timeout)(gnutls_transport_ptr_t, unsigned);
-
 static struct tstate *tab;
 static size_t ntab;
 static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -87,7 +83,7 @@ static int finished_hook(gnutls_session_t s, unsigned htype, unsigned when, unsi
 {
 	(void)msg;
 	if (htype == GNUTLS_HANDSHAKE_FINISHED && when == GNUTLS_HOOK_POST && incoming) {
-		int fd = transport_get_int(s), one = 1;
+		int fd = gnutls_transport_get_int(s), one = 1;
 		if (fd >= 0)
 			setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 	}
@@ -145,7 +141,7 @@ static int pull_timeout(gnutls_transport_ptr_t p, unsigned ms)
 	struct tstate *st = st_of(p);
 	if (st->klen > st->koff)
 		return 1;
-	return system_recv_timeout(p, ms);
+	return gnutls_system_recv_timeout(p, ms);
 }
 
 static ssize_t send_iov(int fd, struct iovec *iov, int n)
@@ -232,43 +228,22 @@ void http_tls_init(void)
 		if (tab == NULL)
 			ntab = 0;
 	}
-	set_hook = (hook_setter_fn)dlsym(RTLD_DEFAULT, "gnutls_handshake_set_hook_function");
-	transport_get_int = (int (*)(gnutls_session_t))dlsym(RTLD_DEFAULT,
-							      "gnutls_transport_get_int");
-	if (set_hook == NULL || transport_get_int == NULL) {
-		set_hook = NULL;
-		log_warn("http: GnuTLS handshake hooks unavailable; new TLS 1.3 connections "
-			 "may wait 40 ms for a delayed ACK");
-	}
-	set_pull = (void (*)(gnutls_session_t, gnutls_pull_func))dlsym(
-		RTLD_DEFAULT, "gnutls_transport_set_pull_function");
-	set_pull_timeout = (void (*)(gnutls_session_t, gnutls_pull_timeout_func))dlsym(
-		RTLD_DEFAULT, "gnutls_transport_set_pull_timeout_function");
-	set_vec_push = (void (*)(gnutls_session_t, gnutls_vec_push_func))dlsym(
-		RTLD_DEFAULT, "gnutls_transport_set_vec_push_function");
-	system_recv_timeout = (int (*)(gnutls_transport_ptr_t, unsigned))dlsym(
-		RTLD_DEFAULT, "gnutls_system_recv_timeout");
-	if (!set_pull || !set_pull_timeout || !set_vec_push || !system_recv_timeout) {
-		set_pull = NULL;
-		log_warn("http: GnuTLS transport functions unavailable; TLS records "
-			 "cost two system calls each");
-	}
 }
 
 void http_tls_attach(void *session, int fd)
 {
 	gnutls_session_t s = session;
-	if (set_hook)
-		set_hook(s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST, finished_hook);
-	if (set_pull == NULL || fd < 0 || (size_t)fd >= ntab)
+	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
+					   finished_hook);
+	if (fd < 0 || (size_t)fd >= ntab)
 		return;
 	pthread_mutex_lock(&tab_mu);
 	st_clear(&tab[fd]);
 	tab[fd].on = 1;
 	pthread_mutex_unlock(&tab_mu);
-	set_pull(s, pull);
-	set_pull_timeout(s, pull_timeout);
-	set_vec_push(s, push);
+	gnutls_transport_set_pull_function(s, pull);
+	gnutls_transport_set_pull_timeout_function(s, pull_timeout);
+	gnutls_transport_set_vec_push_function(s, push);
 }
 
 void http_tls_detach(int fd)

@@ -17,9 +17,6 @@ const char *http_mime_type(const char *name);
  * XML): such files get a sandboxing Content-Security-Policy. */
 int http_mime_active(const char *type);
 
-/* IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") of t into out (>= 30
- * bytes).  Returns out. */
-char *http_date(time_t t, char *out, size_t outsz);
 /* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime form).  0 with *t,
  * or -1 when it is none of them. */
 int http_date_parse(const char *s, time_t *t);
@@ -53,9 +50,6 @@ int http_etag_match_list(const char *list, const char *etag);
 /* 1 when If-Range value ir allows a range: a strong ETag equal to etag, or
  * a date equal to mtime (as apt sends Last-Modified back). */
 int http_if_range_ok(const char *ir, const char *etag, int64_t mtime);
-
-/* Human-readable size ("1.4 MiB", "512 B") into out.  Returns out. */
-char *http_human_size(uint64_t n, char *out, size_t outsz);
 
 /* Does the Accept-Encoding value allow gzip (q > 0)? */
 int http_accepts_gzip(const char *ae);

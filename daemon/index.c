@@ -24,6 +24,7 @@
  * reference increment in index_acquire; readers hold that mutex for two
  * instructions and never wait on a build.
  */
+#include "clock.h"
 #include "index.h"
 
 #include <dirent.h>
@@ -487,11 +488,11 @@ static struct index *ix_build_fd(int rootfd, int show_dot, int inofd, const char
 {
 	struct ix_build B;
 	struct ix_snap *s;
-	struct timespec t0, t1;
+	uint64_t t0, t1;
 	uint32_t *remap = NULL;
 
 	memset(&B, 0, sizeof(B));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = clock_now_ns();
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		close(rootfd);
@@ -576,9 +577,8 @@ static struct index *ix_build_fd(int rootfd, int show_dot, int inofd, const char
 	s->pub.ndirs = (uint32_t)B.ndirs;
 	s->pub.nentries = B.nents;
 	s->pub.refs = 1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	s->pub.build_seconds = (double)(t1.tv_sec - t0.tv_sec) +
-			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	t1 = clock_now_ns();
+	s->pub.build_seconds = (double)(t1 - t0) / 1e9;
 	s->pub.built = time(NULL);
 	return &s->pub;
 fail:
@@ -801,14 +801,6 @@ static void ix_publish(struct index *ix, int notify)
 		cbs[i].cb(ix, cbs[i].arg);
 }
 
-static int64_t ix_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Build a fresh snapshot with a fresh set of watches and publish it.
  * The root is opened again by name so that a swapped root symlink takes
  * effect; if the name cannot be opened (gone for a moment, or hidden by
@@ -924,10 +916,10 @@ static void *ix_thread(void *arg)
 
 	(void)arg;
 	if (ixw.w.rescan)
-		next_rescan = ix_now_ms() + (int64_t)ixw.w.rescan * 1000;
+		next_rescan = (int64_t)(clock_now_ns() / 1000000) + (int64_t)ixw.w.rescan * 1000;
 	while (!atomic_load(&ixw.stop)) {
 		struct pollfd pfd[2];
-		int64_t now = ix_now_ms(), deadline = -1;
+		int64_t now = (int64_t)(clock_now_ns() / 1000000), deadline = -1;
 		int timeout, np = 1;
 
 		if (pending_since >= 0) {
@@ -954,7 +946,7 @@ static void *ix_thread(void *arg)
 		}
 		if (atomic_load(&ixw.stop))
 			break;
-		now = ix_now_ms();
+		now = (int64_t)(clock_now_ns() / 1000000);
 		if (pfd[0].revents & POLLIN) {
 			uint64_t v;
 			if (read(ixw.wakefd, &v, sizeof(v)) < 0) {
@@ -988,9 +980,9 @@ static void *ix_thread(void *arg)
 		}
 		pthread_mutex_unlock(&ix_next_lock);
 		if (ix_rebuild(0) < 0)
-			retry_at = ix_now_ms() + IX_RETRY_MS;
+			retry_at = (int64_t)(clock_now_ns() / 1000000) + IX_RETRY_MS;
 		if (ixw.w.rescan)
-			next_rescan = ix_now_ms() + (int64_t)ixw.w.rescan * 1000;
+			next_rescan = (int64_t)(clock_now_ns() / 1000000) + (int64_t)ixw.w.rescan * 1000;
 	}
 	return NULL;
 }

@@ -25,6 +25,7 @@
  * limiter_new, so a client that picks its (IPv6) addresses cannot aim them
  * all at one probe chain.
  */
+#include "clock.h"
 #include "limiter.h"
 
 #include <errno.h>
@@ -345,7 +346,7 @@ struct limiter *limiter_new(const struct limiter_params *p)
 		goto fail;
 	if (getrandom(l->seed, sizeof(l->seed), 0) != (ssize_t)sizeof(l->seed)) {
 		/* Not a secret that matters much; fall back to the clock. */
-		l->seed[0] = limiter_mix(limiter_now_ns());
+		l->seed[0] = limiter_mix(clock_now_ns());
 		l->seed[1] = limiter_mix(l->seed[0] ^ (uintptr_t)l);
 	}
 	pthread_mutex_init(&l->gmu, NULL);
@@ -353,7 +354,7 @@ struct limiter *limiter_new(const struct limiter_params *p)
 		pthread_mutex_init(&l->shards[i].mu, NULL);
 	limiter_set_params(l, p);
 	l->gb.tokens = p->rate_total;
-	l->gb.last = limiter_now_ns();
+	l->gb.last = clock_now_ns();
 	return l;
 fail:
 	free(l);
@@ -628,9 +629,3 @@ void limiter_stats(struct limiter *l, struct limiter_stats *out)
 	out->conns = atomic_load(&l->conns);
 }
 
-uint64_t limiter_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}

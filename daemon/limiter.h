@@ -92,7 +92,5 @@ struct limiter_stats {
 };
 void limiter_stats(struct limiter *l, struct limiter_stats *out);
 
-/* CLOCK_MONOTONIC in nanoseconds (the daemon's clock for the limiter). */
-uint64_t limiter_now_ns(void);
 
 #endif

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "http_util.h"
+#include "fmt.h"
 #include "limits.h"
 #include "listing.h"
 #include "lslr.h"
@@ -174,7 +174,7 @@ static int put_row(struct buf *out, const struct index_dir *d, const struct inde
 	if (dir)
 		return buf_puts(out, "<td>-</td><td>-</td><td></td></tr>\n");
 	if (buf_printf(out, "<td>%" PRIu64 "</td><td title=\"%" PRIu64 " bytes\">%s</td><td>",
-		       e->size, e->size, http_human_size(e->size, human, sizeof(human))) != 0)
+		       e->size, e->size, fmt_human_size(e->size, human, sizeof(human))) != 0)
 		return -1;
 	if (sha && buf_printf(out, "<details><summary>SHA-256</summary><code>%s</code></details>",
 			      sha) != 0)
@@ -291,7 +291,7 @@ int listing_html_page(struct buf *out, const struct index *ix, const struct inde
 			r = buf_printf(out, "%" PRIu32 " director%s, %" PRIu32 " file%s, %" PRIu64
 				       " bytes (%s)", ndirs, ndirs == 1 ? "y" : "ies", nfiles,
 				       nfiles == 1 ? "" : "s", bytes,
-				       http_human_size(bytes, human, sizeof(human)));
+				       fmt_human_size(bytes, human, sizeof(human)));
 		} else if (kl == 9 && memcmp(k, "sortheads", 9) == 0) {
 			r = put_sorthead(out, "Name", 'N', 0, col, desc, "");
 			if (r == 0)
@@ -371,7 +371,7 @@ int listing_json(struct buf *out, const struct index *ix, const struct index_dir
 	for (uint32_t i = 0; i < n; i++) {
 		const struct index_entry *e = v[i];
 		char date[40];
-		http_date((time_t)e->mtime, date, sizeof(date));
+		fmt_http_date((time_t)e->mtime, date, sizeof(date));
 		if (buf_puts(out, "{ \"name\":\"") != 0 ||
 		    buf_append_enc(out, e->name, e->namelen, BUF_ENC_JSON) != 0)
 			goto fail;

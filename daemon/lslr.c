@@ -12,9 +12,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "compress.h"
 #include "listing.h"
 #include "log.h"
@@ -223,80 +223,22 @@ fail:
 	return rc;
 }
 
-/* ---------- the current blob ---------- */
+/* ---------- the builder thread ---------- */
 
 static pthread_mutex_t lslr_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lslr_cv = PTHREAD_COND_INITIALIZER;
-static struct lslr_blob *lslr_cur;
 static pthread_t lslr_thread;
-static int lslr_running, lslr_pending, lslr_memfd_warned;
-
-static void lslr_free(struct lslr_blob *b)
-{
-	if (b->memfd >= 0)
-		close(b->memfd);
-	free((void *)b->data);
-	free(b);
-}
-
-struct lslr_blob *lslr_acquire(void)
-{
-	pthread_mutex_lock(&lslr_mu);
-	struct lslr_blob *b = lslr_cur;
-	if (b)
-		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&lslr_mu);
-	return b;
-}
-
-void lslr_release(struct lslr_blob *b)
-{
-	if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		lslr_free(b);
-}
-
-/* A sealed memory file with the bytes, or -1 (memfd_create refused: old
- * kernel or the syscall filter; fd senders then do without). */
-static int lslr_memfd(const unsigned char *p, size_t n)
-{
-	int fd = memfd_create("ls-lR.gz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0) {
-		if (!lslr_memfd_warned)
-			log_info("ls-lR.gz: memory files unavailable (%s); served from memory only",
-			         strerror(errno));
-		lslr_memfd_warned = 1;
-		return -1;
-	}
-	size_t off = 0;
-	while (off < n) {
-		ssize_t w = write(fd, p + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		off += (size_t)w;
-	}
-	/* SECURITY: nobody may change the bytes while clients read them. */
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
-		goto fail;
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
+static int lslr_running, lslr_pending;
 
 /* Build for ix and make it current unless a newer one is there. */
 static int lslr_build(struct index *ix)
 {
 	struct buf out;
-	struct timespec t0, t1;
+	uint64_t t0, t1;
 
-	pthread_mutex_lock(&lslr_mu);
-	int have = lslr_cur && lslr_cur->generation >= ix->generation;
-	pthread_mutex_unlock(&lslr_mu);
-	if (have)
+	if (lslr_store_has(ix->generation))
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = clock_now_ns();
 	buf_init(&out, LSLR_GZ_MAX);
 	if (lslr_gzip(&out, ix, ix->built ? ix->built : time(NULL)) != 0) {
 		log_warn("ls-lR.gz: not built for index generation %" PRIu64
@@ -305,36 +247,16 @@ static int lslr_build(struct index *ix)
 		buf_free(&out);
 		return -1;
 	}
-	struct lslr_blob *b = calloc(1, sizeof(*b));
-	if (b == NULL) {
-		buf_free(&out);
-		return -1;
-	}
-	b->data = (const unsigned char *)out.data; /* the buffer's storage is the blob's */
-	b->len = out.len;
-	b->mtime = (int64_t)(ix->built ? ix->built : time(NULL));
-	b->generation = ix->generation;
-	b->refs = 1;
-	b->memfd = lslr_memfd(b->data, b->len);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-
-	size_t len = b->len;
-	struct lslr_blob *old = NULL;
-	pthread_mutex_lock(&lslr_mu);
-	if (lslr_cur == NULL || lslr_cur->generation < b->generation) {
-		old = lslr_cur;
-		lslr_cur = b;
-		b = NULL;
-	}
-	pthread_mutex_unlock(&lslr_mu);
-	if (b != NULL) {
-		lslr_release(b);
-		return 0;
-	}
-	lslr_release(old);
+	t1 = clock_now_ns();
+	size_t len = out.len;
+	/* the buffer's storage becomes the blob's */
+	int rc = lslr_store_publish((unsigned char *)out.data, out.len,
+				    (int64_t)(ix->built ? ix->built : time(NULL)), ix->generation);
+	if (rc <= 0)
+		return rc;
 	log_debug("ls-lR.gz: %zu bytes for index generation %" PRIu64 " in %.3f s", len,
 	          ix->generation,
-	          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	          (double)(t1 - t0) / 1e9);
 	return 0;
 }
 
@@ -404,67 +326,5 @@ void lslr_stop(void)
 	pthread_mutex_unlock(&lslr_mu);
 	if (was)
 		pthread_join(lslr_thread, NULL);
-	pthread_mutex_lock(&lslr_mu);
-	struct lslr_blob *b = lslr_cur;
-	lslr_cur = NULL;
-	pthread_mutex_unlock(&lslr_mu);
-	lslr_release(b);
-}
-
-int lslr_open(struct stat *st)
-{
-	struct lslr_blob *b = lslr_acquire();
-	int fd = -1;
-
-	if (b == NULL) {
-		errno = ENOENT;
-		return -1;
-	}
-	if (b->memfd < 0) {
-		errno = ENOSYS;
-		goto out;
-	}
-	fd = fcntl(b->memfd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
-		goto out;
-	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_size = (off_t)b->len;
-	st->st_mtime = (time_t)b->mtime;
-	st->st_ino = (ino_t)b->generation;
-	st->st_blksize = 4096;
-	st->st_blocks = (blkcnt_t)((b->len + 511) / 512);
-out:
-	lslr_release(b);
-	return fd;
-}
-
-static int lslr_tree_has_own(const struct index *ix)
-{
-	return index_lookup(ix, LSLR_NAME) != NULL;
-}
-
-int lslr_is_virtual(const struct index *ix, const char *rel)
-{
-	return strcmp(rel, LSLR_NAME) == 0 && !lslr_tree_has_own(ix);
-}
-
-const struct index_entry *lslr_entry(const struct index *ix, struct index_entry *out)
-{
-	if (lslr_tree_has_own(ix))
-		return NULL;
-	struct lslr_blob *b = lslr_acquire();
-	if (b == NULL)
-		return NULL;
-	memset(out, 0, sizeof(*out));
-	out->name = LSLR_NAME;
-	out->namelen = (uint16_t)strlen(LSLR_NAME);
-	out->size = b->len;
-	out->mtime = b->mtime;
-	out->ino = b->generation;
-	out->dir = UINT32_MAX;
-	out->type = INDEX_FILE;
-	lslr_release(b);
-	return out;
+	lslr_store_clear();
 }

@@ -72,6 +72,14 @@ const struct index_entry *lslr_entry(const struct index *ix, struct index_entry 
  * and the tree has no entry of that name. */
 int lslr_is_virtual(const struct index *ix, const char *rel);
 
+/* lslr_store.c, for the builder: 1 when the current blob describes
+ * generation or a later one.  publish takes data (malloc'd, owned from
+ * now on) as the blob of generation: 1 made current, 0 dropped (a newer
+ * one is current), -1 out of memory.  clear drops the current one. */
+int lslr_store_has(uint64_t generation);
+int lslr_store_publish(unsigned char *data, size_t len, int64_t mtime, uint64_t generation);
+void lslr_store_clear(void);
+
 /* The plain ls -lR text of ix into out (appended), times relative to now.
  * 0 or -1 (cap of out). */
 int lslr_render(struct buf *out, const struct index *ix, time_t now);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "limiter.h"
 #include "log.h"
 #include "metrics.h"
@@ -62,7 +63,7 @@ static void pa_unlink(struct proxy_accept *p, struct pa_conn *c)
 
 static void pa_refuse(struct proxy_accept *p, struct pa_conn *c, const char *why)
 {
-	uint64_t sec = limiter_now_ns() / 1000000000u;
+	uint64_t sec = clock_now_ns() / 1000000000u;
 	if (sec != p->log_sec) {
 		p->log_sec = sec;
 		p->log_n = 0;
@@ -179,7 +180,7 @@ static void pa_accept(struct proxy_accept *p)
 		}
 		c->fd = fd;
 		c->peer = peer;
-		c->deadline_ns = limiter_now_ns() + (uint64_t)PROXY_ACCEPT_TIMEOUT * 1000000000u;
+		c->deadline_ns = clock_now_ns() + (uint64_t)PROXY_ACCEPT_TIMEOUT * 1000000000u;
 		c->prev = p->tail;
 		if (p->tail)
 			p->tail->next = c;
@@ -212,7 +213,7 @@ static void *pa_main(void *arg)
 			else
 				pa_try(p, evs[i].data.ptr);
 		}
-		uint64_t now = limiter_now_ns();
+		uint64_t now = clock_now_ns();
 		while (p->head && p->head->deadline_ns <= now)
 			pa_refuse(p, p->head, "no header within the time limit");
 	}
@@ -272,13 +273,13 @@ void proxy_accept_stop(struct proxy_accept *p)
 int proxy_accept_read_header(int fd, int timeout_ms, struct sockaddr_storage *peer,
                              struct sockaddr_storage *local, const char **why)
 {
-	uint64_t end = limiter_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint64_t end = clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	for (int round = 0; round < 10000; round++) {
 		int r = proxy_accept_step(fd, peer, local, why);
 		if (r != 0)
 			return r > 0 ? 0 : -1;
-		uint64_t now = limiter_now_ns();
+		uint64_t now = clock_now_ns();
 		if (now >= end)
 			break;
 		/* Peeked bytes stay readable, so poll would return at once

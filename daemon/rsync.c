@@ -34,6 +34,7 @@
 #include "path.h"
 #include "rsync.h"
 #include "rsync_proto.h"
+#include "clock.h"
 #include "view.h"
 
 #define RS_SUM_LEN 16 /* MD5 */
@@ -98,7 +99,7 @@ static int rs_wait(struct rs_conn *c, short ev)
 {
 	int ms = PM_RSYNC_TIMEOUT * 1000;
 	if (c->deadline_ns) {
-		uint64_t now = limiter_now_ns();
+		uint64_t now = clock_now_ns();
 		if (now >= c->deadline_ns)
 			return -1;
 		uint64_t left = (c->deadline_ns - now) / 1000000 + 1;
@@ -117,7 +118,7 @@ static int rs_raw_write(struct rs_conn *c, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
 		uint64_t wait = 0;
-		uint64_t may = limiter_take(c->lim, &c->peer, n, limiter_now_ns(), &wait);
+		uint64_t may = limiter_take(c->lim, &c->peer, n, clock_now_ns(), &wait);
 		if (may == 0) {
 			struct timespec ts = {(time_t)(wait / 1000000000u),
 			                      (long)(wait % 1000000000u)};
@@ -420,7 +421,7 @@ static int rs_setup_protocol(struct rs_conn *c)
 	}
 	uint32_t seed;
 	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		seed = (uint32_t)limiter_now_ns();
+		seed = (uint32_t)clock_now_ns();
 	c->seed = (int32_t)seed;
 	return rs_put_int(c, c->seed);
 }
@@ -1123,7 +1124,7 @@ static void rs_session(struct rs_conn *c)
 	char *argv[PM_RSYNC_ARGS_MAX];
 	int argc = 0;
 	const char *mod = c->cfg->rsync_module;
-	uint64_t t0 = limiter_now_ns();
+	uint64_t t0 = clock_now_ns();
 
 	c->deadline_ns = t0 + (uint64_t)PM_RSYNC_HANDSHAKE_TIMEOUT * 1000000000u;
 	if (rs_puts(c, "@RSYNCD: 30.0\n") != 0 || rs_send_motd(c) != 0 || rs_flush(c) != 0)
@@ -1225,10 +1226,10 @@ static void rs_session(struct rs_conn *c)
 			return;
 		}
 	}
-	uint64_t t1 = limiter_now_ns();
+	uint64_t t1 = clock_now_ns();
 	if (rs_send_flist(c) != 0)
 		return;
-	uint64_t t2 = limiter_now_ns();
+	uint64_t t2 = clock_now_ns();
 	c->deadline_ns = 0;
 	if (rs_send_files(c) != 0)
 		return;
@@ -1253,7 +1254,7 @@ static void rs_refuse_session(struct rs_conn *c)
 {
 	char line[PM_RSYNC_LINE_MAX], msg[256];
 
-	c->deadline_ns = limiter_now_ns() + 5000000000u;
+	c->deadline_ns = clock_now_ns() + 5000000000u;
 	c->fail = c->refuse;
 	if (rs_puts(c, "@RSYNCD: 30.0\n") != 0 || rs_flush(c) != 0)
 		return;
@@ -1285,7 +1286,7 @@ static void rs_conn_free(struct rs_conn *c)
 static void *rs_conn_main(void *arg)
 {
 	struct rs_conn *c = arg;
-	uint64_t t0 = limiter_now_ns();
+	uint64_t t0 = clock_now_ns();
 	struct rsp_src src = {rs_src_read, c};
 
 	rsp_in_init(&c->in, src);
@@ -1307,7 +1308,7 @@ static void *rs_conn_main(void *arg)
 				break;
 	}
 	close(c->fd);
-	double secs = (double)(limiter_now_ns() - t0) / 1e9;
+	double secs = (double)(clock_now_ns() - t0) / 1e9;
 	if (log_json_enabled()) {
 		struct log_event ev = {.event = "transfer",
 		                       .proto = "rsync",
@@ -1367,7 +1368,7 @@ static void *rs_accept_main(void *arg)
 				close(fd);
 				continue;
 			}
-			enum limiter_verdict v = limiter_conn_open(lim, &peer, limiter_now_ns());
+			enum limiter_verdict v = limiter_conn_open(lim, &peer, clock_now_ns());
 			struct rs_conn *c = calloc(1, sizeof(*c));
 			if (c == NULL) {
 				if (v == LIMITER_OK)

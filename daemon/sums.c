@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "buf.h"
 #include "config.h"
 #include "file.h"
@@ -541,13 +542,6 @@ static void dg_sweep(uint64_t stamp)
 	pthread_mutex_unlock(&dg_mu);
 }
 
-static double dg_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sleep secs unless stopped; 1 when the thread must stop. */
 static int dg_rest(double secs)
 {
@@ -588,7 +582,7 @@ static int dg_pass(struct index *ix, uint64_t stamp)
 			int fd = file_open(ix->rootfd, rel, FILE_REG, &st);
 			if (fd < 0)
 				continue;
-			double t0 = dg_now();
+			double t0 = ((double)clock_now_ns() / 1e9);
 			/* Only what the index describes: a file changed since is
 			 * hashed after the next publish. */
 			if ((uint64_t)st.st_size == e->size && (int64_t)st.st_mtime == e->mtime &&
@@ -597,7 +591,7 @@ static int dg_pass(struct index *ix, uint64_t stamp)
 				dg_put(rel, e->size, e->mtime, e->ino, stamp, hex);
 			close(fd);
 			/* At most half of one core: rest as long as we worked. */
-			double spent = dg_now() - t0;
+			double spent = ((double)clock_now_ns() / 1e9) - t0;
 			if (spent > 0.001 && dg_rest(spent))
 				return 0;
 			pthread_mutex_lock(&dg_mu);

@@ -121,14 +121,6 @@ void conn_close(struct conn *c)
 	c->tls = 0;
 }
 
-void conn_trim(struct conn *c)
-{
-	free(c->rbuf);
-	c->rbuf = NULL;
-	c->rlen = c->rpos = 0;
-	c->rfd = -1;
-}
-
 /* --- TLS --- */
 
 static int tls_io_idx = -1; /* SSL ex-data: token (unsigned char[16]) */
@@ -348,7 +340,7 @@ static SSL_TICKET_RETURN tls_io_ticket_dec(SSL *s, SSL_SESSION *ss, const unsign
 	}
 }
 
-void tls_io_ctx_hook(void *ssl_ctx)
+static void tls_io_ctx_hook(void *ssl_ctx)
 {
 	SSL_CTX *ctx = ssl_ctx;
 

@@ -49,8 +49,6 @@ struct conn {
  * connections to their control connection, session cache) through
  * tls_set_ctx_hook.  Call once after tls_init, before serving.  0 or -1. */
 int tls_io_init(void);
-/* The hook itself (SSL_CTX *). */
-void tls_io_ctx_hook(void *ssl_ctx);
 
 /* A plain connection on fd. */
 void conn_init(struct conn *c, int fd);
@@ -73,7 +71,5 @@ int tls_io_reused(const struct conn *d, const struct conn *ctrl);
 void tls_io_issue_ticket(struct conn *c);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" style description, or "plain". */
 void tls_io_describe(const struct conn *c, char *out, size_t outsz);
-/* Free idle buffers (after a transfer). */
-void conn_trim(struct conn *c);
 
 #endif

@@ -190,9 +190,9 @@ INDEX_BENCH=""
 if [ -f tests/bench/index_bench.c ]; then
 	[ "$SMOKE" = 0 ] && make -s "$BUILD/libpm.a" >/dev/null 2>&1
 	if [ -f "$BUILD/libpm.a" ] && cc -std=c11 -D_GNU_SOURCE -O2 -g -Idaemon -I"$BUILD" \
-		$(pkg-config --cflags openssl libmicrohttpd zlib 2>/dev/null) \
+		$(pkg-config --cflags openssl libmicrohttpd gnutls zlib 2>/dev/null) \
 		-o "$W/bin/index_bench" tests/bench/index_bench.c "$BUILD/libpm.a" \
-		$(pkg-config --libs openssl libmicrohttpd zlib libcmark libseccomp 2>/dev/null) -lcrypt -lpthread \
+		$(pkg-config --libs openssl libmicrohttpd gnutls zlib libcurl json-c libcmark libseccomp 2>/dev/null) -lcrypt -lpthread \
 		>"$W/logs/cc-index_bench.log" 2>&1; then
 		INDEX_BENCH="$W/bin/index_bench"
 	else

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ftp_int.h"
 #include "index.h"
@@ -103,7 +104,7 @@ static struct ftp_sess *sess_new(void)
 	lo->sin_port = htons(21);
 	snprintf(s->peer_str, sizeof(s->peer_str), "127.0.0.1");
 	buf_init(&s->out, 1024 * 1024);
-	s->t_start = s->t_cmd = ftp_now();
+	s->t_start = s->t_cmd = clock_now_ns();
 	s->ascii = 1;
 	s->halgo = HASH_SHA256;
 	s->zlevel = 6;

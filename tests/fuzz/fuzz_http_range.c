@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "http_util.h"
 #include "limits.h"
 
@@ -62,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (http_date_parse(hdr, &t) == 0) {
 		char buf[64], again[64];
 		time_t t2;
-		http_date(t, buf, sizeof(buf));
+		fmt_http_date(t, buf, sizeof(buf));
 		if (strlen(buf) != 29 || strcmp(buf + 25, " GMT") != 0)
 			abort();
 		if (http_date_parse(buf, &t2) != 0 || t2 != t) {
@@ -73,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			}
 		} else {
-			http_date(t2, again, sizeof(again));
+			fmt_http_date(t2, again, sizeof(again));
 			if (strcmp(buf, again) != 0)
 				abort();
 		}
@@ -90,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)http_wants_json(hdr);
 	(void)http_mime_type(hdr);
 	char human[32];
-	http_human_size(rep, human, sizeof(human));
+	fmt_human_size(rep, human, sizeof(human));
 	if (memchr(human, '\0', sizeof(human)) == NULL)
 		abort();
 	free(hdr);

@@ -1,5 +1,6 @@
 #!/bin/sh
-# lint.sh - rules of STYLE.md that a grep can prove.
+# lint.sh - rules of STYLE.md (the one at the top of the checkout) that a
+# grep can prove.
 # 2: foreign contact lives in named files; 3: no unsafe libc calls;
 # DESIGN: visibility is decided only in view.c.
 cd "$(dirname "$0")/../.." || exit 2
@@ -16,6 +17,12 @@ for f in daemon/*.c daemon/*.h; do
 	case "$b" in http*|auth.c) ;; *)
 		grep -q '#include <microhttpd.h>' "$f" && bad "$f includes microhttpd.h (only http*.c, auth.c may)";;
 	esac
+	case "$b" in http*) ;; *)
+		grep -q '#include <gnutls/' "$f" && bad "$f includes GnuTLS (only http*.c may)";;
+	esac
+	# GnuTLS and every other library are linked and called by name: a
+	# function looked up at run time would fail late and silently.
+	grep -Eq '#include <dlfcn.h>|[^_a-z](dlsym|dlopen)\(' "$f" && bad "$f looks symbols up at run time (dlsym/dlopen)"
 	case "$b" in compress*) ;; *)
 		grep -q '#include <zlib.h>' "$f" && bad "$f includes zlib.h (only compress*.c may)";;
 	esac

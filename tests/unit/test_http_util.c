@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "http_util.h"
 #include "unit.h"
 
@@ -43,8 +44,8 @@ static void test_dates(void)
 {
 	char b[40];
 	time_t t;
-	CHECK_STR("epoch", "Thu, 01 Jan 1970 00:00:00 GMT", http_date(0, b, sizeof(b)));
-	CHECK_STR("rfc example", "Sun, 06 Nov 1994 08:49:37 GMT", http_date(784111777, b, sizeof(b)));
+	CHECK_STR("epoch", "Thu, 01 Jan 1970 00:00:00 GMT", fmt_http_date(0, b, sizeof(b)));
+	CHECK_STR("rfc example", "Sun, 06 Nov 1994 08:49:37 GMT", fmt_http_date(784111777, b, sizeof(b)));
 	CHECK_INT("imf parse", 0, http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", &t));
 	CHECK_INT("imf value", 784111777, t);
 	CHECK_INT("rfc850 parse", 0, http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", &t));
@@ -134,10 +135,10 @@ static void test_conditionals(void)
 static void test_human(void)
 {
 	char b[32];
-	CHECK_STR("bytes", "512 B", http_human_size(512, b, sizeof(b)));
-	CHECK_STR("kib", "1.5 KiB", http_human_size(1536, b, sizeof(b)));
-	CHECK_STR("mib", "10 MiB", http_human_size(10u << 20, b, sizeof(b)));
-	CHECK_STR("gib", "5.0 GiB", http_human_size(5ull << 30, b, sizeof(b)));
+	CHECK_STR("bytes", "512 B", fmt_human_size(512, b, sizeof(b)));
+	CHECK_STR("kib", "1.5 KiB", fmt_human_size(1536, b, sizeof(b)));
+	CHECK_STR("mib", "10 MiB", fmt_human_size(10u << 20, b, sizeof(b)));
+	CHECK_STR("gib", "5.0 GiB", fmt_human_size(5ull << 30, b, sizeof(b)));
 }
 
 int main(void)

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "limiter.h"
 #include "limits.h"
 #include "unit.h"
@@ -456,7 +457,7 @@ static void *hammer(void *arg)
 		/* Threads share some addresses (contention on one record). */
 		struct sockaddr_storage a =
 			addr_n(t->spread == 1 ? 0 : (i % t->spread) + (unsigned)(t->id % 2) * 32);
-		uint64_t now = limiter_now_ns();
+		uint64_t now = clock_now_ns();
 		if (limiter_conn_open(t->l, &a, now) == LIMITER_OK) {
 			t->bytes += limiter_take(t->l, &a, 1500, now, NULL);
 			limiter_conn_close(t->l, &a);
@@ -473,14 +474,14 @@ static void run_threads(const char *what, unsigned spread, unsigned max_per_ip)
 	pthread_t th[THREADS];
 	struct thr t[THREADS];
 	char msg[200];
-	uint64_t start = limiter_now_ns();
+	uint64_t start = clock_now_ns();
 	for (int i = 0; i < THREADS; i++) {
 		t[i] = (struct thr){.l = l, .id = i, .spread = spread};
 		pthread_create(&th[i], NULL, hammer, &t[i]);
 	}
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
-	uint64_t ns = limiter_now_ns() - start;
+	uint64_t ns = clock_now_ns() - start;
 	snprintf(msg, sizeof(msg), "threads (%s): count back to zero", what);
 	CHECK_INT(msg, 0, limiter_conn_count(l, NULL));
 	int zero = 1;

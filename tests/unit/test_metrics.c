@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "unit.h"
 #include "buf.h"
 #include "limiter.h"
@@ -172,7 +173,7 @@ static void test_limiter_gauges(void)
 	in->sin_family = AF_INET;
 	inet_pton(AF_INET, "192.0.2.9", &in->sin_addr);
 	limiter_set_global(l);
-	uint64_t now = limiter_now_ns();
+	uint64_t now = clock_now_ns();
 	limiter_conn_open(l, &a, now);
 	limiter_conn_open(l, &a, now); /* per-IP refusal */
 	limiter_auth_fail(l, &a, now); /* ban */
