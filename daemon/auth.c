@@ -118,7 +118,7 @@ static int apr1_hash(const char *pw, size_t pl, const char *setting, char *out, 
 static void sha_hash(const char *pw, size_t pl, char *out)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	unsigned char d[DIGEST_MAX + 1];
 	struct digest h;
 	digest_init(&h, DIGEST_SHA1);
@@ -189,8 +189,8 @@ static void table_free(struct table *t)
 
 static int scheme_of(const char *h, enum scheme *s, int *weak)
 {
-	static const char *const strong[] = {"$2y$", "$2b$", "$2a$", "$6$", "$5$",
-					      "$y$",  "$7$",  "$gy$"};
+	static const char *const strong[] = {"$2y$", "$2b$", "$2a$", "$6$",
+	                                     "$5$",  "$y$",  "$7$",  "$gy$"};
 	*weak = 0;
 	for (size_t i = 0; i < sizeof(strong) / sizeof(strong[0]); i++) {
 		if (strncmp(h, strong[i], strlen(strong[i])) == 0) {
@@ -240,8 +240,8 @@ int auth_load(const struct config *c, char *err, size_t errsz)
 		lineno++;
 		size_t l = strlen(line);
 		if (l > 0 && line[l - 1] != '\n' && !feof(f)) {
-			snprintf(err, errsz, "%s:%u: line longer than %d bytes", c->auth_file, lineno,
-				 PM_AUTH_LINE_MAX);
+			snprintf(err, errsz, "%s:%u: line longer than %d bytes", c->auth_file,
+			         lineno, PM_AUTH_LINE_MAX);
 			goto fail;
 		}
 		while (l && (line[l - 1] == '\n' || line[l - 1] == '\r'))
@@ -258,13 +258,13 @@ int auth_load(const struct config *c, char *err, size_t errsz)
 		size_t ul = strlen(line);
 		if (ul > PM_AUTH_USER_MAX) {
 			snprintf(err, errsz, "%s:%u: user name longer than %d bytes", c->auth_file,
-				 lineno, PM_AUTH_USER_MAX);
+			         lineno, PM_AUTH_USER_MAX);
 			goto fail;
 		}
 		for (size_t i = 0; i < ul; i++) {
 			if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) {
 				snprintf(err, errsz, "%s:%u: control character in user name",
-					 c->auth_file, lineno);
+				         c->auth_file, lineno);
 				goto fail;
 			}
 		}
@@ -272,23 +272,26 @@ int auth_load(const struct config *c, char *err, size_t errsz)
 		int weak;
 		if (scheme_of(hash, &s, &weak) != 0) {
 			/* SECURITY: never keep a password we cannot tell from plain text. */
-			snprintf(err, errsz, "%s:%u: password of user %s is not a supported hash "
-				 "(plain text and DES crypt are refused; use bcrypt, yescrypt or "
-				 "sha512-crypt)", c->auth_file, lineno, line);
+			snprintf(err, errsz,
+			         "%s:%u: password of user %s is not a supported hash "
+			         "(plain text and DES crypt are refused; use bcrypt, yescrypt or "
+			         "sha512-crypt)",
+			         c->auth_file, lineno, line);
 			goto fail;
 		}
 		if (weak)
 			log_warn("%s:%u: user %s has a weak %s hash; prefer bcrypt or yescrypt",
-				 c->auth_file, lineno, line, s == SCHEME_APR1 ? "apr1 (MD5)" : "{SHA}");
+			         c->auth_file, lineno, line,
+			         s == SCHEME_APR1 ? "apr1 (MD5)" : "{SHA}");
 		if (t->n >= PM_AUTH_USERS_MAX) {
 			snprintf(err, errsz, "%s:%u: more than %d users", c->auth_file, lineno,
-				 PM_AUTH_USERS_MAX);
+			         PM_AUTH_USERS_MAX);
 			goto fail;
 		}
 		for (size_t i = 0; i < t->n; i++) {
 			if (strcmp(t->u[i].name, line) == 0) {
 				snprintf(err, errsz, "%s:%u: user %s listed twice", c->auth_file,
-					 lineno, line);
+				         lineno, line);
 				goto fail;
 			}
 		}
@@ -417,7 +420,8 @@ int auth_check(const char *user, const char *pass, size_t passlen)
 	memcpy(msg, user, ul);
 	msg[ul] = '\0';
 	memcpy(msg + ul + 1, pass, passlen);
-	int mac_ok = digest_hmac_sha1(cache_key, sizeof(cache_key), msg, ul + 1 + passlen, mac) == 0;
+	int mac_ok =
+	    digest_hmac_sha1(cache_key, sizeof(cache_key), msg, ul + 1 + passlen, mac) == 0;
 	explicit_bzero(msg, sizeof(msg));
 	if (!mac_ok)
 		return 0; /* fail closed */
@@ -483,7 +487,8 @@ int auth_check(const char *user, const char *pass, size_t passlen)
 					slot = i;
 			}
 			memcpy(cache[slot].mac, mac, sizeof(mac));
-			cache[slot].expires = now + (uint64_t)PM_HTTP_AUTH_CACHE_TTL * 1000000000ull;
+			cache[slot].expires =
+			    now + (uint64_t)PM_HTTP_AUTH_CACHE_TTL * 1000000000ull;
 			cache[slot].gen = gen;
 			cache[slot].used = 1;
 		}

@@ -100,9 +100,8 @@ void buf_truncate(struct buf *b, size_t len)
 
 static int uri_unreserved(unsigned char c, int keep_slash)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	       c == '~' || (keep_slash && c == '/');
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/');
 }
 
 /* The encoded form of one byte: writes up to 6 bytes into o (when not
@@ -117,12 +116,23 @@ static size_t enc_byte(unsigned char c, enum buf_enc enc, char *o)
 		break;
 	case BUF_ENC_HTML:
 		switch (c) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: break;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		default:
+			break;
 		}
 		break;
 	case BUF_ENC_URI:
@@ -137,11 +147,16 @@ static size_t enc_byte(unsigned char c, enum buf_enc enc, char *o)
 		}
 		break;
 	case BUF_ENC_JSON:
-		if (c == '"') rep = "\\\"";
-		else if (c == '\\') rep = "\\\\";
-		else if (c == '\n') rep = "\\n";
-		else if (c == '\r') rep = "\\r";
-		else if (c == '\t') rep = "\\t";
+		if (c == '"')
+			rep = "\\\"";
+		else if (c == '\\')
+			rep = "\\\\";
+		else if (c == '\n')
+			rep = "\\n";
+		else if (c == '\r')
+			rep = "\\r";
+		else if (c == '\t')
+			rep = "\\t";
 		else if (c < 0x20 || c == 0x7f) {
 			if (o) {
 				memcpy(o, "\\u00", 4);

@@ -12,20 +12,20 @@
 #include <stdint.h>
 
 struct buf {
-	char *data;  /* always NUL-terminated when data != NULL */
-	size_t len;  /* bytes used, excluding the NUL */
-	size_t cap;  /* bytes allocated */
-	size_t max;  /* hard limit on len; 0 means SIZE_MAX/2 */
+	char *data; /* always NUL-terminated when data != NULL */
+	size_t len; /* bytes used, excluding the NUL */
+	size_t cap; /* bytes allocated */
+	size_t max; /* hard limit on len; 0 means SIZE_MAX/2 */
 };
 
 enum buf_enc {
-	BUF_ENC_RAW,  /* bytes as they are */
-	BUF_ENC_HTML, /* & < > " ' as entities */
-	BUF_ENC_URI,  /* percent-encode all but unreserved and '/' */
+	BUF_ENC_RAW,           /* bytes as they are */
+	BUF_ENC_HTML,          /* & < > " ' as entities */
+	BUF_ENC_URI,           /* percent-encode all but unreserved and '/' */
 	BUF_ENC_URI_COMPONENT, /* percent-encode all but unreserved */
-	BUF_ENC_JSON, /* JSON string body: \" \\ \uXXXX for controls */
-	BUF_ENC_LOG,  /* controls, DEL, '"' and '\\' as \xHH */
-	BUF_ENC_FTP,  /* FTP reply/path: refuses CR/LF/NUL (append fails) */
+	BUF_ENC_JSON,          /* JSON string body: \" \\ \uXXXX for controls */
+	BUF_ENC_LOG,           /* controls, DEL, '"' and '\\' as \xHH */
+	BUF_ENC_FTP,           /* FTP reply/path: refuses CR/LF/NUL (append fails) */
 };
 
 /* Initialise an empty buffer with hard cap max (0: no cap but SIZE_MAX/2). */
@@ -41,8 +41,7 @@ int buf_append(struct buf *b, const void *p, size_t n);
 /* Append a NUL-terminated string. 0 or -1. */
 int buf_puts(struct buf *b, const char *s);
 /* Append formatted text (printf). 0 or -1. */
-int buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s[0..n) encoded as enc.  0, or -1 when the cap would be passed or
  * (BUF_ENC_FTP) the input holds CR, LF or NUL. */
 int buf_append_enc(struct buf *b, const char *s, size_t n, enum buf_enc enc);

@@ -75,8 +75,8 @@ void compress_stream_free(struct compress_stream *s)
 	free(s);
 }
 
-int compress_stream_write(struct compress_stream *s, const void *in, size_t n,
-			  int finish, struct buf *out)
+int compress_stream_write(struct compress_stream *s, const void *in, size_t n, int finish,
+                          struct buf *out)
 {
 	s->z.next_in = (Bytef *)in;
 	s->z.avail_in = (uInt)n;
@@ -139,5 +139,6 @@ int compress_inflate(struct buf *out, const void *in, size_t n)
 		out->data[out->len] = '\0';
 	} while (rc == Z_OK && (z.avail_in > 0 || z.avail_out == 0));
 	inflateEnd(&z);
-	return (rc == Z_STREAM_END || (rc == Z_OK && z.avail_in == 0) || rc == Z_BUF_ERROR) ? 0 : -1;
+	return (rc == Z_STREAM_END || (rc == Z_OK && z.avail_in == 0) || rc == Z_BUF_ERROR) ? 0
+	                                                                                    : -1;
 }

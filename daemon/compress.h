@@ -16,8 +16,8 @@ struct compress_stream *compress_stream_new(int level);
 void compress_stream_free(struct compress_stream *s);
 /* Compress in[0..n) and append output to out; finish=1 ends the stream.
  * 0 or -1 (cap of out). */
-int compress_stream_write(struct compress_stream *s, const void *in, size_t n,
-			  int finish, struct buf *out);
+int compress_stream_write(struct compress_stream *s, const void *in, size_t n, int finish,
+                          struct buf *out);
 
 /* A raw deflate stream (no header, 32 KiB window) flushed with
  * Z_SYNC_FLUSH after each piece: rsync's "zlibx" literal data.  new at

@@ -54,8 +54,8 @@ struct conf_key {
 	uint64_t min, max;          /* numbers: bounds; text: min = minimum length */
 	const char *const *choices; /* CT_ENUM, CT_FLAGS: NULL-terminated */
 	enum conf_check check;
-	const char *section;        /* starts a group in the sample file */
-	const char *doc;            /* one line */
+	const char *section; /* starts a group in the sample file */
+	const char *doc;     /* one line */
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -70,109 +70,108 @@ static const char *const proxy_names[] = {"ftp", "ftps", "https", "http", NULL};
 #define NOMAX UINT64_MAX
 
 static const struct conf_key conf_keys[] = {
-	{"root", CT_PATH, FIELD(root), "mirror-root", 1, 0, NULL, CK_NONE, "Files",
-	 "The served tree (read-only; nothing is ever written into it)."},
-	{"state_dir", CT_PATH, FIELD(state_dir), "state", 1, 0, NULL, CK_NONE, NULL,
-	 "Directory for state kept between runs (the generated certificate)."},
-	{"tls_cert", CT_PATH, FIELD(tls_cert), "", 0, 0, NULL, CK_NONE, NULL,
-	 "PEM certificate (with chain); empty: a self-signed pair is generated in state_dir."},
-	{"tls_key", CT_PATH, FIELD(tls_key), "", 0, 0, NULL, CK_NONE, NULL,
-	 "PEM private key of tls_cert (mode 0600 or stricter); set both or neither."},
-	{"auth_file", CT_PATH, FIELD(auth_file), "", 0, 0, NULL, CK_NONE, NULL,
-	 "htpasswd file of users for HTTPS Basic auth and FTP after AUTH TLS; empty: none."},
-	{"auth_paths", CT_PREFIXES, FIELD(auth_paths), "", 0, 0, NULL, CK_NONE, NULL,
-	 "Comma-separated path prefixes that need a login (/: the whole site); needs auth_file."},
-	{"acme_webroot", CT_PATH, FIELD(acme_webroot), "", 0, 0, NULL, CK_NONE, NULL,
-	 "certbot's -w directory: <dir>/.well-known/acme-challenge/<token> served over HTTP."},
-	{"acme_directory", CT_STRING, FIELD(acme_directory), "", 0, 0, NULL, CK_NONE, "ACME",
-	 "Built-in ACME: the CA's directory URL (https://); empty: off."},
-	{"acme_domains", CT_STRING, FIELD(acme_domains), "", 0, 0, NULL, CK_NONE, NULL,
-	 "Built-in ACME: comma-separated DNS names of the certificate (HTTP-01 on http_listen)."},
-	{"acme_email", CT_STRING, FIELD(acme_email), "", 0, 0, NULL, CK_NONE, NULL,
-	 "Built-in ACME: contact address given to the CA; empty: none."},
-	{"acme_ca_file", CT_PATH, FIELD(acme_ca_file), "", 0, 0, NULL, CK_NONE, NULL,
-	 "Built-in ACME: PEM CA file trusted for the ACME server; empty: the system's CAs."},
-	{"acme_renew_max_age", CT_SECONDS, FIELD(acme_renew_max_age), "0", 0, 315360000ull, NULL,
-	 CK_NONE, NULL, "Built-in ACME: renew at this age even before 2/3 of the lifetime; 0: at 2/3."},
-	{"acme_retry", CT_SECONDS, FIELD(acme_retry), "600", 1, 86400, NULL, CK_NONE, NULL,
-	 "Built-in ACME: seconds between attempts while the CA fails (the old certificate stays)."},
-	{"error_log", CT_PATH, FIELD(error_log), "", 0, 0, NULL, CK_NONE, "Logs",
-	 "Error log file; empty: stderr in the foreground (-f), syslog otherwise."},
-	{"access_log", CT_PATH, FIELD(access_log), "", 0, 0, NULL, CK_NONE, NULL,
-	 "HTTP access log in combined log format; empty: none."},
-	{"xfer_log", CT_PATH, FIELD(xfer_log), "", 0, 0, NULL, CK_NONE, NULL,
-	 "FTP transfer log in xferlog format; empty: none."},
-	{"json_log", CT_PATH, FIELD(json_log), "", 0, 0, NULL, CK_NONE, NULL,
-	 "One JSON object per line for requests and transfers of every protocol; empty: none."},
-	{"user", CT_STRING, FIELD(user), "nobody", 1, 0, NULL, CK_USER, "Privileges",
-	 "Unprivileged user to run as after binding the ports (when started as root)."},
-	{"ftp_listen", CT_ADDRS, FIELD(ftp_listen), "127.0.0.1:2121", 0, 0, NULL, CK_NONE,
-	 "Listeners",
-	 "Plain and explicit-TLS FTP addresses (host:port, [v6]:port, *:port), or off."},
-	{"ftps_listen", CT_ADDRS, FIELD(ftps_listen), "127.0.0.1:9990", 0, 0, NULL, CK_NONE, NULL,
-	 "Implicit FTPS addresses, or off."},
-	{"https_listen", CT_ADDRS, FIELD(https_listen), "127.0.0.1:8443", 0, 0, NULL, CK_NONE, NULL,
-	 "HTTPS addresses, or off."},
-	{"http_listen", CT_ADDRS, FIELD(http_listen), "off", 0, 0, NULL, CK_NONE, NULL,
-	 "Plain HTTP addresses, or off."},
-	{"rsync_listen", CT_ADDRS, FIELD(rsync_listen), "off", 0, 0, NULL, CK_NONE, NULL,
-	 "Read-only anonymous rsync daemon addresses (rsync://, port 873 in production), or off."},
-	{"metrics_listen", CT_ADDRS, FIELD(metrics_listen), "off", 0, 0, NULL, CK_NONE, NULL,
-	 "Plain HTTP addresses for /metrics (keep it on loopback), or off."},
-	{"http_mode", CT_ENUM, FIELD(http_mode), "redirect", 0, 0, http_modes, CK_NONE, NULL,
-	 "What plain HTTP does: redirect to HTTPS, or serve the files itself."},
-	{"proxy_protocol", CT_FLAGS, FIELD(proxy_protocol), "", 0, 0, proxy_names, CK_NONE, NULL,
-	 "Listeners (ftp, ftps, https, http) that get a PROXY protocol header first; empty: none."},
-	{"ftp_tls", CT_ENUM, FIELD(ftp_tls), "allow", 0, 0, ftp_tls_modes, CK_NONE, "FTP",
-	 "FTP TLS: allow (plain or TLS), require (no login or data without TLS), off."},
-	{"ftp_tls_reuse", CT_ENUM, FIELD(ftp_tls_reuse), "preferred", 0, 0, reuse_modes, CK_NONE,
-	 NULL, "TLS session reuse on FTPS data connections: off, preferred, required."},
-	{"pasv_ports", CT_PORTRANGE, FIELD(pasv_min), "40000-40999", 1024, 65535, NULL, CK_NONE,
-	 NULL, "Passive-mode data port range LOW-HIGH (1024-65535)."},
-	{"pasv_address", CT_IPV4, FIELD(pasv_address), "", 0, 0, NULL, CK_NONE, NULL,
-	 "IPv4 address announced in PASV replies (NAT); empty: the control connection's."},
-	{"pasv_address_map", CT_NETMAP, FIELD(pasv_address_map), "", 0, 0, NULL, CK_NONE, NULL,
-	 "Per-client-network PASV address: CIDR=IPv4, ... (first match wins over pasv_address)."},
-	{"ftp_threads", CT_UINT, FIELD(ftp_threads), "2", 1, PM_FTP_THREADS_MAX, NULL, CK_NONE,
-	 NULL, "FTP event-loop threads."},
-	{"hash_max_size", CT_SIZE, FIELD(hash_max_size), "4G", 0, NOMAX, NULL, CK_NONE, NULL,
-	 "Largest file the FTP HASH command will checksum (K, M, G, T suffixes)."},
-	{"ftp_banner", CT_STRING, FIELD(ftp_banner), "pubmirror FTP server ready", 1, 0, NULL,
-	 CK_BANNER, NULL, "Text of the FTP 220 greeting (printable ASCII)."},
-	{"rsync_module", CT_STRING, FIELD(rsync_module), "mirror", 1, 0, NULL, CK_MODULE, "rsync",
-	 "Name of the one rsync module (rsync://host/NAME/) that serves the whole tree."},
-	{"rsync_motd", CT_PATH, FIELD(rsync_motd), "", 0, 0, NULL, CK_NONE, NULL,
-	 "File whose text rsync clients see before the module list (read at start); empty: none."},
-	{"http_threads", CT_UINT, FIELD(http_threads), "2", 1, 64, NULL, CK_NONE, "HTTP",
-	 "HTTP worker threads."},
-	{"hsts_max_age", CT_SECONDS, FIELD(hsts_max_age), "15552000", 0, 315360000ull, NULL,
-	 CK_NONE, NULL, "Strict-Transport-Security max-age in seconds on HTTPS; 0: no header."},
-	{"mirrors", CT_STRING, FIELD(mirrors), "", 0, 0, NULL, CK_URLS, NULL,
-	 "Other mirrors' base URLs (https://, http://, ftp://), comma-separated, listed in .meta4."},
-	{"show_dotfiles", CT_BOOL, FIELD(show_dotfiles), "no", 0, 0, NULL, CK_NONE, "Access",
-	 "Serve and list names starting with a dot."},
-	{"max_clients", CT_UINT, FIELD(max_clients), "2000", 1, 1000000, NULL, CK_NONE, "Limits",
-	 "Connections at once, all protocols together."},
-	{"max_transfers", CT_UINT, FIELD(max_transfers), "0", 0, 1000000, NULL, CK_NONE, NULL,
-	 "FTP data channels at once; 0: max_clients. Needs max_clients + 2 x this + 64 fds."},
-	{"max_per_ip", CT_UINT, FIELD(max_per_ip), "50", 0, 1000000, NULL, CK_NONE, NULL,
-	 "Connections at once from one address, all protocols together; 0: no limit."},
-	{"rate_per_ip", CT_RATE, FIELD(rate_per_ip), "0", 0, NOMAX, NULL, CK_NONE, NULL,
-	 "Bytes per second to one address, all protocols together (K, M, G); 0: unlimited."},
-	{"rate_total", CT_RATE, FIELD(rate_total), "0", 0, NOMAX, NULL, CK_NONE, NULL,
-	 "Bytes per second in total (K, M, G suffixes); 0: unlimited."},
-	{"ban_after", CT_UINT, FIELD(ban_after), "10", 0, 1000000, NULL, CK_NONE, NULL,
-	 "Failed logins from one address within ban_window that ban it; 0: never ban."},
-	{"ban_window", CT_SECONDS, FIELD(ban_window), "600", 1, 604800, NULL, CK_NONE, NULL,
-	 "Seconds over which failed logins are counted (s, m, h, d suffixes)."},
-	{"ban_time", CT_SECONDS, FIELD(ban_time), "900", 1, 2592000, NULL, CK_NONE, NULL,
-	 "Seconds a banned address stays banned, in every protocol (s, m, h, d suffixes)."},
-	{"idle_timeout", CT_SECONDS, FIELD(idle_timeout), "300", 1, 86400, NULL, CK_NONE,
-	 "Timeouts", "Seconds an idle FTP control connection is kept (s, m, h, d suffixes)."},
-	{"drain_timeout", CT_SECONDS, FIELD(drain_timeout), "30", 0, 3600, NULL, CK_NONE, NULL,
-	 "Seconds running transfers may finish after SIGTERM before they are cut."},
-	{"index_rescan", CT_SECONDS, FIELD(index_rescan), "300", 0, 604800, NULL, CK_NONE, NULL,
-	 "Seconds between full rescans of the tree; 0: only on change or SIGHUP."},
+    {"root", CT_PATH, FIELD(root), "mirror-root", 1, 0, NULL, CK_NONE, "Files",
+     "The served tree (read-only; nothing is ever written into it)."},
+    {"state_dir", CT_PATH, FIELD(state_dir), "state", 1, 0, NULL, CK_NONE, NULL,
+     "Directory for state kept between runs (the generated certificate)."},
+    {"tls_cert", CT_PATH, FIELD(tls_cert), "", 0, 0, NULL, CK_NONE, NULL,
+     "PEM certificate (with chain); empty: a self-signed pair is generated in state_dir."},
+    {"tls_key", CT_PATH, FIELD(tls_key), "", 0, 0, NULL, CK_NONE, NULL,
+     "PEM private key of tls_cert (mode 0600 or stricter); set both or neither."},
+    {"auth_file", CT_PATH, FIELD(auth_file), "", 0, 0, NULL, CK_NONE, NULL,
+     "htpasswd file of users for HTTPS Basic auth and FTP after AUTH TLS; empty: none."},
+    {"auth_paths", CT_PREFIXES, FIELD(auth_paths), "", 0, 0, NULL, CK_NONE, NULL,
+     "Comma-separated path prefixes that need a login (/: the whole site); needs auth_file."},
+    {"acme_webroot", CT_PATH, FIELD(acme_webroot), "", 0, 0, NULL, CK_NONE, NULL,
+     "certbot's -w directory: <dir>/.well-known/acme-challenge/<token> served over HTTP."},
+    {"acme_directory", CT_STRING, FIELD(acme_directory), "", 0, 0, NULL, CK_NONE, "ACME",
+     "Built-in ACME: the CA's directory URL (https://); empty: off."},
+    {"acme_domains", CT_STRING, FIELD(acme_domains), "", 0, 0, NULL, CK_NONE, NULL,
+     "Built-in ACME: comma-separated DNS names of the certificate (HTTP-01 on http_listen)."},
+    {"acme_email", CT_STRING, FIELD(acme_email), "", 0, 0, NULL, CK_NONE, NULL,
+     "Built-in ACME: contact address given to the CA; empty: none."},
+    {"acme_ca_file", CT_PATH, FIELD(acme_ca_file), "", 0, 0, NULL, CK_NONE, NULL,
+     "Built-in ACME: PEM CA file trusted for the ACME server; empty: the system's CAs."},
+    {"acme_renew_max_age", CT_SECONDS, FIELD(acme_renew_max_age), "0", 0, 315360000ull, NULL,
+     CK_NONE, NULL, "Built-in ACME: renew at this age even before 2/3 of the lifetime; 0: at 2/3."},
+    {"acme_retry", CT_SECONDS, FIELD(acme_retry), "600", 1, 86400, NULL, CK_NONE, NULL,
+     "Built-in ACME: seconds between attempts while the CA fails (the old certificate stays)."},
+    {"error_log", CT_PATH, FIELD(error_log), "", 0, 0, NULL, CK_NONE, "Logs",
+     "Error log file; empty: stderr in the foreground (-f), syslog otherwise."},
+    {"access_log", CT_PATH, FIELD(access_log), "", 0, 0, NULL, CK_NONE, NULL,
+     "HTTP access log in combined log format; empty: none."},
+    {"xfer_log", CT_PATH, FIELD(xfer_log), "", 0, 0, NULL, CK_NONE, NULL,
+     "FTP transfer log in xferlog format; empty: none."},
+    {"json_log", CT_PATH, FIELD(json_log), "", 0, 0, NULL, CK_NONE, NULL,
+     "One JSON object per line for requests and transfers of every protocol; empty: none."},
+    {"user", CT_STRING, FIELD(user), "nobody", 1, 0, NULL, CK_USER, "Privileges",
+     "Unprivileged user to run as after binding the ports (when started as root)."},
+    {"ftp_listen", CT_ADDRS, FIELD(ftp_listen), "127.0.0.1:2121", 0, 0, NULL, CK_NONE, "Listeners",
+     "Plain and explicit-TLS FTP addresses (host:port, [v6]:port, *:port), or off."},
+    {"ftps_listen", CT_ADDRS, FIELD(ftps_listen), "127.0.0.1:9990", 0, 0, NULL, CK_NONE, NULL,
+     "Implicit FTPS addresses, or off."},
+    {"https_listen", CT_ADDRS, FIELD(https_listen), "127.0.0.1:8443", 0, 0, NULL, CK_NONE, NULL,
+     "HTTPS addresses, or off."},
+    {"http_listen", CT_ADDRS, FIELD(http_listen), "off", 0, 0, NULL, CK_NONE, NULL,
+     "Plain HTTP addresses, or off."},
+    {"rsync_listen", CT_ADDRS, FIELD(rsync_listen), "off", 0, 0, NULL, CK_NONE, NULL,
+     "Read-only anonymous rsync daemon addresses (rsync://, port 873 in production), or off."},
+    {"metrics_listen", CT_ADDRS, FIELD(metrics_listen), "off", 0, 0, NULL, CK_NONE, NULL,
+     "Plain HTTP addresses for /metrics (keep it on loopback), or off."},
+    {"http_mode", CT_ENUM, FIELD(http_mode), "redirect", 0, 0, http_modes, CK_NONE, NULL,
+     "What plain HTTP does: redirect to HTTPS, or serve the files itself."},
+    {"proxy_protocol", CT_FLAGS, FIELD(proxy_protocol), "", 0, 0, proxy_names, CK_NONE, NULL,
+     "Listeners (ftp, ftps, https, http) that get a PROXY protocol header first; empty: none."},
+    {"ftp_tls", CT_ENUM, FIELD(ftp_tls), "allow", 0, 0, ftp_tls_modes, CK_NONE, "FTP",
+     "FTP TLS: allow (plain or TLS), require (no login or data without TLS), off."},
+    {"ftp_tls_reuse", CT_ENUM, FIELD(ftp_tls_reuse), "preferred", 0, 0, reuse_modes, CK_NONE, NULL,
+     "TLS session reuse on FTPS data connections: off, preferred, required."},
+    {"pasv_ports", CT_PORTRANGE, FIELD(pasv_min), "40000-40999", 1024, 65535, NULL, CK_NONE, NULL,
+     "Passive-mode data port range LOW-HIGH (1024-65535)."},
+    {"pasv_address", CT_IPV4, FIELD(pasv_address), "", 0, 0, NULL, CK_NONE, NULL,
+     "IPv4 address announced in PASV replies (NAT); empty: the control connection's."},
+    {"pasv_address_map", CT_NETMAP, FIELD(pasv_address_map), "", 0, 0, NULL, CK_NONE, NULL,
+     "Per-client-network PASV address: CIDR=IPv4, ... (first match wins over pasv_address)."},
+    {"ftp_threads", CT_UINT, FIELD(ftp_threads), "2", 1, PM_FTP_THREADS_MAX, NULL, CK_NONE, NULL,
+     "FTP event-loop threads."},
+    {"hash_max_size", CT_SIZE, FIELD(hash_max_size), "4G", 0, NOMAX, NULL, CK_NONE, NULL,
+     "Largest file the FTP HASH command will checksum (K, M, G, T suffixes)."},
+    {"ftp_banner", CT_STRING, FIELD(ftp_banner), "pubmirror FTP server ready", 1, 0, NULL,
+     CK_BANNER, NULL, "Text of the FTP 220 greeting (printable ASCII)."},
+    {"rsync_module", CT_STRING, FIELD(rsync_module), "mirror", 1, 0, NULL, CK_MODULE, "rsync",
+     "Name of the one rsync module (rsync://host/NAME/) that serves the whole tree."},
+    {"rsync_motd", CT_PATH, FIELD(rsync_motd), "", 0, 0, NULL, CK_NONE, NULL,
+     "File whose text rsync clients see before the module list (read at start); empty: none."},
+    {"http_threads", CT_UINT, FIELD(http_threads), "2", 1, 64, NULL, CK_NONE, "HTTP",
+     "HTTP worker threads."},
+    {"hsts_max_age", CT_SECONDS, FIELD(hsts_max_age), "15552000", 0, 315360000ull, NULL, CK_NONE,
+     NULL, "Strict-Transport-Security max-age in seconds on HTTPS; 0: no header."},
+    {"mirrors", CT_STRING, FIELD(mirrors), "", 0, 0, NULL, CK_URLS, NULL,
+     "Other mirrors' base URLs (https://, http://, ftp://), comma-separated, listed in .meta4."},
+    {"show_dotfiles", CT_BOOL, FIELD(show_dotfiles), "no", 0, 0, NULL, CK_NONE, "Access",
+     "Serve and list names starting with a dot."},
+    {"max_clients", CT_UINT, FIELD(max_clients), "2000", 1, 1000000, NULL, CK_NONE, "Limits",
+     "Connections at once, all protocols together."},
+    {"max_transfers", CT_UINT, FIELD(max_transfers), "0", 0, 1000000, NULL, CK_NONE, NULL,
+     "FTP data channels at once; 0: max_clients. Needs max_clients + 2 x this + 64 fds."},
+    {"max_per_ip", CT_UINT, FIELD(max_per_ip), "50", 0, 1000000, NULL, CK_NONE, NULL,
+     "Connections at once from one address, all protocols together; 0: no limit."},
+    {"rate_per_ip", CT_RATE, FIELD(rate_per_ip), "0", 0, NOMAX, NULL, CK_NONE, NULL,
+     "Bytes per second to one address, all protocols together (K, M, G); 0: unlimited."},
+    {"rate_total", CT_RATE, FIELD(rate_total), "0", 0, NOMAX, NULL, CK_NONE, NULL,
+     "Bytes per second in total (K, M, G suffixes); 0: unlimited."},
+    {"ban_after", CT_UINT, FIELD(ban_after), "10", 0, 1000000, NULL, CK_NONE, NULL,
+     "Failed logins from one address within ban_window that ban it; 0: never ban."},
+    {"ban_window", CT_SECONDS, FIELD(ban_window), "600", 1, 604800, NULL, CK_NONE, NULL,
+     "Seconds over which failed logins are counted (s, m, h, d suffixes)."},
+    {"ban_time", CT_SECONDS, FIELD(ban_time), "900", 1, 2592000, NULL, CK_NONE, NULL,
+     "Seconds a banned address stays banned, in every protocol (s, m, h, d suffixes)."},
+    {"idle_timeout", CT_SECONDS, FIELD(idle_timeout), "300", 1, 86400, NULL, CK_NONE, "Timeouts",
+     "Seconds an idle FTP control connection is kept (s, m, h, d suffixes)."},
+    {"drain_timeout", CT_SECONDS, FIELD(drain_timeout), "30", 0, 3600, NULL, CK_NONE, NULL,
+     "Seconds running transfers may finish after SIGTERM before they are cut."},
+    {"index_rescan", CT_SECONDS, FIELD(index_rescan), "300", 0, 604800, NULL, CK_NONE, NULL,
+     "Seconds between full rescans of the tree; 0: only on change or SIGHUP."},
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -193,7 +192,7 @@ struct conf_origin {
 /* ------------------------------------------------------------------ */
 
 static void say(char *err, size_t errsz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void say(char *err, size_t errsz, const char *fmt, ...)
 {
 	va_list ap;
@@ -289,7 +288,7 @@ static int parse_scaled(const char *s, const char *sfx, const uint64_t *mul, uin
 }
 
 static const uint64_t size_mul[] = {1024ull, 1024ull * 1024, 1024ull * 1024 * 1024,
-				    1024ull * 1024 * 1024 * 1024};
+                                    1024ull * 1024 * 1024 * 1024};
 static const uint64_t secs_mul[] = {1, 60, 3600, 86400};
 
 int config_parse_size(const char *s, uint64_t *out)
@@ -307,7 +306,7 @@ static void num_text(enum conf_type t, uint64_t v, char *out, size_t outsz)
 		for (int i = 3; i >= 0; i--) {
 			if (v % size_mul[i] == 0) {
 				snprintf(out, outsz, "%llu%c",
-					 (unsigned long long)(v / size_mul[i]), size_sfx[i]);
+				         (unsigned long long)(v / size_mul[i]), size_sfx[i]);
 				return;
 			}
 		}
@@ -316,7 +315,7 @@ static void num_text(enum conf_type t, uint64_t v, char *out, size_t outsz)
 		for (int i = 3; i >= 1; i--) {
 			if (v % secs_mul[i] == 0) {
 				snprintf(out, outsz, "%llu%c",
-					 (unsigned long long)(v / secs_mul[i]), secs_sfx[i]);
+				         (unsigned long long)(v / secs_mul[i]), secs_sfx[i]);
 				return;
 			}
 		}
@@ -341,8 +340,8 @@ static int parse_port(const char *s, unsigned *port)
 }
 
 /* One "host:port", "[v6]:port" or "*:port" (n bytes) into a sockaddr. */
-static int parse_one_addr(const char *s, size_t n, struct sockaddr_storage *ss,
-			  socklen_t *len, char *err, size_t errsz)
+static int parse_one_addr(const char *s, size_t n, struct sockaddr_storage *ss, socklen_t *len,
+                          char *err, size_t errsz)
 {
 	char tmp[128], sh[96];
 	char *host, *port;
@@ -476,7 +475,7 @@ static int for_each_item(const char *s, item_fn fn, void *arg, char *err, size_t
 }
 
 static int addr_push(struct config_addrs *out, const struct sockaddr_storage *a, socklen_t len,
-		     char *err, size_t errsz);
+                     char *err, size_t errsz);
 
 static int addr_item(const char *s, size_t n, void *arg, char *err, size_t errsz)
 {
@@ -507,7 +506,7 @@ static int addr_item(const char *s, size_t n, void *arg, char *err, size_t errsz
 
 /* Append one address to out unless it is there already or out is full. */
 static int addr_push(struct config_addrs *out, const struct sockaddr_storage *a, socklen_t len,
-		     char *err, size_t errsz)
+                     char *err, size_t errsz)
 {
 	struct sockaddr_storage ss = *a;
 	char t[96];
@@ -657,8 +656,7 @@ static int bits_match(const unsigned char *a, const unsigned char *b, int plen)
 	return (a[full] & mask) == (b[full] & mask);
 }
 
-const char *config_pasv_address_for(const struct config *c,
-				    const struct sockaddr_storage *peer)
+const char *config_pasv_address_for(const struct config *c, const struct sockaddr_storage *peer)
 {
 	const unsigned char *p4 = NULL, *p6 = NULL;
 	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -674,9 +672,9 @@ const char *config_pasv_address_for(const struct config *c,
 		const struct sockaddr_storage *net = &c->pasv_address_map.m[i].net;
 		int plen = c->pasv_address_map.m[i].prefix;
 		const unsigned char *n4 =
-			(const unsigned char *)&((const struct sockaddr_in *)net)->sin_addr;
+		    (const unsigned char *)&((const struct sockaddr_in *)net)->sin_addr;
 		const unsigned char *n6 =
-			(const unsigned char *)&((const struct sockaddr_in6 *)net)->sin6_addr;
+		    (const unsigned char *)&((const struct sockaddr_in6 *)net)->sin6_addr;
 		if (net->ss_family == AF_INET && p4 && bits_match(p4, n4, plen))
 			return c->pasv_address_map.m[i].addr;
 		if (net->ss_family == AF_INET6 && p6 && bits_match(p6, n6, plen))
@@ -735,8 +733,10 @@ static int check_text(const struct conf_key *k, const char *v, char *err, size_t
 			if (!(l > 8 && strncmp(p, "https://", 8) == 0) &&
 			    !(l > 7 && strncmp(p, "http://", 7) == 0) &&
 			    !(l > 6 && strncmp(p, "ftp://", 6) == 0)) {
-				say(err, errsz, "each mirror must be an https://, http:// or "
-				                "ftp:// URL (item at byte %zu)", (size_t)(p - v) + 1);
+				say(err, errsz,
+				    "each mirror must be an https://, http:// or "
+				    "ftp:// URL (item at byte %zu)",
+				    (size_t)(p - v) + 1);
 				return -1;
 			}
 			p += l;
@@ -809,7 +809,7 @@ static int flag_item(const char *s, size_t n, void *arg, char *err, size_t errsz
 }
 
 static int set_number(const struct conf_key *k, struct config *c, const char *v, char *err,
-		      size_t errsz)
+                      size_t errsz)
 {
 	char sh[96], lim[32];
 	uint64_t x = 0;
@@ -872,7 +872,7 @@ static int set_number(const struct conf_key *k, struct config *c, const char *v,
 
 /* Parse v as key k into c.  On error writes "why" (no prefix) into err. */
 static int set_value(const struct conf_key *k, struct config *c, const char *v, char *err,
-		     size_t errsz)
+                     size_t errsz)
 {
 	char *f = (char *)c + k->off;
 	char sh[96], list[128];
@@ -986,7 +986,7 @@ static int set_value(const struct conf_key *k, struct config *c, const char *v, 
 
 /* Error with the origin's prefix: "FILE:LINE: " or "--set ". */
 static void say_at(char *err, size_t errsz, const struct conf_origin *o, const char *key,
-		   const char *why)
+                   const char *why)
 {
 	if (o->line > 0)
 		say(err, errsz, "%s:%d: %s: %s", o->file, o->line, key, why);
@@ -1023,7 +1023,7 @@ static int read_line(FILE *fp, char *line, size_t *len)
 /* Split "key = value" in place.  Unquotes a double-quoted value.  0, or -1
  * with why. */
 static int split_line(char *line, size_t len, char **key, size_t *keylen, char **val,
-		      const char **why)
+                      const char **why)
 {
 	char *p = line, *e = line + len;
 
@@ -1081,8 +1081,8 @@ static int split_line(char *line, size_t len, char **key, size_t *keylen, char *
  * from the file's directory, so the checkout's conf/pubmirror.conf says
  * root = ../mirror-root.  Defaults and --set values stay relative to the
  * working directory, as command-line arguments are.  0 or -1 with why. */
-static int path_beside(const struct conf_key *k, struct config *c, const char *file,
-		       char *why, size_t whysz)
+static int path_beside(const struct conf_key *k, struct config *c, const char *file, char *why,
+                       size_t whysz)
 {
 	char *f = (char *)c + k->off;
 	char base[PM_PATH_MAX], dir[PM_PATH_MAX], out[PM_PATH_MAX];
@@ -1115,14 +1115,13 @@ static int path_beside(const struct conf_key *k, struct config *c, const char *f
 	if (rel[0] == '\0')
 		snprintf(out, sizeof(out), "%s", base);
 	else if ((size_t)snprintf(out, sizeof(out), "%s%s%s", base,
-				  strcmp(base, "/") == 0 ? "" : "/", rel) >= sizeof(out)) {
+	                          strcmp(base, "/") == 0 ? "" : "/", rel) >= sizeof(out)) {
 		say(why, whysz, "\"%s\" beside %s is longer than %zu bytes", f, file,
 		    sizeof(out) - 1);
 		return -1;
 	}
 	if (strlen(out) >= k->size) {
-		say(why, whysz, "\"%s\" beside %s is longer than %zu bytes", f, file,
-		    k->size - 1);
+		say(why, whysz, "\"%s\" beside %s is longer than %zu bytes", f, file, k->size - 1);
 		return -1;
 	}
 	memset(f, 0, k->size);
@@ -1130,8 +1129,8 @@ static int path_beside(const struct conf_key *k, struct config *c, const char *f
 	return 0;
 }
 
-static int load_file(struct config *c, const char *file, struct conf_origin *orig,
-		     char *err, size_t errsz)
+static int load_file(struct config *c, const char *file, struct conf_origin *orig, char *err,
+                     size_t errsz)
 {
 	char *line = NULL;
 	char why[512];
@@ -1211,7 +1210,7 @@ fail:
 }
 
 static int apply_set(struct config *c, const char *s, struct conf_origin *orig, char *err,
-		     size_t errsz)
+                     size_t errsz)
 {
 	const char *eq = strchr(s, '=');
 	char why[512], sh[96];
@@ -1262,10 +1261,10 @@ static const struct conf_origin *origin_of(const struct conf_origin *orig, const
 
 /* Rules between keys, checked once everything is parsed. */
 static int cross_check(const struct config *c, const struct conf_origin *orig, char *err,
-		       size_t errsz)
+                       size_t errsz)
 {
 	static const char *const listeners[] = {"ftp_listen", "ftps_listen", "https_listen",
-						"http_listen"};
+	                                        "http_listen"};
 	const struct conf_origin *o;
 
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
@@ -1273,7 +1272,7 @@ static int cross_check(const struct config *c, const struct conf_origin *orig, c
 		const char *unset = c->tls_cert[0] ? "tls_key" : "tls_cert";
 		char why[128];
 		snprintf(why, sizeof(why), "%s is empty; set both tls_cert and tls_key, or neither",
-			 unset);
+		         unset);
 		say_at(err, errsz, origin_of(orig, set), set, why);
 		return -1;
 	}
@@ -1288,7 +1287,8 @@ static int cross_check(const struct config *c, const struct conf_origin *orig, c
 		else if (c->http_listen.n == 0)
 			why = "needs http_listen (HTTP-01 challenges arrive on port 80)";
 		if (why != NULL) {
-			say_at(err, errsz, origin_of(orig, "acme_directory"), "acme_directory", why);
+			say_at(err, errsz, origin_of(orig, "acme_directory"), "acme_directory",
+			       why);
 			return -1;
 		}
 	}
@@ -1328,10 +1328,11 @@ static int cross_check(const struct config *c, const struct conf_origin *orig, c
 		return -1;
 	}
 	/* An address bound twice would fail at bind(); say which keys clash. */
-	static const char *const all[] = {"ftp_listen", "ftps_listen", "https_listen",
-					  "http_listen", "metrics_listen", "rsync_listen"};
-	const struct config_addrs *lists[] = {&c->ftp_listen, &c->ftps_listen, &c->https_listen,
-					      &c->http_listen, &c->metrics_listen, &c->rsync_listen};
+	static const char *const all[] = {"ftp_listen",  "ftps_listen",    "https_listen",
+	                                  "http_listen", "metrics_listen", "rsync_listen"};
+	const struct config_addrs *lists[] = {&c->ftp_listen,     &c->ftps_listen,
+	                                      &c->https_listen,   &c->http_listen,
+	                                      &c->metrics_listen, &c->rsync_listen};
 	for (size_t i = 0; i < 6; i++) {
 		for (size_t j = i + 1; j < 6; j++) {
 			for (int a = 0; a < lists[i]->n; a++) {
@@ -1380,8 +1381,7 @@ static int apply_defaults(struct config *c, char *err, size_t errsz)
 	return 0;
 }
 
-struct config *config_load(const char *file, char *const *sets, int nsets, char *err,
-			   size_t errsz)
+struct config *config_load(const char *file, char *const *sets, int nsets, char *err, size_t errsz)
 {
 	struct conf_origin orig[NKEYS];
 	struct config *c = calloc(1, sizeof(*c));
@@ -1485,20 +1485,34 @@ void config_shutdown(void)
 static const char *type_text(const struct conf_key *k)
 {
 	switch (k->type) {
-	case CT_STRING: return "text";
-	case CT_PATH: return "path";
-	case CT_BOOL: return "yes/no";
-	case CT_UINT: return "number";
-	case CT_SIZE: return "size";
-	case CT_RATE: return "rate";
-	case CT_SECONDS: return "seconds";
-	case CT_ENUM: return "choice";
-	case CT_FLAGS: return "list";
-	case CT_ADDRS: return "addresses";
-	case CT_PORTRANGE: return "port range";
-	case CT_PREFIXES: return "paths";
-	case CT_NETMAP: return "network map";
-	case CT_IPV4: return "address";
+	case CT_STRING:
+		return "text";
+	case CT_PATH:
+		return "path";
+	case CT_BOOL:
+		return "yes/no";
+	case CT_UINT:
+		return "number";
+	case CT_SIZE:
+		return "size";
+	case CT_RATE:
+		return "rate";
+	case CT_SECONDS:
+		return "seconds";
+	case CT_ENUM:
+		return "choice";
+	case CT_FLAGS:
+		return "list";
+	case CT_ADDRS:
+		return "addresses";
+	case CT_PORTRANGE:
+		return "port range";
+	case CT_PREFIXES:
+		return "paths";
+	case CT_NETMAP:
+		return "network map";
+	case CT_IPV4:
+		return "address";
 	}
 	return "?";
 }
@@ -1529,49 +1543,51 @@ static void write_value(FILE *f, const char *v)
 static const struct {
 	const char *key, *value;
 } conf_production[] = {
-	{"root", "/srv/mirror"},
-	{"state_dir", "/var/lib/pubmirror"},
-	{"acme_webroot", "/var/lib/pubmirror/acme"},
-	{"error_log", "/var/log/pubmirror/error.log"},
-	{"access_log", "/var/log/pubmirror/access.log"},
-	{"xfer_log", "/var/log/pubmirror/xferlog"},
-	{"json_log", "/var/log/pubmirror/json.log"},
-	{"user", "pubmirror"},
-	{"ftp_listen", "*:21"},
-	{"ftps_listen", "*:990"},
-	{"https_listen", "*:443"},
-	{"http_listen", "*:80"},
-	{"http_mode", "redirect"},
+    {"root", "/srv/mirror"},
+    {"state_dir", "/var/lib/pubmirror"},
+    {"acme_webroot", "/var/lib/pubmirror/acme"},
+    {"error_log", "/var/log/pubmirror/error.log"},
+    {"access_log", "/var/log/pubmirror/access.log"},
+    {"xfer_log", "/var/log/pubmirror/xferlog"},
+    {"json_log", "/var/log/pubmirror/json.log"},
+    {"user", "pubmirror"},
+    {"ftp_listen", "*:21"},
+    {"ftps_listen", "*:990"},
+    {"https_listen", "*:443"},
+    {"http_listen", "*:80"},
+    {"http_mode", "redirect"},
 };
 
 static void write_config(FILE *f, int production)
 {
 	if (production)
-		fputs("# pubmirror.conf - configuration of pubmirrord, for production.\n"
-		      "#\n"
-		      "# One \"key = value\" per line; a line starting with # is a comment.  A\n"
-		      "# value may be double-quoted (then \\\" and \\\\ are escapes).  Every key is\n"
-		      "# listed with its doc line and default; the values set here differ from\n"
-		      "# the defaults for a public host: every address (IPv4 and IPv6) on the\n"
-		      "# standard ports, /srv/mirror, logs in /var/log/pubmirror, the service\n"
-		      "# user pubmirror.  Relative paths are relative to this file's directory.\n"
-		      "# pubmirrord -t -c FILE checks a file.\n"
-		      "#\n"
-		      "# Generated by pubmirrord --production-config (see pubmirror.conf(5)).\n",
-		      f);
+		fputs(
+		    "# pubmirror.conf - configuration of pubmirrord, for production.\n"
+		    "#\n"
+		    "# One \"key = value\" per line; a line starting with # is a comment.  A\n"
+		    "# value may be double-quoted (then \\\" and \\\\ are escapes).  Every key is\n"
+		    "# listed with its doc line and default; the values set here differ from\n"
+		    "# the defaults for a public host: every address (IPv4 and IPv6) on the\n"
+		    "# standard ports, /srv/mirror, logs in /var/log/pubmirror, the service\n"
+		    "# user pubmirror.  Relative paths are relative to this file's directory.\n"
+		    "# pubmirrord -t -c FILE checks a file.\n"
+		    "#\n"
+		    "# Generated by pubmirrord --production-config (see pubmirror.conf(5)).\n",
+		    f);
 	else
-		fputs("# pubmirror.conf - configuration of pubmirrord.\n"
-		      "#\n"
-		      "# One \"key = value\" per line; a line starting with # is a comment.  A\n"
-		      "# value may be double-quoted (then \\\" and \\\\ are escapes).  Every key is\n"
-		      "# listed with its doc line and default; loading this file as it is gives\n"
-		      "# the built-in defaults.  A relative path here is relative to this file's\n"
-		      "# directory (this sample lives in conf/ of the source tree, hence\n"
-		      "# ../mirror-root).  pubmirrord --set KEY=VALUE overrides any key;\n"
-		      "# pubmirrord -t -c FILE checks a file.\n"
-		      "#\n"
-		      "# Generated by pubmirrord --dump-config (see pubmirror.conf(5)).\n",
-		      f);
+		fputs(
+		    "# pubmirror.conf - configuration of pubmirrord.\n"
+		    "#\n"
+		    "# One \"key = value\" per line; a line starting with # is a comment.  A\n"
+		    "# value may be double-quoted (then \\\" and \\\\ are escapes).  Every key is\n"
+		    "# listed with its doc line and default; loading this file as it is gives\n"
+		    "# the built-in defaults.  A relative path here is relative to this file's\n"
+		    "# directory (this sample lives in conf/ of the source tree, hence\n"
+		    "# ../mirror-root).  pubmirrord --set KEY=VALUE overrides any key;\n"
+		    "# pubmirrord -t -c FILE checks a file.\n"
+		    "#\n"
+		    "# Generated by pubmirrord --dump-config (see pubmirror.conf(5)).\n",
+		    f);
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct conf_key *k = &conf_keys[i];
 		const char *v = k->def;
@@ -1595,7 +1611,8 @@ static void write_config(FILE *f, int production)
 			snprintf(up, sizeof(up), "../%s", v);
 			v = up;
 		}
-		for (size_t j = 0; production && j < sizeof(conf_production) / sizeof(conf_production[0]); j++)
+		for (size_t j = 0;
+		     production && j < sizeof(conf_production) / sizeof(conf_production[0]); j++)
 			if (strcmp(conf_production[j].key, k->name) == 0)
 				v = conf_production[j].value;
 		fprintf(f, "\n%s =%s", k->name, v[0] ? " " : "");
@@ -1647,7 +1664,7 @@ void config_write_reference(FILE *f, int man)
 		for (size_t i = 0; i < NKEYS; i++) {
 			const struct conf_key *k = &conf_keys[i];
 			fprintf(f, "| `%s` | %s%s%s | ", k->name, k->def[0] ? "`" : "",
-				k->def[0] ? k->def : "(empty)", k->def[0] ? "`" : "");
+			        k->def[0] ? k->def : "(empty)", k->def[0] ? "`" : "");
 			md(f, k->doc);
 			fputs(" |\n", f);
 		}
@@ -1676,8 +1693,8 @@ void config_write_reference(FILE *f, int man)
 			fputs(".  Choices: ", f);
 			roff(f, list);
 		}
-		if (k->type == CT_UINT || ((k->type == CT_SECONDS || k->type == CT_SIZE) &&
-					   k->max != NOMAX)) {
+		if (k->type == CT_UINT ||
+		    ((k->type == CT_SECONDS || k->type == CT_SIZE) && k->max != NOMAX)) {
 			char lo[32], hi[32];
 			num_text(k->type, k->min, lo, sizeof(lo));
 			num_text(k->type, k->max, hi, sizeof(hi));
@@ -1707,7 +1724,7 @@ static void man_conf(FILE *f)
 	      "for a backslash.  A line may hold at most\n",
 	      f);
 	fprintf(f, "%d bytes.  A key given twice in one file is an error naming both lines;\n",
-		PM_CONF_LINE_MAX);
+	        PM_CONF_LINE_MAX);
 	fputs("an unknown key is an error.  Keys not given keep their defaults.\n"
 	      ".B pubmirrord \\-\\-set\n"
 	      ".IR key = value\n"

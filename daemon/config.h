@@ -48,24 +48,24 @@ enum config_tls_reuse { CONFIG_REUSE_OFF, CONFIG_REUSE_PREFERRED, CONFIG_REUSE_R
 struct config {
 	/* where things are */
 	char root[PM_PATH_MAX];
-	char state_dir[PM_PATH_MAX];   /* generated certificate lives here */
-	char tls_cert[PM_PATH_MAX];    /* "" = generated */
-	char tls_key[PM_PATH_MAX];     /* "" = generated */
-	char auth_file[PM_PATH_MAX];   /* "" = none */
-	char acme_webroot[PM_PATH_MAX];/* "" = none */
-	char error_log[PM_PATH_MAX];   /* "" = stderr in foreground, else syslog */
-	char access_log[PM_PATH_MAX];  /* "" = none */
-	char xfer_log[PM_PATH_MAX];    /* "" = none */
-	char json_log[PM_PATH_MAX];    /* "" = none; JSON lines of both protocols */
-	char user[64];                 /* drop to this user when root */
+	char state_dir[PM_PATH_MAX];    /* generated certificate lives here */
+	char tls_cert[PM_PATH_MAX];     /* "" = generated */
+	char tls_key[PM_PATH_MAX];      /* "" = generated */
+	char auth_file[PM_PATH_MAX];    /* "" = none */
+	char acme_webroot[PM_PATH_MAX]; /* "" = none */
+	char error_log[PM_PATH_MAX];    /* "" = stderr in foreground, else syslog */
+	char access_log[PM_PATH_MAX];   /* "" = none */
+	char xfer_log[PM_PATH_MAX];     /* "" = none */
+	char json_log[PM_PATH_MAX];     /* "" = none; JSON lines of both protocols */
+	char user[64];                  /* drop to this user when root */
 
 	/* built-in ACME (acme.c); "" acme_directory = off */
-	char acme_directory[512];      /* https URL of the CA's directory */
-	char acme_domains[1024];       /* comma-separated DNS names */
-	char acme_email[256];          /* "" = no contact */
-	char acme_ca_file[PM_PATH_MAX];/* extra CA for the ACME server; "" = system */
-	unsigned acme_renew_max_age;   /* seconds; 0 = renew at 2/3 of lifetime only */
-	unsigned acme_retry;           /* seconds between failed attempts */
+	char acme_directory[512];       /* https URL of the CA's directory */
+	char acme_domains[1024];        /* comma-separated DNS names */
+	char acme_email[256];           /* "" = no contact */
+	char acme_ca_file[PM_PATH_MAX]; /* extra CA for the ACME server; "" = system */
+	unsigned acme_renew_max_age;    /* seconds; 0 = renew at 2/3 of lifetime only */
+	unsigned acme_retry;            /* seconds between failed attempts */
 
 	/* listeners */
 	struct config_addrs ftp_listen;
@@ -75,26 +75,26 @@ struct config {
 	struct config_addrs metrics_listen;
 	struct config_addrs rsync_listen;
 	enum config_http_mode http_mode;
-	unsigned proxy_protocol;       /* CONFIG_PROXY_* bits; 0 = none */
+	unsigned proxy_protocol; /* CONFIG_PROXY_* bits; 0 = none */
 
 	/* FTP */
 	enum config_ftp_tls ftp_tls;
 	enum config_tls_reuse ftp_tls_reuse;
-	unsigned pasv_min, pasv_max;   /* pasv_ports LOW-HIGH */
-	char pasv_address[64];         /* "" = control connection's local addr */
+	unsigned pasv_min, pasv_max; /* pasv_ports LOW-HIGH */
+	char pasv_address[64];       /* "" = control connection's local addr */
 	struct config_netmap pasv_address_map;
 	unsigned ftp_threads;
-	uint64_t hash_max_size;        /* bytes; HASH above this: 556 */
+	uint64_t hash_max_size; /* bytes; HASH above this: 556 */
 	char ftp_banner[256];
 
 	/* rsync */
 	char rsync_module[64];
-	char rsync_motd[PM_PATH_MAX];  /* "" = none */
+	char rsync_motd[PM_PATH_MAX]; /* "" = none */
 
 	/* HTTP */
 	unsigned http_threads;
-	uint64_t hsts_max_age;         /* seconds; 0 = no header */
-	char mirrors[1024];            /* base URLs, comma-separated; "" = none */
+	uint64_t hsts_max_age; /* seconds; 0 = no header */
+	char mirrors[1024];    /* base URLs, comma-separated; "" = none */
 
 	/* access */
 	struct config_prefixes auth_paths;
@@ -102,21 +102,20 @@ struct config {
 
 	/* limits */
 	unsigned max_clients, max_per_ip;
-	unsigned max_transfers; /* FTP data channels at once; 0: max_clients */
+	unsigned max_transfers;           /* FTP data channels at once; 0: max_clients */
 	uint64_t rate_per_ip, rate_total; /* bytes/s, 0 = unlimited */
-	unsigned ban_after;            /* failures ... */
-	unsigned ban_window;           /* ... within this many seconds ... */
-	unsigned ban_time;             /* ... ban for this many seconds */
-	unsigned idle_timeout;         /* seconds */
-	unsigned drain_timeout;        /* seconds on SIGTERM */
-	unsigned index_rescan;         /* seconds between full rescans, 0 = never */
+	unsigned ban_after;               /* failures ... */
+	unsigned ban_window;              /* ... within this many seconds ... */
+	unsigned ban_time;                /* ... ban for this many seconds */
+	unsigned idle_timeout;            /* seconds */
+	unsigned drain_timeout;           /* seconds on SIGTERM */
+	unsigned index_rescan;            /* seconds between full rescans, 0 = never */
 };
 
 /* Build a snapshot: defaults, then the file (NULL: none), then each "KEY=VALUE"
  * of sets[0..nsets).  On error returns NULL and writes "file:line: why" (or
  * "--set KEY: why") into err.  The caller owns the result (config_free). */
-struct config *config_load(const char *file, char *const *sets, int nsets,
-			   char *err, size_t errsz);
+struct config *config_load(const char *file, char *const *sets, int nsets, char *err, size_t errsz);
 /* Free a snapshot from config_load. */
 void config_free(struct config *c);
 
@@ -142,7 +141,7 @@ void config_write_reference(FILE *f, int man);
 void config_write_man(FILE *f, int section);
 
 /* Parse helpers also used by other modules and tests: 0 or -1. */
-int config_parse_size(const char *s, uint64_t *out);    /* 10, 4K, 2M, 1G */
+int config_parse_size(const char *s, uint64_t *out); /* 10, 4K, 2M, 1G */
 int config_parse_addrs(const char *s, struct config_addrs *out, char *err, size_t errsz);
 /* "1.2.3.4:21" or "[::1]:21" for address i of a list (out: >= 64 bytes). */
 void config_addr_text(const struct sockaddr_storage *a, char *out, size_t outsz);
@@ -151,7 +150,6 @@ void config_addr_text(const struct sockaddr_storage *a, char *out, size_t outsz)
  * pasv_address_map entry whose network holds peer (IPv4-mapped IPv6 peers
  * match IPv4 networks), else pasv_address; NULL when neither applies (use
  * the control connection's local address).  The string lives in c. */
-const char *config_pasv_address_for(const struct config *c,
-				    const struct sockaddr_storage *peer);
+const char *config_pasv_address_for(const struct config *c, const struct sockaddr_storage *peer);
 
 #endif

@@ -97,11 +97,11 @@ void digest_ctx_free(struct digest_ctx *h)
 }
 
 int digest_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t n,
-		     unsigned char out[20])
+                     unsigned char out[20])
 {
 	size_t len = 0;
 	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA1", NULL, key, keylen, msg, n, out, 20, &len) ==
-		    NULL ||
+	        NULL ||
 	    len != 20)
 		return -1;
 	return 0;

@@ -39,6 +39,6 @@ void digest_ctx_free(struct digest_ctx *h);
 
 /* HMAC-SHA-1 of msg[0..n) under key[0..keylen) into out.  0 or -1. */
 int digest_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t n,
-		     unsigned char out[20]);
+                     unsigned char out[20]);
 
 #endif

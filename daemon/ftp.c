@@ -45,9 +45,14 @@ static atomic_uint_fast64_t ftp_fd_warned; /* clock_now_ns() of the last shortag
 void ftp_stat_add(int which, uint64_t n)
 {
 	switch (which) {
-	case FTP_STAT_HS: metrics_tls_handshake(METRICS_FTPS, 1); break;
-	case FTP_STAT_HS_FAIL: metrics_tls_handshake(METRICS_FTPS, 0); break;
-	default: break;
+	case FTP_STAT_HS:
+		metrics_tls_handshake(METRICS_FTPS, 1);
+		break;
+	case FTP_STAT_HS_FAIL:
+		metrics_tls_handshake(METRICS_FTPS, 0);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -101,7 +106,7 @@ static void ftp_reply_counted(struct ftp_sess *s, int code)
 	if (code < 200)
 		return;
 	metrics_request(ftp_metrics_proto(s), (unsigned)code,
-			(double)(clock_now_ns() - s->t_cmd) / 1e9);
+	                (double)(clock_now_ns() - s->t_cmd) / 1e9);
 }
 
 void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
@@ -419,8 +424,7 @@ void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err)
 	log_warn("ftp: %s: %s refused: %s (max_clients %u, max_transfers %u, %u transfers "
 	         "open); raise RLIMIT_NOFILE or lower max_clients or max_transfers",
 	         s->peer_str, what, strerror(err), c->max_clients,
-	         pm_max_transfers(c->max_clients, c->max_transfers),
-	         atomic_load(&ftp_xfers));
+	         pm_max_transfers(c->max_clients, c->max_transfers), atomic_load(&ftp_xfers));
 }
 
 /* --- sessions --- */
@@ -517,7 +521,8 @@ static int ftp_admit(struct ftp_sess *s)
 {
 	struct ftp_loop *l = s->loop;
 	struct limiter *lim = limiter_global();
-	enum limiter_verdict v = lim ? limiter_conn_open(lim, &s->peer, clock_now_ns()) : LIMITER_OK;
+	enum limiter_verdict v =
+	    lim ? limiter_conn_open(lim, &s->peer, clock_now_ns()) : LIMITER_OK;
 
 	const struct config *cf = config_get();
 	if (v != LIMITER_OK && l->nreject >= pm_refusing_max(cf ? cf->max_clients : 0))
@@ -527,9 +532,9 @@ static int ftp_admit(struct ftp_sess *s)
 	metrics_conn_open(s->implicit ? METRICS_FTPS : METRICS_FTP);
 	if (v != LIMITER_OK)
 		metrics_conn_refused(s->implicit ? METRICS_FTPS : METRICS_FTP,
-				     v == LIMITER_FULL     ? "full"
-				     : v == LIMITER_PER_IP ? "per_ip"
-							   : "banned");
+		                     v == LIMITER_FULL     ? "full"
+		                     : v == LIMITER_PER_IP ? "per_ip"
+		                                           : "banned");
 	switch (v) {
 	case LIMITER_OK:
 		break;
@@ -578,8 +583,7 @@ static void ftp_accept_pause(struct ftp_loop *l)
 	for (int i = 0; i < l->nlev; i++)
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lev[i].fd, NULL);
 	l->accept_paused_until = clock_now_ns() + FTP_ACCEPT_PAUSE_NS;
-	log_warn("ftp: out of file descriptors (%s); accepting paused for 250 ms",
-		 strerror(errno));
+	log_warn("ftp: out of file descriptors (%s); accepting paused for 250 ms", strerror(errno));
 }
 
 static void ftp_accept_resume(struct ftp_loop *l, uint64_t now)
@@ -604,7 +608,8 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		socklen_t plen;
 		int fd = net_accept(lev->fd, &peer, &plen);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
 				ftp_accept_pause(l);
 			return;
 		}

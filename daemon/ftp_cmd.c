@@ -101,8 +101,9 @@ static int ftp_prot_ok(struct ftp_sess *s, const struct view_obj *o)
 	if (!o->prot || s->prot_p)
 		return 0;
 	ftp_data_clear(s);
-	ftp_reply(s, 521, "This path is protected: it travels only over a protected data "
-	                  "channel (send PBSZ 0 and PROT P)");
+	ftp_reply(s, 521,
+	          "This path is protected: it travels only over a protected data "
+	          "channel (send PBSZ 0 and PROT P)");
 	return -1;
 }
 
@@ -116,8 +117,8 @@ static void ftp_not_found(struct ftp_sess *s)
  * NULL when there is none, after the reply: dircode with dirtext for a
  * directory, 550 for anything else. */
 static const struct index_entry *ftp_file_entry(struct ftp_sess *s, const char *arg, char *rel,
-                                                struct view_obj *o, struct index **ixp,
-                                                int dircode, const char *dirtext)
+                                                struct view_obj *o, struct index **ixp, int dircode,
+                                                const char *dirtext)
 {
 	*ixp = NULL;
 	if (ftp_resolve(s, arg, rel) != 0)
@@ -485,8 +486,9 @@ static int ftp_v4(const struct sockaddr_storage *a, unsigned char out[4])
 static void ftp_no_fds(struct ftp_sess *s, const char *what, int err)
 {
 	ftp_fd_shortage(s, what, err);
-	ftp_reply(s, 425, "Cannot open a data connection now: the server is out of file "
-	                  "descriptors; try again later");
+	ftp_reply(s, 425,
+	          "Cannot open a data connection now: the server is out of file "
+	          "descriptors; try again later");
 }
 
 /* A slot of max_transfers, then a passive listener; replies 425 and
@@ -495,8 +497,9 @@ static int ftp_pasv_listen(struct ftp_sess *s, const char *verb, unsigned *port)
 {
 	if (ftp_xfer_take(s) != 0) {
 		ftp_data_clear(s);
-		ftp_reply(s, 425, "Too many transfers on this server (max_transfers); try again "
-		                  "later");
+		ftp_reply(s, 425,
+		          "Too many transfers on this server (max_transfers); try again "
+		          "later");
 		return -1;
 	}
 	if (ftp_data_listen(s, port) != 0) {
@@ -504,8 +507,9 @@ static int ftp_pasv_listen(struct ftp_sess *s, const char *verb, unsigned *port)
 		if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
 			ftp_no_fds(s, verb, e);
 		else
-			ftp_reply(s, 425,
-			          "No free passive port (pasv_ports is exhausted); try again later");
+			ftp_reply(
+			    s, 425,
+			    "No free passive port (pasv_ports is exhausted); try again later");
 		return -1;
 	}
 	return 0;
@@ -583,8 +587,9 @@ static void ftp_set_active(struct ftp_sess *s, const struct sockaddr_storage *a,
 	}
 	if (ftp_xfer_take(s) != 0) {
 		ftp_data_clear(s);
-		ftp_reply(s, 425, "Too many transfers on this server (max_transfers); try again "
-		                  "later");
+		ftp_reply(s, 425,
+		          "Too many transfers on this server (max_transfers); try again "
+		          "later");
 		return;
 	}
 	struct ftp_data *d = ftp_data_get(s);
@@ -735,8 +740,9 @@ static void cmd_retr(struct ftp_sess *s, char *arg)
 	if (fd < 0 && (err == EMFILE || err == ENFILE)) {
 		ftp_fd_shortage(s, "RETR", err);
 		ftp_data_clear(s);
-		ftp_reply(s, 451, "Cannot open the file now: the server is out of file "
-		                  "descriptors; try again later");
+		ftp_reply(s, 451,
+		          "Cannot open the file now: the server is out of file "
+		          "descriptors; try again later");
 		return;
 	}
 	if (fd < 0) {
@@ -908,7 +914,8 @@ static void cmd_size(struct ftp_sess *s, char *arg)
 	char rel[PM_PATH_MAX];
 	struct index *ix;
 	struct view_obj o;
-	const struct index_entry *e = ftp_file_entry(s, arg, rel, &o, &ix, 550, "Not a regular file");
+	const struct index_entry *e =
+	    ftp_file_entry(s, arg, rel, &o, &ix, 550, "Not a regular file");
 
 	if (e == NULL)
 		return;
@@ -929,7 +936,8 @@ static void cmd_mdtm(struct ftp_sess *s, char *arg)
 	}
 	struct index *ix;
 	struct view_obj o;
-	const struct index_entry *e = ftp_file_entry(s, arg, rel, &o, &ix, 550, "Not a regular file");
+	const struct index_entry *e =
+	    ftp_file_entry(s, arg, rel, &o, &ix, 550, "Not a regular file");
 	if (e == NULL)
 		return;
 	char t[32];
@@ -956,8 +964,9 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 	index_release(ix);
 	if (fd < 0 && (err == EMFILE || err == ENFILE)) {
 		ftp_fd_shortage(s, "HASH", err);
-		ftp_reply(s, 451, "Cannot open the file now: the server is out of file "
-		                  "descriptors; try again later");
+		ftp_reply(s, 451,
+		          "Cannot open the file now: the server is out of file "
+		          "descriptors; try again later");
 		return;
 	}
 	if (fd < 0) {
@@ -1083,7 +1092,8 @@ static void cmd_feat(struct ftp_sess *s, char *arg)
 	static const char *const facts[] = {"type", "size", "modify", "perm", "unique"};
 	for (unsigned i = 0; i < 5; i++)
 		buf_printf(&b, "%s%s;", facts[i], (s->mlst_mask & (1u << i)) ? "*" : "");
-	buf_puts(&b, "\r\n MODE Z\r\n RANG STREAM\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n HASH ");
+	buf_puts(
+	    &b, "\r\n MODE Z\r\n RANG STREAM\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n HASH ");
 	for (int a = HASH_SHA256; a <= HASH_MD5; a++)
 		buf_printf(&b, "%s%s%s", a ? ";" : "", hash_algo_name((enum hash_algo)a),
 		           a == s->halgo ? "*" : "");

@@ -164,19 +164,19 @@ static void ftp_data_xferlog(struct ftp_sess *s, int complete)
 	/* xferlog's size is the file's bytes (as wu-ftpd and vsftpd log it),
 	 * not the compressed count of MODE Z; the JSON line keeps the wire. */
 	log_xfer(&s->peer, (unsigned)secs, d->z ? d->zin : d->bytes, d->path ? d->path : "?",
-	         !d->ascii,
-	         s->anonymous, s->anonymous ? s->anon_id : s->user, complete ? 'c' : 'i');
+	         !d->ascii, s->anonymous, s->anonymous ? s->anon_id : s->user,
+	         complete ? 'c' : 'i');
 	if (log_json_enabled()) {
 		struct log_event ev = {
-			.event = "transfer",
-			.proto = s->implicit || s->ctrl.tls ? "ftps" : "ftp",
-			.peer = &s->peer,
-			.user = s->anonymous ? NULL : s->user,
-			.method = "RETR",
-			.path = d->path,
-			.status = complete ? 226 : 426,
-			.bytes = d->bytes,
-			.secs = (double)(clock_now_ns() - d->t_begin) / 1e9,
+		    .event = "transfer",
+		    .proto = s->implicit || s->ctrl.tls ? "ftps" : "ftp",
+		    .peer = &s->peer,
+		    .user = s->anonymous ? NULL : s->user,
+		    .method = "RETR",
+		    .path = d->path,
+		    .status = complete ? 226 : 426,
+		    .bytes = d->bytes,
+		    .secs = (double)(clock_now_ns() - d->t_begin) / 1e9,
 		};
 		log_json(&ev);
 	}
@@ -266,8 +266,9 @@ static int ftp_data_accept(struct ftp_sess *s)
 				ftp_fd_shortage(s, "data connection", errno);
 				close(d->lfd);
 				d->lfd = -1;
-				ftp_data_finish(s, 425, "Cannot open the data connection: the server "
-				                        "is out of file descriptors; try again later");
+				ftp_data_finish(s, 425,
+				                "Cannot open the data connection: the server "
+				                "is out of file descriptors; try again later");
 				return 1;
 			}
 			break;
@@ -379,7 +380,7 @@ static int ftp_data_produce(struct ftp_sess *s)
 				break;
 			e = &d->one;
 		} else if (d->pos == d->dir->count && d->dir->path[0] == '\0' &&
-			   lslr_entry(d->ix, &ve) != NULL) {
+		           lslr_entry(d->ix, &ve) != NULL) {
 			e = &ve; /* the virtual ls-lR.gz, last in the root */
 			if (d->view == NULL || !view_child_visible(d->view, e)) {
 				d->pos++;
@@ -621,8 +622,7 @@ static int ftp_data_proxy(struct ftp_sess *s)
 			why = "its PROXY header names another client";
 		}
 		if (r < 0) {
-			log_warn("ftp: %s: proxied data connection refused: %s", s->peer_str,
-			         why);
+			log_warn("ftp: %s: proxied data connection refused: %s", s->peer_str, why);
 			close(d->pfd[i]);
 			d->pfd[i] = -1;
 			continue;

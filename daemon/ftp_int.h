@@ -47,7 +47,7 @@ struct ftp_loop {
 	pthread_mutex_t done_lock;
 	struct ftp_hash_job *done; /* finished digests from the workers */
 	unsigned nreject;
-	_Atomic int ban_check;      /* an address was banned: look at every session */
+	_Atomic int ban_check; /* an address was banned: look at every session */
 	int stopping;
 	uint64_t drain_until;
 	uint64_t accept_paused_until; /* out of descriptors: listeners off until then */
@@ -91,7 +91,7 @@ struct ftp_data {
 	size_t outpos;
 	uint64_t credit, bytes;
 	uint64_t t_begin, t_progress, t_wait;
-	uint64_t zin; /* MODE Z: file bytes fed to the compressor (xferlog size) */
+	uint64_t zin;   /* MODE Z: file bytes fed to the compressor (xferlog size) */
 	int final_code; /* reply once the connection is closed */
 	char final_text[256];
 	int log_xfer; /* RETR: one xferlog line */

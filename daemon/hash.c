@@ -105,9 +105,9 @@ int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime, enum hash_a
 	unsigned char *block = NULL;
 	int rc = -1;
 	_Static_assert((int)HASH_SHA256 == (int)DIGEST_SHA256 && (int)HASH_MD5 == (int)DIGEST_MD5 &&
-			       (int)HASH_SHA1 == (int)DIGEST_SHA1 &&
-			       (int)HASH_SHA512 == (int)DIGEST_SHA512,
-		       "hash and digest algorithms line up");
+	                   (int)HASH_SHA1 == (int)DIGEST_SHA1 &&
+	                   (int)HASH_SHA512 == (int)DIGEST_SHA512,
+	               "hash and digest algorithms line up");
 
 	if ((unsigned)a > HASH_MD5 || hexsz == 0)
 		return -1;

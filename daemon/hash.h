@@ -15,7 +15,7 @@ const char *hash_algo_name(enum hash_algo a);
 
 /* Digest of bytes [off, off+len) of the open file fd (identified for the
  * cache by rel, size, mtime) as lowercase hex into hex.  0 or -1. */
-int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime,
-	      enum hash_algo a, uint64_t off, uint64_t len, char *hex, size_t hexsz);
+int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime, enum hash_algo a, uint64_t off,
+              uint64_t len, char *hex, size_t hexsz);
 
 #endif

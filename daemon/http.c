@@ -58,9 +58,9 @@ struct hd {
 	struct MHD_Daemon *d;
 	int fd;
 	int tls;
-	int proxied;           /* PROXY protocol: our accept thread adds connections */
+	int proxied; /* PROXY protocol: our accept thread adds connections */
 	unsigned tls_gen;
-	char *cert, *key;      /* PEM bytes given to this daemon */
+	char *cert, *key; /* PEM bytes given to this daemon */
 };
 
 static pthread_mutex_t hd_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -77,8 +77,8 @@ static struct proxy_accept *proxies[HTTP_DAEMONS_MAX];
 
 /* ---------- small helpers ---------- */
 
-static enum MHD_Result http_error_why(struct MHD_Connection *c, struct http_req *r,
-				      unsigned status, const char *what, const char *why)
+static enum MHD_Result http_error_why(struct MHD_Connection *c, struct http_req *r, unsigned status,
+                                      const char *what, const char *why)
 {
 	char msg[256];
 	snprintf(msg, sizeof(msg), "%s: %s\n", what, why);
@@ -86,7 +86,7 @@ static enum MHD_Result http_error_why(struct MHD_Connection *c, struct http_req 
 }
 
 static enum MHD_Result redirect(struct MHD_Connection *c, struct http_req *r, unsigned status,
-				const char *location)
+                                const char *location)
 {
 	static const char text[] = "Moved\n";
 	struct MHD_Response *resp = http_text_response(text);
@@ -114,15 +114,14 @@ struct asset {
 };
 
 static const struct asset assets[] = {
-	{"style.css", web_style_css, &web_style_css_len, "text/css; charset=utf-8"},
-	{"filter.js", web_filter_js, &web_filter_js_len, "text/javascript; charset=utf-8"},
-	{"dir.svg", web_dir_svg, &web_dir_svg_len, "image/svg+xml"},
-	{"file.svg", web_file_svg, &web_file_svg_len, "image/svg+xml"},
-	{"up.svg", web_up_svg, &web_up_svg_len, "image/svg+xml"},
+    {"style.css", web_style_css, &web_style_css_len, "text/css; charset=utf-8"},
+    {"filter.js", web_filter_js, &web_filter_js_len, "text/javascript; charset=utf-8"},
+    {"dir.svg", web_dir_svg, &web_dir_svg_len, "image/svg+xml"},
+    {"file.svg", web_file_svg, &web_file_svg_len, "image/svg+xml"},
+    {"up.svg", web_up_svg, &web_up_svg_len, "image/svg+xml"},
 };
 
-static enum MHD_Result serve_asset(struct MHD_Connection *c, struct http_req *r,
-				   const char *name)
+static enum MHD_Result serve_asset(struct MHD_Connection *c, struct http_req *r, const char *name)
 {
 	for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++) {
 		const struct asset *a = &assets[i];
@@ -136,8 +135,7 @@ static enum MHD_Result serve_asset(struct MHD_Connection *c, struct http_req *r,
 		const char *inm = http_hdr(c, "If-None-Match");
 		int nm = inm && http_etag_match_list(inm, etag);
 		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			nm ? 0 : *a->len, nm ? (void *)"" : (void *)a->data,
-			MHD_RESPMEM_PERSISTENT);
+		    nm ? 0 : *a->len, nm ? (void *)"" : (void *)a->data, MHD_RESPMEM_PERSISTENT);
 		if (resp == NULL)
 			return MHD_NO;
 		if (!nm)
@@ -145,7 +143,7 @@ static enum MHD_Result serve_asset(struct MHD_Connection *c, struct http_req *r,
 		MHD_add_response_header(resp, "ETag", etag);
 		MHD_add_response_header(resp, "Cache-Control", "public, max-age=86400");
 		return http_queue(c, r, nm ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp,
-				  nm ? 0 : *a->len);
+		                  nm ? 0 : *a->len);
 	}
 	return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
 }
@@ -183,11 +181,12 @@ static int host_of(const char *h, char *out, size_t outsz)
 }
 
 static enum MHD_Result redirect_https(struct MHD_Connection *c, struct http_req *r,
-				      const struct config *cfg)
+                                      const struct config *cfg)
 {
 	char host[300], loc[PM_HTTP_HEADER_MAX];
 	if (host_of(http_hdr(c, "Host"), host, sizeof(host)) != 0)
-		return http_error(c, r, MHD_HTTP_BAD_REQUEST, "400 a valid Host header is needed\n");
+		return http_error(c, r, MHD_HTTP_BAD_REQUEST,
+		                  "400 a valid Host header is needed\n");
 	if (cfg->https_listen.n == 0)
 		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 no HTTPS service\n");
 	if (!safe_header_bytes(r->uri) || r->uri[0] != '/')
@@ -202,8 +201,8 @@ static enum MHD_Result redirect_https(struct MHD_Connection *c, struct http_req 
 	return redirect(c, r, MHD_HTTP_MOVED_PERMANENTLY, loc);
 }
 
-static enum MHD_Result serve_acme(struct MHD_Connection *c, struct http_req *r,
-				  const char *token, const struct config *cfg)
+static enum MHD_Result serve_acme(struct MHD_Connection *c, struct http_req *r, const char *token,
+                                  const struct config *cfg)
 {
 	size_t n = strlen(token);
 	/* SECURITY: RFC 8555 tokens are base64url; nothing else is looked up. */
@@ -250,7 +249,7 @@ static _Thread_local struct http_conn *http_banning;
 /* 1: authenticated (r->user set); 0: not, and unless quiet an answer
  * (401 or 403) was queued with its result in *ret. */
 static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Result *ret,
-		       int quiet)
+                       int quiet)
 {
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(c, &pass);
@@ -267,8 +266,9 @@ static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Re
 	snprintf(r->user, sizeof(r->user), "%s", user);
 	if (lim && limiter_is_banned(lim, &r->hc->peer, now)) {
 		if (!quiet)
-			*ret = http_error(c, r, MHD_HTTP_FORBIDDEN,
-					  "403 too many failed logins from your address; try later\n");
+			*ret =
+			    http_error(c, r, MHD_HTTP_FORBIDDEN,
+			               "403 too many failed logins from your address; try later\n");
 		goto out;
 	}
 	size_t ul = strlen(user), pl = pass ? strlen(pass) : 0;
@@ -306,19 +306,19 @@ out:
 /* ---------- the dispatcher ---------- */
 
 static enum MHD_Result over_limit(struct MHD_Connection *c, struct http_req *r,
-				  const struct config *cfg)
+                                  const struct config *cfg)
 {
 	const char *msg = r->hc->verdict == LIMITER_BANNED
-				  ? "503 your address is banned for a while after failed logins\n"
-			  : r->hc->verdict == LIMITER_PER_IP
-				  ? "503 too many connections from your address; retry later\n"
-				  : "503 server full; retry later\n";
+	                      ? "503 your address is banned for a while after failed logins\n"
+	                  : r->hc->verdict == LIMITER_PER_IP
+	                      ? "503 too many connections from your address; retry later\n"
+	                      : "503 server full; retry later\n";
 	struct MHD_Response *resp = http_text_response(msg);
 	char ra[24];
 	if (resp == NULL)
 		return MHD_NO;
 	snprintf(ra, sizeof(ra), "%u",
-		 r->hc->verdict == LIMITER_BANNED && cfg->ban_time ? cfg->ban_time : 5);
+	         r->hc->verdict == LIMITER_BANNED && cfg->ban_time ? cfg->ban_time : 5);
 	MHD_add_response_header(resp, "Retry-After", ra);
 	MHD_add_response_header(resp, "Connection", "close");
 	return http_queue(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, resp, strlen(msg));
@@ -353,7 +353,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 		return serve_asset(c, r, url + strlen(ASSET_PREFIX));
 
 	if (url[0] != '/')
-		return http_error(c, r, MHD_HTTP_BAD_REQUEST, "400 request target must start with /\n");
+		return http_error(c, r, MHD_HTTP_BAD_REQUEST,
+		                  "400 request target must start with /\n");
 	if (path_url_decode(url, strlen(url), dec, sizeof(dec), &why) != 0)
 		return http_error_why(c, r, MHD_HTTP_BAD_REQUEST, "400 bad URL", why);
 	size_t dl = strlen(dec);
@@ -381,7 +382,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 		/* SECURITY: credentials only ever travel inside TLS. */
 		if (!tls)
 			ret = http_error(c, r, MHD_HTTP_FORBIDDEN,
-					 "403 this path needs a login over HTTPS\n");
+			                 "403 this path needs a login over HTTPS\n");
 		else if (check_login(c, r, &ret, 0))
 			vs = view_resolve(ix, cfg, r->user, rel, o);
 		if (!r->authed)
@@ -410,7 +411,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 			if (!bad && q && safe_header_bytes(q))
 				bad = buf_puts(&loc, q);
 			ret = bad ? http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 too long\n")
-				  : redirect(c, r, MHD_HTTP_MOVED_PERMANENTLY, loc.data);
+			          : redirect(c, r, MHD_HTTP_MOVED_PERMANENTLY, loc.data);
 			buf_free(&loc);
 		} else {
 			ret = http_serve_listing(c, r, o, up, q ? q + 1 : NULL, cfg);
@@ -418,7 +419,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 	} else if (slash) {
 		ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
 	} else if (m4 || (!o->virt && metalink_accepted(http_hdr(c, "Accept")) &&
-			  http_hdr(c, "Range") == NULL)) {
+	                  http_hdr(c, "Range") == NULL)) {
 		ret = http_serve_meta4(c, r, o, cfg);
 	} else if (o->virt) {
 		struct stat vst;
@@ -441,8 +442,8 @@ done:
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	struct http_req *r = *con_cls;
 	(void)cls;
@@ -462,14 +463,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return over_limit(c, r, config_get());
 		const char *cl = http_hdr(c, "Content-Length");
 		int has_body = (cl != NULL && strcmp(cl, "0") != 0) ||
-			       http_hdr(c, "Transfer-Encoding") != NULL;
+		               http_hdr(c, "Transfer-Encoding") != NULL;
 		/* SECURITY: never read a body we do not want; answering now
 		 * closes the connection, which is what we want then. */
 		if (has_body && !get && !head && !options)
 			goto refuse_method;
 		if (has_body)
 			return http_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE,
-					  "413 request bodies are not accepted\n");
+			                  "413 request bodies are not accepted\n");
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
@@ -477,8 +478,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (options) {
-		struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
-									    MHD_RESPMEM_PERSISTENT);
+		struct MHD_Response *resp =
+		    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 		if (resp == NULL)
 			return MHD_NO;
 		MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");
@@ -509,7 +510,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 		return NULL;
 	}
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	r->hc = ci ? ci->socket_context : NULL;
 	r->t0 = clock_now_ns();
 	if (r->hc)
@@ -525,27 +526,26 @@ static void http_log_done(struct MHD_Connection *c, const struct http_req *r, ui
 {
 	const char *user = r->user[0] ? r->user : NULL;
 
-	log_access(r->hc ? &r->hc->peer : NULL, user, r->method, r->uri ? r->uri : "-",
-		   r->version, r->status, sent, http_hdr(c, "Referer"),
-		   http_hdr(c, "User-Agent"));
+	log_access(r->hc ? &r->hc->peer : NULL, user, r->method, r->uri ? r->uri : "-", r->version,
+	           r->status, sent, http_hdr(c, "Referer"), http_hdr(c, "User-Agent"));
 	if (log_json_enabled()) {
 		struct log_event ev = {
-			.event = "request",
-			.proto = r->hc && r->hc->tls ? "https" : "http",
-			.peer = r->hc ? &r->hc->peer : NULL,
-			.user = user,
-			.method = r->method,
-			.path = r->uri,
-			.status = r->status,
-			.bytes = sent,
-			.secs = (double)(clock_now_ns() - r->t0) / 1e9,
+		    .event = "request",
+		    .proto = r->hc && r->hc->tls ? "https" : "http",
+		    .peer = r->hc ? &r->hc->peer : NULL,
+		    .user = user,
+		    .method = r->method,
+		    .path = r->uri,
+		    .status = r->status,
+		    .bytes = sent,
+		    .secs = (double)(clock_now_ns() - r->t0) / 1e9,
 		};
 		log_json(&ev);
 	}
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
 	(void)c;
@@ -556,7 +556,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r && r->hc) {
 		enum metrics_proto mp = r->hc->tls ? METRICS_HTTPS : METRICS_HTTP;
 		int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
-		uint64_t sent = ok ? r->bytes : r->hc->body_sent < r->bytes ? r->hc->body_sent : r->bytes;
+		uint64_t sent = ok                            ? r->bytes
+		                : r->hc->body_sent < r->bytes ? r->hc->body_sent
+		                                              : r->bytes;
 		metrics_bytes_sent(mp, sent);
 		if (r->file && !r->head)
 			metrics_transfer(mp, ok);
@@ -617,7 +619,7 @@ static void hc_sweep(void)
 		char a[64];
 		net_addr_str(&hc->peer, 0, a, sizeof(a));
 		log_info("http: %s took longer than %" PRIu64 " s to send a request head; closed",
-			 a, lim / 1000000000u);
+		         a, lim / 1000000000u);
 	}
 	pthread_mutex_unlock(&hc_mu);
 }
@@ -669,7 +671,7 @@ static void http_on_ban(void *arg, const struct sockaddr_storage *addr)
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-			  enum MHD_ConnectionNotificationCode code)
+                          enum MHD_ConnectionNotificationCode code)
 {
 	int tls = cls != NULL; /* the daemon's TLS flag, not a pointer: daemons move */
 	struct limiter *lim = limiter_global();
@@ -678,11 +680,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		if (hc == NULL)
 			return;
 		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		if (ci && ci->client_addr) {
 			size_t l = ci->client_addr->sa_family == AF_INET6
-					   ? sizeof(struct sockaddr_in6)
-					   : sizeof(struct sockaddr_in);
+			               ? sizeof(struct sockaddr_in6)
+			               : sizeof(struct sockaddr_in);
 			memcpy(&hc->peer, ci->client_addr, l);
 		}
 		hc->tls = tls;
@@ -695,9 +697,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		metrics_conn_open(tls ? METRICS_HTTPS : METRICS_HTTP);
 		if (!hc->counted)
 			metrics_conn_refused(tls ? METRICS_HTTPS : METRICS_HTTP,
-					     hc->verdict == LIMITER_FULL     ? "full"
-					     : hc->verdict == LIMITER_PER_IP ? "per_ip"
-									     : "banned");
+			                     hc->verdict == LIMITER_FULL     ? "full"
+			                     : hc->verdict == LIMITER_PER_IP ? "per_ip"
+			                                                     : "banned");
 		/* Small answers go out at once, not after the peer's delayed ACK. */
 		hc->fd = -1;
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -722,7 +724,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			hc_unlink(hc);
 			metrics_conn_close(hc->tls ? METRICS_HTTPS : METRICS_HTTP);
 			if (hc->tls && hc->requests == 0)
-				metrics_tls_handshake(METRICS_HTTPS, 0); /* closed before any request */
+				metrics_tls_handshake(METRICS_HTTPS,
+				                      0); /* closed before any request */
 			if (hc->counted && lim)
 				limiter_conn_close(lim, &hc->peer);
 			if (hc->refusing)
@@ -762,17 +765,22 @@ static int hd_start(struct hd *h)
 	/* HTTP keeps idle connections for less than FTP does: a browser
 	 * reconnects for free, an idle socket costs a slot. */
 	unsigned timeout = cfg->idle_timeout && cfg->idle_timeout < PM_HTTP_TIMEOUT
-				   ? cfg->idle_timeout
-				   : PM_HTTP_TIMEOUT;
+	                       ? cfg->idle_timeout
+	                       : PM_HTTP_TIMEOUT;
 	atomic_store(&hc_head_limit_ns, (uint64_t)timeout * 1000000000u);
 	/* Counted connections (max_clients, all protocols) and the refusal
 	 * slots: the descriptor budget of limits.h (pm_fds_needed). */
-	unsigned limit = cfg->max_clients ? cfg->max_clients + pm_refusing_max(cfg->max_clients) : 10000;
+	unsigned limit =
+	    cfg->max_clients ? cfg->max_clients + pm_refusing_max(cfg->max_clients) : 10000;
 	unsigned threads = cfg->http_threads ? cfg->http_threads : 2;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags =
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
-#define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
+#define OPT(o, v, p)                                                                               \
+	ops[n++] = (struct MHD_OptionItem)                                                         \
+	{                                                                                          \
+		(o), (intptr_t)(v), (p)                                                            \
+	}
 	if (h->proxied)
 		flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	else
@@ -802,8 +810,8 @@ static int hd_start(struct hd *h)
 	}
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-	h->d = MHD_start_daemon(flags, 0, accept_policy, NULL, on_request, NULL, MHD_OPTION_ARRAY, ops,
-				MHD_OPTION_END);
+	h->d = MHD_start_daemon(flags, 0, accept_policy, NULL, on_request, NULL, MHD_OPTION_ARRAY,
+	                        ops, MHD_OPTION_END);
 	if (h->d == NULL)
 		goto fail;
 	return 0;
@@ -831,7 +839,7 @@ static void hd_free(struct hd *h)
 static unsigned hd_conns(struct hd *h)
 {
 	const union MHD_DaemonInfo *di =
-		MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	    MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 	return di ? di->num_connections : 0;
 }
 
@@ -878,7 +886,7 @@ static void acme_open(const struct config *cfg)
 
 /* proxy_accept hands over a connection with the client's real address. */
 static int http_proxy_deliver(void *arg, int fd, const struct sockaddr_storage *peer,
-			      socklen_t peerlen, const struct sockaddr_storage *local)
+                              socklen_t peerlen, const struct sockaddr_storage *local)
 {
 	int i = (int)(intptr_t)arg;
 	enum MHD_Result r = MHD_NO;
@@ -904,17 +912,17 @@ static int add_daemon(int fd, int tls)
 	h->tls = tls;
 	/* SECURITY: a PROXY header is read only on listeners configured for
 	 * it, and required there. */
-	h->proxied = (config_get()->proxy_protocol &
-		      (tls ? CONFIG_PROXY_HTTPS : CONFIG_PROXY_HTTP)) != 0;
+	h->proxied =
+	    (config_get()->proxy_protocol & (tls ? CONFIG_PROXY_HTTPS : CONFIG_PROXY_HTTP)) != 0;
 	if (hd_start(h) != 0) {
 		log_err("http: cannot start the %s service on fd %d", tls ? "HTTPS" : "HTTP", fd);
 		return -1;
 	}
 	ndaemons++;
 	if (h->proxied) {
-		proxies[ndaemons - 1] = proxy_accept_start(fd, http_proxy_deliver,
-							   (void *)(intptr_t)(ndaemons - 1),
-							   tls ? "https" : "http");
+		proxies[ndaemons - 1] =
+		    proxy_accept_start(fd, http_proxy_deliver, (void *)(intptr_t)(ndaemons - 1),
+		                       tls ? "https" : "http");
 		if (proxies[ndaemons - 1] == NULL)
 			return -1;
 	}

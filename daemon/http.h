@@ -5,7 +5,7 @@
 struct http_listeners {
 	int nhttps;
 	int https[8];
-	int nhttp;             /* plain HTTP: redirect or serve */
+	int nhttp; /* plain HTTP: redirect or serve */
 	int http[8];
 };
 

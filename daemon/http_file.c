@@ -38,7 +38,7 @@ enum seg_kind { SEG_MEM, SEG_FILE };
 
 struct seg {
 	enum seg_kind kind;
-	uint64_t off;  /* SEG_FILE: file offset; SEG_MEM: offset in body->text */
+	uint64_t off; /* SEG_FILE: file offset; SEG_MEM: offset in body->text */
 	uint64_t len;
 };
 
@@ -46,7 +46,7 @@ struct body {
 	int fd;
 	unsigned nseg;
 	struct seg seg[2 * PM_HTTP_RANGES_MAX + 1];
-	char *text;            /* multipart part headers, back to back */
+	char *text; /* multipart part headers, back to back */
 	uint64_t total;
 	struct MHD_Connection *conn;
 	struct http_conn *hc; /* lives longer than the body's reads */
@@ -231,7 +231,7 @@ static int rate_limited(const struct config *cfg)
 
 /* A response for body b: sendfile when possible, else our reader. */
 static struct MHD_Response *body_response(struct body *b, struct http_req *r,
-					  const struct config *cfg)
+                                          const struct config *cfg)
 {
 	struct MHD_Response *resp;
 	b->paced = rate_limited(cfg) && !r->head;
@@ -264,18 +264,20 @@ static struct body *body_new(int fd, struct MHD_Connection *c, const struct http
 
 /* Multipart body for n ranges (RFC 7233 appendix A). */
 static int body_multipart(struct body *b, const struct http_range *rg, unsigned n, uint64_t size,
-			  const char *type, const char *boundary)
+                          const char *type, const char *boundary)
 {
 	struct buf t;
 	buf_init(&t, 64 * 1024);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t start = t.len;
-		if (buf_printf(&t, "%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes %" PRIu64
-			       "-%" PRIu64 "/%" PRIu64 "\r\n\r\n", i ? "\r\n" : "", boundary, type,
-			       rg[i].first, rg[i].last, size) != 0)
+		if (buf_printf(&t,
+		               "%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes %" PRIu64
+		               "-%" PRIu64 "/%" PRIu64 "\r\n\r\n",
+		               i ? "\r\n" : "", boundary, type, rg[i].first, rg[i].last, size) != 0)
 			goto fail;
 		b->seg[b->nseg++] = (struct seg){SEG_MEM, start, t.len - start};
-		b->seg[b->nseg++] = (struct seg){SEG_FILE, rg[i].first, rg[i].last - rg[i].first + 1};
+		b->seg[b->nseg++] =
+		    (struct seg){SEG_FILE, rg[i].first, rg[i].last - rg[i].first + 1};
 	}
 	uint64_t start = t.len;
 	if (buf_printf(&t, "\r\n--%s--\r\n", boundary) != 0)
@@ -291,11 +293,11 @@ fail:
 	return -1;
 }
 
-static enum MHD_Result respond_304(struct MHD_Connection *c, struct http_req *r,
-				   const char *etag, const char *lastmod)
+static enum MHD_Result respond_304(struct MHD_Connection *c, struct http_req *r, const char *etag,
+                                   const char *lastmod)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
-								    MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "ETag", etag);
@@ -306,8 +308,8 @@ static enum MHD_Result respond_304(struct MHD_Connection *c, struct http_req *r,
 /* The headers of a file's answer (200 or 206): ctype is the Content-Type
  * sent, type the file's own.  Returns 1 when Repr-Digest was added. */
 static int file_headers(struct MHD_Response *resp, const char *ctype, const char *type,
-			const char *lastmod, const char *etag, const char *name,
-			const struct stat *st)
+                        const char *lastmod, const char *etag, const char *name,
+                        const struct stat *st)
 {
 	int digest = 0;
 	MHD_add_response_header(resp, "Content-Type", ctype);
@@ -318,7 +320,7 @@ static int file_headers(struct MHD_Response *resp, const char *ctype, const char
 	 * only when the background hasher already has it. */
 	char rd[96];
 	if (sums_repr_digest(name, (uint64_t)st->st_size, (int64_t)st->st_mtime,
-			     (uint64_t)st->st_ino, rd, sizeof(rd)) == 0) {
+	                     (uint64_t)st->st_ino, rd, sizeof(rd)) == 0) {
 		MHD_add_response_header(resp, "Repr-Digest", rd);
 		/* RFC 3230's older field, the one aria2 and wget2 check:
 		 * the same digest, "SHA-256=<base64>". */
@@ -336,8 +338,8 @@ static int file_headers(struct MHD_Response *resp, const char *ctype, const char
 	 * privileges: sandbox it. */
 	if (http_mime_active(type))
 		MHD_add_response_header(resp, "Content-Security-Policy",
-					"sandbox; default-src 'none'; img-src 'self'; "
-					"style-src 'self' 'unsafe-inline'");
+		                        "sandbox; default-src 'none'; img-src 'self'; "
+		                        "style-src 'self' 'unsafe-inline'");
 	return digest;
 }
 
@@ -349,11 +351,11 @@ static int not_modified(struct MHD_Connection *c, const char *etag, time_t mtime
 	const char *ims = http_hdr(c, "If-Modified-Since");
 	time_t t;
 	return inm ? http_etag_match_list(inm, etag)
-		   : (ims && http_date_parse(ims, &t) == 0 && mtime <= t);
+	           : (ims && http_date_parse(ims, &t) == 0 && mtime <= t);
 }
 
 enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int fd,
-			      const struct stat *st, const char *name, const struct config *cfg)
+                              const struct stat *st, const char *name, const struct config *cfg)
 {
 	char etag[80], lastmod[40], cr[96];
 	const char *type = http_mime_type(name);
@@ -365,7 +367,7 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
 	struct body *b = NULL;
 
 	http_etag((uint64_t)st->st_dev, (uint64_t)st->st_ino, size, (int64_t)st->st_mtime, etag,
-		  sizeof(etag));
+	          sizeof(etag));
 	fmt_http_date(st->st_mtime, lastmod, sizeof(lastmod));
 
 	if (not_modified(c, etag, st->st_mtime)) {
@@ -402,13 +404,13 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
 		b->nseg = 1;
 		b->total = b->seg[0].len;
 		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, rg[0].first,
-			 rg[0].last, size);
+		         rg[0].last, size);
 	} else if (rr == HTTP_RANGE_OK) {
 		char boundary[40];
 		static unsigned counter;
 		unsigned k = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
 		snprintf(boundary, sizeof(boundary), "pm%08x%08x", (unsigned)st->st_ino ^ k,
-			 (unsigned)(clock_now_ns() & 0xffffffffu));
+		         (unsigned)(clock_now_ns() & 0xffffffffu));
 		status = MHD_HTTP_PARTIAL_CONTENT;
 		if (body_multipart(b, rg, n, size, type, boundary) != 0) {
 			body_free(b);
@@ -461,7 +463,7 @@ struct small {
 #define SMALL_LOCKS 64
 static struct small *small_slot[PM_HTTP_SMALL_SLOTS];
 static pthread_mutex_t small_mu[SMALL_LOCKS] = {[0 ... SMALL_LOCKS - 1] =
-							 PTHREAD_MUTEX_INITIALIZER};
+                                                    PTHREAD_MUTEX_INITIALIZER};
 
 static void small_put(struct small *sm)
 {
@@ -533,7 +535,7 @@ void http_small_clear(void)
 /* Build the answer of the open small file fd; NULL when it cannot be read
  * whole (the normal path then answers). */
 static struct small *small_make(int fd, const struct stat *st, const char *rel,
-				const struct config *cfg, const struct http_req *r)
+                                const struct config *cfg, const struct http_req *r)
 {
 	size_t size = (size_t)st->st_size, len = strlen(rel), got = 0;
 	char *data = malloc(size ? size : 1);
@@ -553,8 +555,8 @@ static struct small *small_make(int fd, const struct stat *st, const char *rel,
 		goto fail;
 	data = NULL; /* the response owns it */
 	const char *type = http_mime_type(rel);
-	http_etag((uint64_t)st->st_dev, (uint64_t)st->st_ino, size, (int64_t)st->st_mtime,
-		  sm->etag, sizeof(sm->etag));
+	http_etag((uint64_t)st->st_dev, (uint64_t)st->st_ino, size, (int64_t)st->st_mtime, sm->etag,
+	          sizeof(sm->etag));
 	fmt_http_date(st->st_mtime, sm->lastmod, sizeof(sm->lastmod));
 	sm->digest = file_headers(sm->resp, type, type, sm->lastmod, sm->etag, rel, st);
 	http_common_headers(sm->resp, r);
@@ -585,8 +587,8 @@ static enum MHD_Result small_serve(struct MHD_Connection *c, struct http_req *r,
 }
 
 enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
-				const struct index *ix, int dirfd, const char *rel,
-				const struct config *cfg)
+                                const struct index *ix, int dirfd, const char *rel,
+                                const struct config *cfg)
 {
 	struct stat st;
 	(void)ix;
@@ -598,7 +600,7 @@ enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
 		if (sm && !sm->digest) {
 			char rd[96];
 			if (sums_repr_digest(rel, sm->size, (int64_t)sm->st.st_mtime,
-					     (uint64_t)sm->st.st_ino, rd, sizeof(rd)) == 0) {
+			                     (uint64_t)sm->st.st_ino, rd, sizeof(rd)) == 0) {
 				small_put(sm);
 				sm = NULL;
 			}
@@ -610,9 +612,10 @@ enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
 	if (fd < 0) {
 		int e = errno;
 		unsigned s = (unsigned)file_errno_http(e);
-		return http_error(c, r, s, s == 404 ? "404 Not Found\n"
-					  : s == 403 ? "403 Forbidden\n"
-						     : "500 Internal Server Error\n");
+		return http_error(c, r, s,
+		                  s == 404   ? "404 Not Found\n"
+		                  : s == 403 ? "403 Forbidden\n"
+		                             : "500 Internal Server Error\n");
 	}
 	if (small && st.st_size <= PM_HTTP_SMALL_MAX) {
 		struct small *sm = small_make(fd, &st, rel, cfg, r);

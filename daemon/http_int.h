@@ -31,7 +31,7 @@ struct http_conn {
 	int cut;                     /* the sweeper shut it down */
 	int refusing;                /* holds one of the PM_REFUSING_MAX slots */
 	struct http_conn *prev, *next;
-	unsigned requests;            /* answered on this connection */
+	unsigned requests; /* answered on this connection */
 	/* Body bytes of the current response written to the connection: the
 	 * position libmicrohttpd asks the body reader for, which it does only
 	 * once everything before it is sent (http_file.c).  For the log and
@@ -41,17 +41,17 @@ struct http_conn {
 
 /* One request (MHD *con_cls), from the URI log callback to completion. */
 struct http_req {
-	char *uri;                  /* raw request-target as received */
+	char *uri; /* raw request-target as received */
 	struct http_conn *hc;
 	int calls;
-	int head;                   /* HEAD: no body is sent */
+	int head; /* HEAD: no body is sent */
 	unsigned status;
-	uint64_t bytes;             /* body bytes planned */
+	uint64_t bytes; /* body bytes planned */
 	char user[PM_AUTH_USER_MAX + 1];
 	int authed;
-	uint64_t t0;                /* request received (clock_now_ns) */
-	int file;                   /* a file body (a transfer) */
-	int queued;                 /* an answer was queued: log it at completion */
+	uint64_t t0;                  /* request received (clock_now_ns) */
+	int file;                     /* a file body (a transfer) */
+	int queued;                   /* an answer was queued: log it at completion */
 	char method[16], version[16]; /* for the log line written at completion */
 };
 
@@ -65,28 +65,27 @@ void http_common_headers(struct MHD_Response *resp, const struct http_req *r);
 /* Queue resp with status, record it for the access log, drop our
  * reference.  bodylen: bytes of body (for the log). */
 enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigned status,
-			   struct MHD_Response *resp, uint64_t bodylen);
+                           struct MHD_Response *resp, uint64_t bodylen);
 /* http_queue for a response that already carries the common headers and
  * may be queued again (cached): the caller keeps its reference. */
 enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, unsigned status,
-				  struct MHD_Response *resp, uint64_t bodylen);
+                                  struct MHD_Response *resp, uint64_t bodylen);
 /* A short text/plain error (text: trusted, static). */
 enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
-			   const char *text);
+                           const char *text);
 
 /* http_meta4.c: the Metalink 4 document of the regular file o (VIEW_OK for
  * this client). */
 enum MHD_Result http_serve_meta4(struct MHD_Connection *c, struct http_req *r,
-				 const struct view_obj *o, const struct config *cfg);
+                                 const struct view_obj *o, const struct config *cfg);
 
 /* http_file.c: serve the regular file rel (already looked up) of ix. */
 enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
-				const struct index *ix, int dirfd, const char *rel,
-				const struct config *cfg);
+                                const struct index *ix, int dirfd, const char *rel,
+                                const struct config *cfg);
 /* http_file.c: an open fd (regular file) with its stat, e.g. ACME. */
 enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int fd,
-			      const struct stat *st, const char *name,
-			      const struct config *cfg);
+                              const struct stat *st, const char *name, const struct config *cfg);
 /* http_file.c: drop the small files' answers kept in memory (shutdown). */
 void http_small_clear(void);
 /* http_file.c: the rate pacer (suspend/resume for byte limits). */
@@ -97,9 +96,8 @@ void http_pace_stop(void);
  * for this request's principal); urlpath is the decoded URL path asked
  * for, ending in '/'; query: raw query string or NULL. */
 enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
-				   const struct view_obj *dir,
-				   const char *urlpath, const char *query,
-				   const struct config *cfg);
+                                   const struct view_obj *dir, const char *urlpath,
+                                   const char *query, const struct config *cfg);
 /* A snapshot of generation gen was published: drop older listings. */
 void http_listing_publish(uint64_t gen);
 /* Drop every cached listing (shutdown). */

@@ -31,7 +31,7 @@
 
 #define LCACHE_SLOTS 64
 #define LCACHE_BYTES (128u * 1024 * 1024) /* all cached listings together */
-#define LISTING_MAX (256u * 1024 * 1024) /* one rendered listing */
+#define LISTING_MAX (256u * 1024 * 1024)  /* one rendered listing */
 #define README_MAX (64 * 1024)
 
 struct lentry {
@@ -159,7 +159,7 @@ static int hide_unseen(const struct index_entry *e, void *arg)
  * may see) into out, bounded, opening it as the client would.  The index
  * of the name read, or -1. */
 static int read_note(const struct view_obj *dir, struct buf *out, const char *const *names,
-		     size_t nn)
+                     size_t nn)
 {
 	char rel[PM_PATH_MAX];
 	const struct index_dir *d = dir->d;
@@ -175,7 +175,7 @@ static int read_note(const struct view_obj *dir, struct buf *out, const char *co
 		if (!found)
 			continue;
 		int n = snprintf(rel, sizeof(rel), "%s%s%s", dir->asked, dir->asked[0] ? "/" : "",
-				 names[k]);
+		                 names[k]);
 		struct view_obj *f = malloc(sizeof(*f));
 		if (n < 0 || (size_t)n >= sizeof(rel) || f == NULL) {
 			free(f);
@@ -196,7 +196,7 @@ static int read_note(const struct view_obj *dir, struct buf *out, const char *co
 				out->data[out->len] = '\0';
 				if ((uint64_t)st.st_size > README_MAX)
 					buf_printf(out, "\n[%s shortened to its first %d bytes]\n",
-						   names[k], README_MAX);
+					           names[k], README_MAX);
 			}
 		}
 		close(fd);
@@ -209,7 +209,7 @@ static int read_note(const struct view_obj *dir, struct buf *out, const char *co
  * (rendered), else README or README.txt (text) below it.  The buffers
  * hold what notes points into. */
 static void read_notes(const struct view_obj *dir, struct buf *hdr, struct buf *readme,
-		       struct buf *tmp, struct listing_notes *nt)
+                       struct buf *tmp, struct listing_notes *nt)
 {
 	static const char *const hnames[] = {"HEADER.md"};
 	static const char *const rnames[] = {"README.md", "README", "README.txt"};
@@ -251,9 +251,8 @@ static void parse_query(const char *q, char sort[3], int *json)
 }
 
 enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
-				   const struct view_obj *dir,
-				   const char *urlpath, const char *query,
-				   const struct config *cfg)
+                                   const struct view_obj *dir, const char *urlpath,
+                                   const char *query, const struct config *cfg)
 {
 	char sort[3], key[PM_PATH_MAX + 16], etag[96];
 	int json = http_wants_json(http_hdr(c, "Accept"));
@@ -277,7 +276,7 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 	 * computed: a finished pass makes a new page. */
 	uint64_t sgen = sums_done_gen();
 	int n = snprintf(key, sizeof(key), "%c%s%c%" PRIu64 ".%" PRIu64 ":%s", json ? 'j' : 'h',
-			 sort, anon ? 'a' : 'u', lgen, sgen, dir->asked);
+	                 sort, anon ? 'a' : 'u', lgen, sgen, dir->asked);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 path too long\n");
 
@@ -301,8 +300,8 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 			buf_init(&readme, 8 * README_MAX);
 			buf_init(&tmp, README_MAX + 128);
 			read_notes(dir, &hdr, &readme, &tmp, &nt);
-			rc = listing_html_page(&e->raw, ix, d, urlpath, hide_unseen, (void *)dir, sort,
-					       &nt);
+			rc = listing_html_page(&e->raw, ix, d, urlpath, hide_unseen, (void *)dir,
+			                       sort, &nt);
 			buf_free(&hdr);
 			buf_free(&readme);
 			buf_free(&tmp);
@@ -329,7 +328,7 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 	for (const char *p = key; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ull;
 	snprintf(etag, sizeof(etag), "\"L%" PRIx64 "-%016" PRIx64 "%s\"", ix->generation, h,
-		 gz ? "-gz" : "");
+	         gz ? "-gz" : "");
 	const char *inm = http_hdr(c, "If-None-Match");
 	struct MHD_Response *resp;
 	unsigned status = MHD_HTTP_OK;
@@ -341,8 +340,8 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 	} else {
 		struct buf *body = gz ? &e->gz : &e->raw;
 		len = body->len;
-		resp = MHD_create_response_from_buffer_with_free_callback_cls(
-			body->len, body->data, lentry_unref, e);
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(body->len, body->data,
+		                                                              lentry_unref, e);
 		if (resp == NULL)
 			lentry_unref(e);
 	}
@@ -350,8 +349,8 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 		return MHD_NO;
 	if (status == MHD_HTTP_OK) {
 		MHD_add_response_header(resp, "Content-Type",
-					json ? "application/json; charset=utf-8"
-					     : "text/html; charset=utf-8");
+		                        json ? "application/json; charset=utf-8"
+		                             : "text/html; charset=utf-8");
 		if (gz)
 			MHD_add_response_header(resp, "Content-Encoding", "gzip");
 	}
@@ -364,8 +363,8 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 	MHD_add_response_header(resp, "Cache-Control", anon ? "no-cache" : "private, no-cache");
 	/* SECURITY: the page runs no inline code; only our own CSS/JS/icons. */
 	MHD_add_response_header(resp, "Content-Security-Policy",
-				"default-src 'none'; style-src 'self'; script-src 'self'; "
-				"img-src 'self'; form-action 'self'; base-uri 'none'; "
-				"frame-ancestors 'none'");
+	                        "default-src 'none'; style-src 'self'; script-src 'self'; "
+	                        "img-src 'self'; form-action 'self'; base-uri 'none'; "
+	                        "frame-ancestors 'none'");
 	return http_queue(c, r, status, resp, len);
 }

@@ -53,7 +53,7 @@ static int meta4_host(const char *h, char *host, size_t hostsz, char *hostonly, 
 }
 
 enum MHD_Result http_serve_meta4(struct MHD_Connection *c, struct http_req *r,
-				 const struct view_obj *o, const struct config *cfg)
+                                 const struct view_obj *o, const struct config *cfg)
 {
 	/* URLs name the path the client asked for; the digest is the file's
 	 * it leads to. */

@@ -43,7 +43,7 @@ void http_reply_meta(const char *method, const char *version)
 }
 
 enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigned status,
-			   struct MHD_Response *resp, uint64_t bodylen)
+                           struct MHD_Response *resp, uint64_t bodylen)
 {
 	http_common_headers(resp, r);
 	enum MHD_Result ret = http_queue_shared(c, r, status, resp, bodylen);
@@ -52,7 +52,7 @@ enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigne
 }
 
 enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, unsigned status,
-				  struct MHD_Response *resp, uint64_t bodylen)
+                                  struct MHD_Response *resp, uint64_t bodylen)
 {
 	r->status = status;
 	r->bytes = r->head ? 0 : bodylen;
@@ -74,15 +74,15 @@ enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, 
 
 struct MHD_Response *http_text_response(const char *text)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
 	if (resp)
 		MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
 	return resp;
 }
 
 enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
-			   const char *text)
+                           const char *text)
 {
 	struct MHD_Response *resp = http_text_response(text);
 	if (resp == NULL)

@@ -79,7 +79,7 @@ static __thread unsigned char scratch[RA_SIZE];
  * that ACK comes.  A handshake hook after the client's Finished asks the
  * kernel for the ACK at once (TCP_QUICKACK sends a pending ACK). */
 static int finished_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
-			 const gnutls_datum_t *msg)
+                         const gnutls_datum_t *msg)
 {
 	(void)msg;
 	if (htype == GNUTLS_HANDSHAKE_FINISHED && when == GNUTLS_HOOK_POST && incoming) {
@@ -234,7 +234,7 @@ void http_tls_attach(void *session, int fd)
 {
 	gnutls_session_t s = session;
 	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
-					   finished_hook);
+	                                   finished_hook);
 	if (fd < 0 || (size_t)fd >= ntab)
 		return;
 	pthread_mutex_lock(&tab_mu);

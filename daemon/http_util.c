@@ -16,60 +16,60 @@ struct mime {
 
 /* Sorted only for readability; the table is small enough to scan. */
 static const struct mime mime_table[] = {
-	{"7z", "application/x-7z-compressed"},
-	{"asc", "text/plain; charset=utf-8"},
-	{"bz2", "application/x-bzip2"},
-	{"conf", "text/plain; charset=utf-8"},
-	{"css", "text/css; charset=utf-8"},
-	{"csv", "text/csv; charset=utf-8"},
-	{"deb", "application/vnd.debian.binary-package"},
-	{"dsc", "text/plain; charset=utf-8"},
-	{"gif", "image/gif"},
-	{"gz", "application/gzip"},
-	{"htm", "text/html; charset=utf-8"},
-	{"html", "text/html; charset=utf-8"},
-	{"ico", "image/vnd.microsoft.icon"},
-	{"img", "application/octet-stream"},
-	{"iso", "application/x-iso9660-image"},
-	{"jpeg", "image/jpeg"},
-	{"jpg", "image/jpeg"},
-	{"js", "text/javascript; charset=utf-8"},
-	{"json", "application/json; charset=utf-8"},
-	{"log", "text/plain; charset=utf-8"},
-	{"lz", "application/x-lzip"},
-	{"lzma", "application/x-lzma"},
-	{"md", "text/markdown; charset=utf-8"},
-	{"md5", "text/plain; charset=utf-8"},
-	{"pdf", "application/pdf"},
-	{"pem", "application/x-pem-file"},
-	{"png", "image/png"},
-	{"qcow2", "application/octet-stream"},
-	{"rpm", "application/x-rpm"},
-	{"sha1", "text/plain; charset=utf-8"},
-	{"sha256", "text/plain; charset=utf-8"},
-	{"sha512", "text/plain; charset=utf-8"},
-	{"sig", "application/pgp-signature"},
-	{"sign", "application/pgp-signature"},
-	{"svg", "image/svg+xml"},
-	{"tar", "application/x-tar"},
-	{"tgz", "application/gzip"},
-	{"torrent", "application/x-bittorrent"},
-	{"txt", "text/plain; charset=utf-8"},
-	{"webp", "image/webp"},
-	{"woff2", "font/woff2"},
-	{"xml", "application/xml; charset=utf-8"},
-	{"xz", "application/x-xz"},
-	{"yaml", "text/plain; charset=utf-8"},
-	{"yml", "text/plain; charset=utf-8"},
-	{"zip", "application/zip"},
-	{"zst", "application/zstd"},
+    {"7z", "application/x-7z-compressed"},
+    {"asc", "text/plain; charset=utf-8"},
+    {"bz2", "application/x-bzip2"},
+    {"conf", "text/plain; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},
+    {"csv", "text/csv; charset=utf-8"},
+    {"deb", "application/vnd.debian.binary-package"},
+    {"dsc", "text/plain; charset=utf-8"},
+    {"gif", "image/gif"},
+    {"gz", "application/gzip"},
+    {"htm", "text/html; charset=utf-8"},
+    {"html", "text/html; charset=utf-8"},
+    {"ico", "image/vnd.microsoft.icon"},
+    {"img", "application/octet-stream"},
+    {"iso", "application/x-iso9660-image"},
+    {"jpeg", "image/jpeg"},
+    {"jpg", "image/jpeg"},
+    {"js", "text/javascript; charset=utf-8"},
+    {"json", "application/json; charset=utf-8"},
+    {"log", "text/plain; charset=utf-8"},
+    {"lz", "application/x-lzip"},
+    {"lzma", "application/x-lzma"},
+    {"md", "text/markdown; charset=utf-8"},
+    {"md5", "text/plain; charset=utf-8"},
+    {"pdf", "application/pdf"},
+    {"pem", "application/x-pem-file"},
+    {"png", "image/png"},
+    {"qcow2", "application/octet-stream"},
+    {"rpm", "application/x-rpm"},
+    {"sha1", "text/plain; charset=utf-8"},
+    {"sha256", "text/plain; charset=utf-8"},
+    {"sha512", "text/plain; charset=utf-8"},
+    {"sig", "application/pgp-signature"},
+    {"sign", "application/pgp-signature"},
+    {"svg", "image/svg+xml"},
+    {"tar", "application/x-tar"},
+    {"tgz", "application/gzip"},
+    {"torrent", "application/x-bittorrent"},
+    {"txt", "text/plain; charset=utf-8"},
+    {"webp", "image/webp"},
+    {"woff2", "font/woff2"},
+    {"xml", "application/xml; charset=utf-8"},
+    {"xz", "application/x-xz"},
+    {"yaml", "text/plain; charset=utf-8"},
+    {"yml", "text/plain; charset=utf-8"},
+    {"zip", "application/zip"},
+    {"zst", "application/zstd"},
 };
 
 /* Well-known names without an extension that are text. */
 static const char *const text_names[] = {
-	"README", "LICENSE", "COPYING", "CHANGES", "NEWS", "INSTALL", "AUTHORS",
-	"SHA256SUMS", "SHA512SUMS", "SHA1SUMS", "MD5SUMS", "Release", "InRelease",
-	"Packages", "Sources", "ls-lR",
+    "README",    "LICENSE",    "COPYING",    "CHANGES",  "NEWS",    "INSTALL",
+    "AUTHORS",   "SHA256SUMS", "SHA512SUMS", "SHA1SUMS", "MD5SUMS", "Release",
+    "InRelease", "Packages",   "Sources",    "ls-lR",
 };
 
 const char *http_mime_type(const char *name)
@@ -96,7 +96,7 @@ int http_mime_active(const char *type)
 }
 
 static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 static int month_of(const char *s)
 {
@@ -186,11 +186,10 @@ int http_date_parse(const char *s, time_t *t)
 	return 0;
 }
 
-char *http_etag(uint64_t dev, uint64_t ino, uint64_t size, int64_t mtime, char *out,
-		size_t outsz)
+char *http_etag(uint64_t dev, uint64_t ino, uint64_t size, int64_t mtime, char *out, size_t outsz)
 {
-	snprintf(out, outsz, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", dev, ino,
-		 size, (uint64_t)mtime);
+	snprintf(out, outsz, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", dev, ino, size,
+	         (uint64_t)mtime);
 	return out;
 }
 
@@ -219,8 +218,8 @@ static const char *parse_u64(const char *p, uint64_t *v)
 	return p;
 }
 
-enum http_range_result http_range_parse(const char *hdr, uint64_t size,
-					struct http_range *r, unsigned *n)
+enum http_range_result http_range_parse(const char *hdr, uint64_t size, struct http_range *r,
+                                        unsigned *n)
 {
 	const char *p = skip_ows(hdr);
 	unsigned count = 0, specs = 0;

@@ -23,17 +23,16 @@ int http_date_parse(const char *s, time_t *t);
 
 /* Strong entity tag, quotes included, from identity (dev, ino), size and
  * mtime.  out >= 64 bytes.  Returns out. */
-char *http_etag(uint64_t dev, uint64_t ino, uint64_t size, int64_t mtime, char *out,
-		size_t outsz);
+char *http_etag(uint64_t dev, uint64_t ino, uint64_t size, int64_t mtime, char *out, size_t outsz);
 
 struct http_range {
 	uint64_t first, last; /* inclusive */
 };
 
 enum http_range_result {
-	HTTP_RANGE_NONE,     /* no usable Range: send the whole file (200) */
-	HTTP_RANGE_OK,       /* n ranges (1: 206 single, >1: multipart) */
-	HTTP_RANGE_UNSAT,    /* nothing satisfiable: 416 */
+	HTTP_RANGE_NONE,  /* no usable Range: send the whole file (200) */
+	HTTP_RANGE_OK,    /* n ranges (1: 206 single, >1: multipart) */
+	HTTP_RANGE_UNSAT, /* nothing satisfiable: 416 */
 };
 
 /* Evaluate a Range header value against a representation of size bytes.
@@ -42,8 +41,8 @@ enum http_range_result {
  * exceeds the size (overlap games), are ignored (200 with the whole file);
  * unsatisfiable ranges are dropped and when none remains the answer is
  * 416.  Ranges are kept in the order asked. */
-enum http_range_result http_range_parse(const char *hdr, uint64_t size,
-					struct http_range *r, unsigned *n);
+enum http_range_result http_range_parse(const char *hdr, uint64_t size, struct http_range *r,
+                                        unsigned *n);
 
 /* 1 when an If-None-Match value matches etag (weak comparison, "*"). */
 int http_etag_match_list(const char *list, const char *etag);

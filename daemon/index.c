@@ -86,8 +86,8 @@ struct ix_build {
 	struct ix_snap *s;
 	int rootfd;
 	int show_dot;
-	int inofd;          /* -1: no watches */
-	int watch_failed;   /* watches ran out or are unavailable */
+	int inofd;            /* -1: no watches */
+	int watch_failed;     /* watches ran out or are unavailable */
 	const char *rootpath; /* for watches when /proc is missing; may be NULL */
 	size_t nents, capents;
 	struct ix_bdir *dirs;
@@ -162,8 +162,7 @@ static int ix_name_ok(const char *name, size_t n)
 
 static int ix_cmp_entry(const void *a, const void *b)
 {
-	return strcmp(((const struct index_entry *)a)->name,
-		      ((const struct index_entry *)b)->name);
+	return strcmp(((const struct index_entry *)a)->name, ((const struct index_entry *)b)->name);
 }
 
 static struct index_entry *ix_new_entry(struct ix_build *B)
@@ -202,9 +201,8 @@ static struct ix_bdir *ix_new_dir(struct ix_build *B)
 static void ix_watch(struct ix_build *B, int fd, const struct ix_bdir *d)
 {
 	static atomic_int warned_nospc, warned_nopath;
-	const uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-			      IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF |
-			      IN_MOVE_SELF | IN_ONLYDIR;
+	const uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |
+	                      IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 	char p[PM_PATH_MAX + 64];
 
 	if (B->inofd < 0 || B->watch_failed)
@@ -216,8 +214,8 @@ static void ix_watch(struct ix_build *B, int fd, const struct ix_bdir *d)
 	if (errno == ENOENT && B->rootpath) {
 		/* No /proc: the root's own path plus the tree's names.  Only
 		 * a watch (a hint to rescan) depends on it, never an open. */
-		int n = snprintf(p, sizeof(p), "%s%s%s", B->rootpath, d->pathlen ? "/" : "",
-				 d->path);
+		int n =
+		    snprintf(p, sizeof(p), "%s%s%s", B->rootpath, d->pathlen ? "/" : "", d->path);
 		if (n > 0 && (size_t)n < sizeof(p) &&
 		    inotify_add_watch(B->inofd, p, mask | IN_DONT_FOLLOW) >= 0)
 			return;
@@ -226,10 +224,11 @@ static void ix_watch(struct ix_build *B, int fd, const struct ix_bdir *d)
 	if (errno == ENOSPC) {
 		if (!atomic_exchange(&warned_nospc, 1))
 			log_warn("index: out of inotify watches (fs.inotify.max_user_watches); "
-				 "changes are seen only by the periodic rescan (index_rescan)");
+			         "changes are seen only by the periodic rescan (index_rescan)");
 	} else if (!atomic_exchange(&warned_nopath, 1)) {
 		log_warn("index: cannot watch directories (%s); changes are seen only by "
-			 "the periodic rescan (index_rescan)", strerror(errno));
+		         "the periodic rescan (index_rescan)",
+		         strerror(errno));
 	}
 }
 
@@ -253,7 +252,7 @@ static int ix_read_dir(struct ix_build *B, size_t di)
 		if (fd < 0) {
 			char e[256];
 			log_warn("index: cannot open directory \"%s\": %s",
-				 log_esc(e, sizeof(e), d->path, d->pathlen), strerror(errno));
+			         log_esc(e, sizeof(e), d->path, d->pathlen), strerror(errno));
 			return 0;
 		}
 		/* SECURITY: the directory must be the one its parent listed; if
@@ -295,7 +294,8 @@ static int ix_read_dir(struct ix_build *B, size_t di)
 		if (B->nents >= PM_INDEX_ENTRIES_MAX) {
 			if (!B->limit_hit)
 				log_warn("index: more than %d entries; the rest of the tree "
-					 "is not indexed", PM_INDEX_ENTRIES_MAX);
+				         "is not indexed",
+				         PM_INDEX_ENTRIES_MAX);
 			B->limit_hit = 1;
 			break;
 		}
@@ -329,7 +329,8 @@ static int ix_read_dir(struct ix_build *B, size_t di)
 				 * under us, is left out. */
 				struct stat tst;
 
-				if (file_resolve_path(B->rootfd, rel, target, sizeof(target)) != 0 ||
+				if (file_resolve_path(B->rootfd, rel, target, sizeof(target)) !=
+				        0 ||
 				    target[0] == '\0' ||
 				    fstatat(B->rootfd, target, &tst, AT_SYMLINK_NOFOLLOW) != 0 ||
 				    tst.st_ino != st.st_ino || tst.st_dev != st.st_dev)
@@ -581,14 +582,13 @@ static struct index *ix_build_fd(int rootfd, int show_dot, int inofd, const char
 	s->pub.build_seconds = (double)(t1 - t0) / 1e9;
 	s->pub.built = time(NULL);
 	return &s->pub;
-fail:
-	{
-		int e = errno;
-		free(remap);
-		free(B.dirs);
-		ix_free(s);
-		errno = e ? e : ENOMEM;
-	}
+fail : {
+	int e = errno;
+	free(remap);
+	free(B.dirs);
+	ix_free(s);
+	errno = e ? e : ENOMEM;
+}
 	return NULL;
 }
 
@@ -640,7 +640,7 @@ static const struct index_dir *ix_find_dir_exact(const struct index *ix, const c
 }
 
 static const struct index_entry *ix_find_name(const struct index *ix, const struct index_dir *d,
-					      const char *name, size_t n)
+                                              const char *name, size_t n)
 {
 	size_t lo = 0, hi = d->count;
 
@@ -739,7 +739,7 @@ static struct {
 	int parent_wd;
 	atomic_int stop;
 	struct ix_where w; /* owned by the index thread once it runs */
-} ixw = { .wakefd = -1, .inofd = -1, .parent_wd = -1 };
+} ixw = {.wakefd = -1, .inofd = -1, .parent_wd = -1};
 
 /* A new configuration from index_reconfigure, taken by the thread before
  * its next rebuild. */
@@ -819,14 +819,15 @@ static int ix_rebuild(int first)
 		int err = errno;
 		/* rescan the tree already open only when it is the one this
 		 * root named: never index an old tree under a new name */
-		struct index *cur = first || strcmp(built_for, ixw.w.root) != 0 ? NULL
-										 : index_acquire();
+		struct index *cur =
+		    first || strcmp(built_for, ixw.w.root) != 0 ? NULL : index_acquire();
 
 		if (!cur) {
 			if (first || !failing)
 				log_err("index: cannot open the root \"%s\": %s%s",
-					log_esc(e, sizeof(e), ixw.w.root, strlen(ixw.w.root)),
-					strerror(err), first ? "" : "; keeping the previous snapshot");
+				        log_esc(e, sizeof(e), ixw.w.root, strlen(ixw.w.root)),
+				        strerror(err),
+				        first ? "" : "; keeping the previous snapshot");
 			failing = !first;
 			return -1;
 		}
@@ -834,15 +835,16 @@ static int ix_rebuild(int first)
 		index_release(cur);
 		if (!failing)
 			log_warn("index: cannot reopen the root \"%s\" (%s); rescanning the "
-				 "tree already open", log_esc(e, sizeof(e), ixw.w.root, strlen(ixw.w.root)),
-				 strerror(err));
+			         "tree already open",
+			         log_esc(e, sizeof(e), ixw.w.root, strlen(ixw.w.root)),
+			         strerror(err));
 		if (rootfd < 0)
 			goto fail;
 	}
 	inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (inofd < 0 && !failing)
 		log_warn("index: inotify: %s; changes are seen only by the periodic rescan",
-			 strerror(errno));
+		         strerror(errno));
 	ix = ix_build_fd(rootfd, ixw.w.show_dot, inofd, ixw.w.root);
 	if (!ix) {
 		if (inofd >= 0)
@@ -851,8 +853,8 @@ static int ix_rebuild(int first)
 	}
 	if (inofd >= 0 && ixw.w.parent[0]) {
 		ixw.parent_wd = inotify_add_watch(inofd, ixw.w.parent,
-						  IN_CREATE | IN_DELETE | IN_MOVED_FROM |
-						  IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR);
+		                                  IN_CREATE | IN_DELETE | IN_MOVED_FROM |
+		                                      IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR);
 	} else {
 		ixw.parent_wd = -1;
 	}
@@ -860,7 +862,7 @@ static int ix_rebuild(int first)
 		close(ixw.inofd);
 	ixw.inofd = inofd;
 	log_info("index: %s: %" PRIu64 " entries in %u directories, %.3f s",
-		 first ? "built" : "rebuilt", ix->nentries, ix->ndirs, ix->build_seconds);
+	         first ? "built" : "rebuilt", ix->nentries, ix->ndirs, ix->build_seconds);
 	failing = 0;
 	memcpy(built_for, ixw.w.root, sizeof(built_for));
 	ix_publish(ix, !first);
@@ -868,8 +870,8 @@ static int ix_rebuild(int first)
 fail:
 	if (!failing || first)
 		log_err("index: build of \"%s\" failed: %s%s",
-			log_esc(e, sizeof(e), ixw.w.root, strlen(ixw.w.root)), strerror(errno),
-			first ? "" : "; keeping the previous snapshot");
+		        log_esc(e, sizeof(e), ixw.w.root, strlen(ixw.w.root)), strerror(errno),
+		        first ? "" : "; keeping the previous snapshot");
 	failing = !first;
 	return -1;
 }
@@ -941,7 +943,7 @@ static void *ix_thread(void *arg)
 			np = 2;
 		if (poll(pfd, (nfds_t)np, timeout) < 0 && errno != EINTR) {
 			log_err("index: poll: %s; the index is no longer refreshed",
-				strerror(errno));
+			        strerror(errno));
 			break;
 		}
 		if (atomic_load(&ixw.stop))
@@ -963,7 +965,7 @@ static void *ix_thread(void *arg)
 		}
 		int due = 0;
 		if (pending_since >= 0 && (now >= last_event + PM_INDEX_SETTLE_MS ||
-					   now >= pending_since + IX_SETTLE_CAP_MS))
+		                           now >= pending_since + IX_SETTLE_CAP_MS))
 			due = 1;
 		if (retry_at >= 0 && now >= retry_at)
 			due = 1;
@@ -982,7 +984,8 @@ static void *ix_thread(void *arg)
 		if (ix_rebuild(0) < 0)
 			retry_at = (int64_t)(clock_now_ns() / 1000000) + IX_RETRY_MS;
 		if (ixw.w.rescan)
-			next_rescan = (int64_t)(clock_now_ns() / 1000000) + (int64_t)ixw.w.rescan * 1000;
+			next_rescan =
+			    (int64_t)(clock_now_ns() / 1000000) + (int64_t)ixw.w.rescan * 1000;
 	}
 	return NULL;
 }
@@ -1033,7 +1036,7 @@ int index_start(const struct config *c)
 	}
 	if (ix_set_root(&ixw.w, c->root) < 0) {
 		log_err("index: root \"%s\": %s", log_esc(e, sizeof(e), c->root, strlen(c->root)),
-			strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	ixw.w.show_dot = c->show_dotfiles;
@@ -1064,7 +1067,7 @@ int index_reconfigure(const struct config *c)
 
 	if (ix_set_root(&w, c->root) < 0) {
 		log_err("index: root \"%s\": %s", log_esc(e, sizeof(e), c->root, strlen(c->root)),
-			strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	w.show_dot = c->show_dotfiles;

@@ -36,15 +36,15 @@ struct config;
 enum index_type { INDEX_FILE = 1, INDEX_DIR = 2 };
 
 struct index_entry {
-	const char *name;     /* NUL-terminated, inside the snapshot */
-	uint64_t size;        /* bytes (directories: st_size) */
-	int64_t mtime;        /* seconds since the epoch, UTC */
-	uint64_t ino;         /* inode, for ETags and MLSD unique */
-	uint32_t dev;         /* device (low bits), for unique */
-	uint32_t dir;         /* INDEX_DIR: index of its struct index_dir, else UINT32_MAX */
+	const char *name; /* NUL-terminated, inside the snapshot */
+	uint64_t size;    /* bytes (directories: st_size) */
+	int64_t mtime;    /* seconds since the epoch, UTC */
+	uint64_t ino;     /* inode, for ETags and MLSD unique */
+	uint32_t dev;     /* device (low bits), for unique */
+	uint32_t dir;     /* INDEX_DIR: index of its struct index_dir, else UINT32_MAX */
 	uint16_t namelen;
-	uint8_t type;         /* enum index_type */
-	uint8_t flags;        /* INDEX_F_LINK */
+	uint8_t type;  /* enum index_type */
+	uint8_t flags; /* INDEX_F_LINK */
 };
 
 /* A symlink to a file: the canonical path of the file it leads to is
@@ -60,8 +60,8 @@ static inline const char *index_link_target(const struct index_entry *e)
 }
 
 struct index_dir {
-	const char *path;     /* canonical, "" = root */
-	uint32_t first;       /* entries[first .. first+count) */
+	const char *path; /* canonical, "" = root */
+	uint32_t first;   /* entries[first .. first+count) */
 	uint32_t count;
 	int64_t mtime;
 };
@@ -71,11 +71,11 @@ struct index {
 	time_t built;         /* when this snapshot was finished */
 	double build_seconds; /* how long the build took */
 	int rootfd;           /* the root directory this snapshot was built from;
-			       * open files beneath it (file_open) so that files
-			       * and listings come from the same tree */
+	                       * open files beneath it (file_open) so that files
+	                       * and listings come from the same tree */
 	uint32_t ndirs;
 	uint64_t nentries;
-	const struct index_dir *dirs;     /* sorted by path (bytewise) */
+	const struct index_dir *dirs; /* sorted by path (bytewise) */
 	const struct index_entry *entries;
 	/* private from here */
 	int refs;

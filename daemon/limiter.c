@@ -60,12 +60,12 @@ struct limiter_bucket {
 };
 
 struct limiter_rec {
-	uint8_t key[16];      /* IPv6 address; IPv4 as v4-mapped */
+	uint8_t key[16]; /* IPv6 address; IPv4 as v4-mapped */
 	uint8_t used;
 	unsigned conns;
-	unsigned fails;       /* failed logins since fail_start */
-	uint64_t fail_start;  /* ns: first failure of the current window */
-	uint64_t ban_until;   /* ns: banned while now < ban_until */
+	unsigned fails;      /* failed logins since fail_start */
+	uint64_t fail_start; /* ns: first failure of the current window */
+	uint64_t ban_until;  /* ns: banned while now < ban_until */
 	struct limiter_bucket b;
 };
 
@@ -174,7 +174,7 @@ static void limiter_refill(struct limiter_bucket *b, uint64_t rate, uint64_t now
 
 /* Nanoseconds from now until the bucket holds n tokens (n <= burst). */
 static uint64_t limiter_wait(const struct limiter_bucket *b, uint64_t rate, uint64_t n,
-			     uint64_t now)
+                             uint64_t now)
 {
 	if (b->tokens >= n)
 		return 0;
@@ -244,7 +244,7 @@ static void limiter_remove(const struct limiter *l, struct limiter_shard *s, uns
 }
 
 static void limiter_rec_init(struct limiter *l, struct limiter_rec *r, const uint8_t key[16],
-			     uint64_t now)
+                             uint64_t now)
 {
 	memset(r, 0, sizeof(*r));
 	memcpy(r->key, key, 16);
@@ -257,7 +257,7 @@ static void limiter_rec_init(struct limiter *l, struct limiter_rec *r, const uin
  * met on the way are removed; now == 0 means "no clock" (calls without a
  * time): nothing is judged dead then.  NULL when absent (or shard full). */
 static struct limiter_rec *limiter_find(struct limiter *l, struct limiter_shard *s, uint64_t h,
-					const uint8_t key[16], uint64_t now, int create)
+                                        const uint8_t key[16], uint64_t now, int create)
 {
 	const unsigned mask = LIMITER_SLOTS - 1;
 	unsigned i = (unsigned)(h >> 6) & mask;
@@ -301,7 +301,7 @@ static void limiter_ban_key(uint8_t key[16])
 /* The record key and hash of addr, and its shard, locked: the prologue of
  * every per-address operation.  The caller unlocks s->mu. */
 static struct limiter_shard *limiter_lock(struct limiter *l, const struct sockaddr_storage *addr,
-					  uint8_t key[16], uint64_t *h)
+                                          uint8_t key[16], uint64_t *h)
 {
 	limiter_key(addr, key);
 	*h = limiter_hash(l, key);
@@ -312,8 +312,8 @@ static struct limiter_shard *limiter_lock(struct limiter *l, const struct sockad
 
 /* The same for the ban group of addr (limiter_ban_key). */
 static struct limiter_shard *limiter_lock_ban(struct limiter *l,
-					      const struct sockaddr_storage *addr, uint8_t key[16],
-					      uint64_t *h)
+                                              const struct sockaddr_storage *addr, uint8_t key[16],
+                                              uint64_t *h)
 {
 	limiter_key(addr, key);
 	limiter_ban_key(key);
@@ -383,7 +383,7 @@ void limiter_set_global(struct limiter *l)
 }
 
 enum limiter_verdict limiter_conn_open(struct limiter *l, const struct sockaddr_storage *addr,
-				       uint64_t now_ns)
+                                       uint64_t now_ns)
 {
 	enum limiter_verdict v = LIMITER_OK;
 	uint8_t key[16];
@@ -436,7 +436,7 @@ void limiter_conn_close(struct limiter *l, const struct sockaddr_storage *addr)
 }
 
 enum limiter_verdict limiter_conn_check(struct limiter *l, const struct sockaddr_storage *addr,
-					uint64_t now_ns)
+                                        uint64_t now_ns)
 {
 	enum limiter_verdict v = LIMITER_OK;
 	uint8_t key[16];
@@ -470,7 +470,7 @@ unsigned limiter_conn_count(struct limiter *l, const struct sockaddr_storage *ad
 }
 
 uint64_t limiter_take(struct limiter *l, const struct sockaddr_storage *addr, uint64_t want,
-		      uint64_t now_ns, uint64_t *wait_ns)
+                      uint64_t now_ns, uint64_t *wait_ns)
 {
 	uint64_t rate_ip = atomic_load(&l->rate_per_ip);
 	uint64_t rate_all = atomic_load(&l->rate_total);
@@ -628,4 +628,3 @@ void limiter_stats(struct limiter *l, struct limiter_stats *out)
 	out->bans = atomic_load(&l->bans);
 	out->conns = atomic_load(&l->conns);
 }
-

@@ -8,9 +8,9 @@
 #define PUBMIRROR_LIMITS_H
 
 /* Paths */
-#define PM_PATH_MAX 4096        /* canonical root-relative path, bytes */
-#define PM_NAME_MAX 255         /* one path component, bytes */
-#define PM_PATH_DEPTH_MAX 64    /* components in one path */
+#define PM_PATH_MAX 4096     /* canonical root-relative path, bytes */
+#define PM_NAME_MAX 255      /* one path component, bytes */
+#define PM_PATH_DEPTH_MAX 64 /* components in one path */
 
 /* Config */
 #define PM_CONF_LINE_MAX 4096   /* one line of the config file */
@@ -19,16 +19,16 @@
 #define PM_CONF_MAP_MAX 32      /* pasv_address_map entries */
 
 /* FTP */
-#define PM_FTP_LINE_MAX 1024        /* command line incl. CRLF (RFC 959 allows 512) */
-#define PM_FTP_BAD_BEFORE_LOGIN 10  /* bad commands before login closes session */
-#define PM_FTP_BAD_MAX 100          /* bad commands in a session closes it */
-#define PM_FTP_REPLY_MAX 8192       /* one (multi-line) reply */
+#define PM_FTP_LINE_MAX 1024       /* command line incl. CRLF (RFC 959 allows 512) */
+#define PM_FTP_BAD_BEFORE_LOGIN 10 /* bad commands before login closes session */
+#define PM_FTP_BAD_MAX 100         /* bad commands in a session closes it */
+#define PM_FTP_REPLY_MAX 8192      /* one (multi-line) reply */
 #define PM_FTP_THREADS_MAX 64
-#define PM_FTP_PROXY_PENDING 4      /* proxied data connections awaiting their PROXY header */
-#define PM_FTP_IO_BUF (256 * 1024)  /* data-channel buffer for TLS/MODE Z */
-#define PM_FTP_LOGIN_TIMEOUT 60     /* seconds to log in */
+#define PM_FTP_PROXY_PENDING 4         /* proxied data connections awaiting their PROXY header */
+#define PM_FTP_IO_BUF (256 * 1024)     /* data-channel buffer for TLS/MODE Z */
+#define PM_FTP_LOGIN_TIMEOUT 60        /* seconds to log in */
 #define PM_FTP_DATA_CONNECT_TIMEOUT 30 /* seconds for the data connection */
-#define PM_FTP_STALL_TIMEOUT 120    /* seconds without progress on a transfer */
+#define PM_FTP_STALL_TIMEOUT 120       /* seconds without progress on a transfer */
 
 /* Descriptors: one per client (its control connection or HTTP socket), two
  * per transfer (the data connection or passive listener, and the file),
@@ -71,7 +71,7 @@ static inline unsigned pm_refusing_max(unsigned max_clients)
  * `refusers` units, PM_PROXY_PENDING per proxied listener, and the spare
  * ones. */
 static inline unsigned long long pm_fds_needed(unsigned max_clients, unsigned max_transfers,
-					       unsigned refusers, unsigned proxied)
+                                               unsigned refusers, unsigned proxied)
 {
 	if (max_clients == 0)
 		return 0;
@@ -84,9 +84,9 @@ static inline unsigned long long pm_fds_needed(unsigned max_clients, unsigned ma
 /* HTTP */
 #define PM_HTTP_HEADER_MAX (16 * 1024) /* whole request header block */
 #define PM_HTTP_RANGES_MAX 16          /* ranges in one multipart request */
-#define PM_FD_TABLE_MAX (1 << 20)       /* per-fd TLS transport states (virtual) */
-#define PM_HTTP_SMALL_MAX (16 * 1024)   /* files answered from memory, bytes */
-#define PM_HTTP_SMALL_SLOTS 1024        /* ... at most this many (16 MiB) */
+#define PM_FD_TABLE_MAX (1 << 20)      /* per-fd TLS transport states (virtual) */
+#define PM_HTTP_SMALL_MAX (16 * 1024)  /* files answered from memory, bytes */
+#define PM_HTTP_SMALL_SLOTS 1024       /* ... at most this many (16 MiB) */
 #define PM_HTTP_TIMEOUT 30             /* idle/slow request seconds */
 #define PM_HTTP_AUTH_CACHE 256         /* verified credentials cached */
 #define PM_HTTP_AUTH_CACHE_TTL 300     /* seconds a verified credential stays */

@@ -21,8 +21,7 @@
 int listing_ls_line(struct buf *out, const struct index_entry *e, time_t now);
 /* MLSx facts "type=file;size=..;modify=YYYYMMDDHHMMSS;perm=r;unique=..; name"
  * without CRLF (the caller adds it, with a leading space for MLST). */
-int listing_mlsx_facts(struct buf *out, const struct index_entry *e,
-		       const char *type_override);
+int listing_mlsx_facts(struct buf *out, const struct index_entry *e, const char *type_override);
 
 /* --- HTML / JSON forms (listing_html.c) --- */
 
@@ -30,10 +29,9 @@ int listing_mlsx_facts(struct buf *out, const struct index_entry *e,
  * ending with '/') as an HTML page; hidden(e) says which entries to leave
  * out (the caller asks view_child_visible: listing knows no rule of its
  * own).  readme: text to show under the list or NULL.  0 or -1. */
-int listing_html(struct buf *out, const struct index *ix,
-		 const struct index_dir *d, const char *urlpath,
-		 int (*hidden)(const struct index_entry *e, void *arg), void *arg,
-		 const char *sort, const char *readme, size_t readmelen);
+int listing_html(struct buf *out, const struct index *ix, const struct index_dir *d,
+                 const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg),
+                 void *arg, const char *sort, const char *readme, size_t readmelen);
 /* What a page shows besides the entries, any may be NULL/0: header_html
  * above the table (HEADER.md rendered, as Apache's HeaderName), below it
  * readme_html (README.md rendered) or else readme_text (README or
@@ -49,11 +47,10 @@ struct listing_notes {
 };
 /* listing_html with the notes above. */
 int listing_html_page(struct buf *out, const struct index *ix, const struct index_dir *d,
-		      const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg), void *arg,
-		      const char *sort, const struct listing_notes *notes);
+                      const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg),
+                      void *arg, const char *sort, const struct listing_notes *notes);
 /* Same entries as a JSON array in nginx autoindex_format json shape. */
-int listing_json(struct buf *out, const struct index *ix,
-		 const struct index_dir *d,
-		 int (*hidden)(const struct index_entry *e, void *arg), void *arg);
+int listing_json(struct buf *out, const struct index *ix, const struct index_dir *d,
+                 int (*hidden)(const struct index_entry *e, void *arg), void *arg);
 
 #endif

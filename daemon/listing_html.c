@@ -23,7 +23,7 @@
 
 struct sort_ctx {
 	const struct index *ix;
-	char col;  /* 'N', 'M', 'S' */
+	char col; /* 'N', 'M', 'S' */
 	int desc;
 };
 
@@ -59,11 +59,10 @@ static void sort_parse(const char *sort, char *col, int *desc)
 
 /* The visible entries of d, sorted; *n set.  extra: the virtual ls-lR.gz
  * of the root (lslr.h), or NULL.  NULL on ENOMEM. */
-static const struct index_entry **visible_entries(const struct index *ix,
-						  const struct index_dir *d,
-						  int (*hidden)(const struct index_entry *e, void *arg),
-						  void *arg, const char *sort,
-						  const struct index_entry *extra, uint32_t *n)
+static const struct index_entry **
+visible_entries(const struct index *ix, const struct index_dir *d,
+                int (*hidden)(const struct index_entry *e, void *arg), void *arg, const char *sort,
+                const struct index_entry *extra, uint32_t *n)
 {
 	uint32_t cap = d->count < PM_LIST_ENTRIES_MAX ? d->count : PM_LIST_ENTRIES_MAX;
 	const struct index_entry **v = malloc(sizeof(*v) * (cap + 1));
@@ -115,7 +114,7 @@ fail:
  * SHA256SUMS states, else the one the background hasher computed for the
  * bytes served; NULL when neither.  hex: 65 bytes of room. */
 static const char *entry_sha(const struct index_dir *d, const struct index_entry *e,
-			     const struct sums_dir *sd, char *hex)
+                             const struct sums_dir *sd, char *hex)
 {
 	char rel[PM_PATH_MAX];
 	size_t dl = strlen(d->path);
@@ -158,7 +157,7 @@ static int put_label(struct buf *out, const char *name, size_t n)
  * without script; filter.js adds a copy button).  Columns are styled by
  * position (CSS nth-child) to keep a 10,000-entry page small. */
 static int put_row(struct buf *out, const struct index_dir *d, const struct index_entry *e,
-		   const struct sums_dir *sd)
+                   const struct sums_dir *sd)
 {
 	char hex[SUMS_HEX_LEN + 1];
 	const char *sha = entry_sha(d, e, sd, hex);
@@ -174,10 +173,10 @@ static int put_row(struct buf *out, const struct index_dir *d, const struct inde
 	if (dir)
 		return buf_puts(out, "<td>-</td><td>-</td><td></td></tr>\n");
 	if (buf_printf(out, "<td>%" PRIu64 "</td><td title=\"%" PRIu64 " bytes\">%s</td><td>",
-		       e->size, e->size, fmt_human_size(e->size, human, sizeof(human))) != 0)
+	               e->size, e->size, fmt_human_size(e->size, human, sizeof(human))) != 0)
 		return -1;
 	if (sha && buf_printf(out, "<details><summary>SHA-256</summary><code>%s</code></details>",
-			      sha) != 0)
+	                      sha) != 0)
 		return -1;
 	return buf_puts(out, "</td></tr>\n");
 }
@@ -215,33 +214,33 @@ static int put_breadcrumb(struct buf *out, const char *urlpath)
 
 /* One sortable column head: a GET form whose button asks for this column,
  * in the other order when it is the current one. */
-static int put_sorthead(struct buf *out, const char *label, char col, int num, char cur,
-			int desc, const char *extra_class)
+static int put_sorthead(struct buf *out, const char *label, char col, int num, char cur, int desc,
+                        const char *extra_class)
 {
 	int active = cur == col;
 	char next = active && !desc ? 'D' : 'A';
 	const char *arrow = active ? (desc ? " \xe2\x86\x93" : " \xe2\x86\x91") : "";
 	return buf_printf(out,
-			  "<th class=\"%s%s\"%s><form method=\"get\"><input type=\"hidden\" "
-			  "name=\"O\" value=\"%c\"><button name=\"C\" value=\"%c\" "
-			  "title=\"Sort by %s\">%s%s</button></form></th>",
-			  num ? "pm-num" : "pm-text", extra_class,
-			  active ? (desc ? " aria-sort=\"descending\"" : " aria-sort=\"ascending\"")
-				 : "",
-			  next, col, label, label, arrow);
+	                  "<th class=\"%s%s\"%s><form method=\"get\"><input type=\"hidden\" "
+	                  "name=\"O\" value=\"%c\"><button name=\"C\" value=\"%c\" "
+	                  "title=\"Sort by %s\">%s%s</button></form></th>",
+	                  num ? "pm-num" : "pm-text", extra_class,
+	                  active ? (desc ? " aria-sort=\"descending\"" : " aria-sort=\"ascending\"")
+	                         : "",
+	                  next, col, label, label, arrow);
 }
 
 int listing_html(struct buf *out, const struct index *ix, const struct index_dir *d,
-		 const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg), void *arg,
-		 const char *sort, const char *readme, size_t readmelen)
+                 const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg),
+                 void *arg, const char *sort, const char *readme, size_t readmelen)
 {
 	struct listing_notes nt = {NULL, 0, NULL, 0, readme, readmelen};
 	return listing_html_page(out, ix, d, urlpath, hidden, arg, sort, &nt);
 }
 
 int listing_html_page(struct buf *out, const struct index *ix, const struct index_dir *d,
-		      const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg), void *arg,
-		      const char *sort, const struct listing_notes *notes)
+                      const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg),
+                      void *arg, const char *sort, const struct listing_notes *notes)
 {
 	uint32_t n = 0, ndirs = 0, nfiles = 0;
 	uint64_t bytes = 0;
@@ -288,10 +287,11 @@ int listing_html_page(struct buf *out, const struct index *ix, const struct inde
 			r = put_breadcrumb(out, urlpath);
 		} else if (kl == 5 && memcmp(k, "total", 5) == 0) {
 			char human[32];
-			r = buf_printf(out, "%" PRIu32 " director%s, %" PRIu32 " file%s, %" PRIu64
-				       " bytes (%s)", ndirs, ndirs == 1 ? "y" : "ies", nfiles,
-				       nfiles == 1 ? "" : "s", bytes,
-				       fmt_human_size(bytes, human, sizeof(human)));
+			r = buf_printf(
+			    out,
+			    "%" PRIu32 " director%s, %" PRIu32 " file%s, %" PRIu64 " bytes (%s)",
+			    ndirs, ndirs == 1 ? "y" : "ies", nfiles, nfiles == 1 ? "" : "s", bytes,
+			    fmt_human_size(bytes, human, sizeof(human)));
 		} else if (kl == 9 && memcmp(k, "sortheads", 9) == 0) {
 			r = put_sorthead(out, "Name", 'N', 0, col, desc, "");
 			if (r == 0)
@@ -305,7 +305,7 @@ int listing_html_page(struct buf *out, const struct index *ix, const struct inde
 		} else if (kl == 4 && memcmp(k, "rows", 4) == 0) {
 			if (strcmp(urlpath, "/") != 0)
 				r = buf_puts(out, "<tr class=\"u\"><td><a href=\"../\">../</a></td>"
-						  "<td></td><td></td><td></td><td></td></tr>\n");
+				                  "<td></td><td></td><td></td><td></td></tr>\n");
 			for (uint32_t i = 0; r == 0 && i < n; i++)
 				r = put_row(out, d, v[i], sd);
 		} else if (kl == 6 && memcmp(k, "header", 6) == 0) {
@@ -317,9 +317,9 @@ int listing_html_page(struct buf *out, const struct index *ix, const struct inde
 					r = buf_puts(out, "</div>\n");
 			}
 		} else if (kl == 6 && memcmp(k, "readme", 6) == 0 && notes->readme_html &&
-			   notes->readme_html_len) {
+		           notes->readme_html_len) {
 			r = buf_puts(out, "<h2 class=\"pm-readme-title\">README</h2>\n"
-					  "<div class=\"pm-readme pm-md\">\n");
+			                  "<div class=\"pm-readme pm-md\">\n");
 			if (r == 0)
 				r = buf_append(out, notes->readme_html, notes->readme_html_len);
 			if (r == 0)
@@ -329,7 +329,7 @@ int listing_html_page(struct buf *out, const struct index *ix, const struct inde
 			size_t readmelen = notes->readme_text_len;
 			if (readme && readmelen) {
 				r = buf_puts(out, "<h2 class=\"pm-readme-title\">README</h2>\n"
-						  "<pre class=\"pm-readme\">");
+				                  "<pre class=\"pm-readme\">");
 				if (r == 0)
 					r = buf_append_enc(out, readme, readmelen, BUF_ENC_HTML);
 				if (r == 0)
@@ -350,7 +350,7 @@ fail:
 }
 
 int listing_json(struct buf *out, const struct index *ix, const struct index_dir *d,
-		 int (*hidden)(const struct index_entry *e, void *arg), void *arg)
+                 int (*hidden)(const struct index_entry *e, void *arg), void *arg)
 {
 	uint32_t n = 0;
 	int rc = -1;
@@ -376,10 +376,12 @@ int listing_json(struct buf *out, const struct index *ix, const struct index_dir
 		    buf_append_enc(out, e->name, e->namelen, BUF_ENC_JSON) != 0)
 			goto fail;
 		if (e->type == INDEX_DIR) {
-			if (buf_printf(out, "\", \"type\":\"directory\", \"mtime\":\"%s\" }", date) != 0)
+			if (buf_printf(out, "\", \"type\":\"directory\", \"mtime\":\"%s\" }",
+			               date) != 0)
 				goto fail;
-		} else if (buf_printf(out, "\", \"type\":\"file\", \"mtime\":\"%s\", \"size\":%" PRIu64,
-				      date, e->size) != 0) {
+		} else if (buf_printf(out,
+		                      "\", \"type\":\"file\", \"mtime\":\"%s\", \"size\":%" PRIu64,
+		                      date, e->size) != 0) {
 			goto fail;
 		} else {
 			/* nginx's fields, then the SHA-256 when known */

@@ -35,7 +35,10 @@ struct log_file {
 
 static pthread_rwlock_t log_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct log_file log_files[LF_N] = {
-	{"", STDERR_FILENO}, {"", -1}, {"", -1}, {"", -1},
+    {"", STDERR_FILENO},
+    {"", -1},
+    {"", -1},
+    {"", -1},
 };
 static enum log_target log_target = TARGET_STDERR;
 static int log_syslog_open;
@@ -43,7 +46,7 @@ static _Atomic int log_min = LOG_LVL_INFO;
 
 static const char *const log_names[LF_N] = {"error_log", "access_log", "xfer_log", "json_log"};
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 static const char *const wdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 
 static int open_log(const char *path)
@@ -109,7 +112,7 @@ int log_open(const struct config *c, int foreground)
 		fds[i] = open_log(paths[i]);
 		if (fds[i] < 0) {
 			fprintf(stderr, "pubmirrord: %s: cannot open %s: %s\n", log_names[i],
-				paths[i], strerror(errno));
+			        paths[i], strerror(errno));
 			goto fail;
 		}
 	}
@@ -156,8 +159,8 @@ int log_reopen(void)
 		if (fd < 0) {
 			int e = errno;
 			snprintf(failed[nfailed++], sizeof(failed[0]),
-				 "%s: cannot reopen %.1000s: %.100s", log_names[i],
-				 log_files[i].path, strerror(e));
+			         "%s: cannot reopen %.1000s: %.100s", log_names[i],
+			         log_files[i].path, strerror(e));
 			continue;
 		}
 		close(log_files[i].fd);
@@ -233,9 +236,9 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if ((int)lvl > atomic_load(&log_min) || (unsigned)lvl > LOG_LVL_DEBUG)
 		return;
 	now_utc(&tm, NULL);
-	int pre = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] ",
-			   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			   tm.tm_sec, names[lvl]);
+	int pre =
+	    snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] ", tm.tm_year + 1900,
+	             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, names[lvl]);
 	if (pre < 0)
 		return;
 	/* Room for the message: PM_LOG_LINE_MAX minus prefix and newline. */
@@ -344,8 +347,8 @@ const char *log_peer(char *out, size_t outsz, const struct sockaddr_storage *pee
 }
 
 void log_access(const struct sockaddr_storage *peer, const char *user, const char *method,
-		const char *uri, const char *proto, unsigned status, uint64_t bytes,
-		const char *referer, const char *agent)
+                const char *uri, const char *proto, unsigned status, uint64_t bytes,
+                const char *referer, const char *agent)
 {
 	/* Field sizes keep the whole line under PM_LOG_LINE_MAX. */
 	char host[64], u[192], m[48], r[1800], p[32], ref[900], ag[640], req[1900];
@@ -364,17 +367,17 @@ void log_access(const struct sockaddr_storage *peer, const char *user, const cha
 		esc_or_dash(r, sizeof(r), uri);
 		if (proto && proto[0])
 			snprintf(req, sizeof(req), "%s %s %s", m, r,
-				 log_esc(p, sizeof(p), proto, strlen(proto)));
+			         log_esc(p, sizeof(p), proto, strlen(proto)));
 		else
 			snprintf(req, sizeof(req), "%s %s", m, r);
 	}
 	esc_or_dash(ref, sizeof(ref), referer);
 	esc_or_dash(ag, sizeof(ag), agent);
 	int n = snprintf(line, sizeof(line),
-			 "%s - %s [%02d/%s/%04d:%02d:%02d:%02d +0000] \"%s\" %u %llu "
-			 "\"%s\" \"%s\"\n",
-			 host, u, tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-			 tm.tm_min, tm.tm_sec, req, status, (unsigned long long)bytes, ref, ag);
+	                 "%s - %s [%02d/%s/%04d:%02d:%02d:%02d +0000] \"%s\" %u %llu "
+	                 "\"%s\" \"%s\"\n",
+	                 host, u, tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+	                 tm.tm_min, tm.tm_sec, req, status, (unsigned long long)bytes, ref, ag);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -404,8 +407,8 @@ static const char *xfer_field(char *out, size_t outsz, const char *s, int rooted
 	return log_esc(out, outsz, tmp, n);
 }
 
-void log_xfer(const struct sockaddr_storage *peer, unsigned secs, uint64_t bytes,
-	      const char *path, int binary, int anonymous, const char *anon_id, int complete)
+void log_xfer(const struct sockaddr_storage *peer, unsigned secs, uint64_t bytes, const char *path,
+              int binary, int anonymous, const char *anon_id, int complete)
 {
 	char host[64], pe[2600], id[400], line[PM_LOG_LINE_MAX];
 	struct tm tm;
@@ -417,12 +420,11 @@ void log_xfer(const struct sockaddr_storage *peer, unsigned secs, uint64_t bytes
 	xfer_field(pe, sizeof(pe), path, 1);
 	xfer_field(id, sizeof(id), anon_id, 0);
 	int n = snprintf(line, sizeof(line),
-			 "%s %s %2d %02d:%02d:%02d %04d %u %s %llu %s %c _ o %c %s ftp 0 * %c\n",
-			 wdays[tm.tm_wday], months[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, tm.tm_year + 1900, secs ? secs : 1, host,
-			 (unsigned long long)bytes, pe, binary ? 'b' : 'a',
-			 anonymous ? 'a' : 'r', id,
-			 (complete == 0 || complete == 'i') ? 'i' : 'c');
+	                 "%s %s %2d %02d:%02d:%02d %04d %u %s %llu %s %c _ o %c %s ftp 0 * %c\n",
+	                 wdays[tm.tm_wday], months[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min,
+	                 tm.tm_sec, tm.tm_year + 1900, secs ? secs : 1, host,
+	                 (unsigned long long)bytes, pe, binary ? 'b' : 'a', anonymous ? 'a' : 'r',
+	                 id, (complete == 0 || complete == 'i') ? 'i' : 'c');
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -507,7 +509,7 @@ void log_json(const struct log_event *ev)
 	buf_init(&b, 6 * (64 + 16 + 16 + 256 + 64 + 2048) + 512);
 	now_utc(&tm, &ms);
 	buf_printf(&b, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"", tm.tm_year + 1900,
-		   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+	           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 	json_str(&b, "event", ev->event, 64);
 	json_str(&b, "proto", ev->proto, 16);
 	if (ev->peer)
@@ -518,7 +520,7 @@ void log_json(const struct log_event *ev)
 	if (ev->status)
 		buf_printf(&b, ",\"status\":%u", ev->status);
 	buf_printf(&b, ",\"bytes\":%llu,\"secs\":%.3f}\n", (unsigned long long)ev->bytes,
-		   (ev->secs >= 0 && ev->secs < 1e12) ? ev->secs : 0.0);
+	           (ev->secs >= 0 && ev->secs < 1e12) ? ev->secs : 0.0);
 	if (b.data && b.len && b.data[b.len - 1] == '\n')
 		emit(LF_JSON, b.data, b.len);
 	buf_free(&b);
@@ -534,8 +536,11 @@ void log_auth_fail(const struct sockaddr_storage *peer, const char *proto, const
 	log_esc(u, sizeof(u), user ? user : "", strlen(user ? user : ""));
 	log_warn("auth: failure from %s proto=%s user=\"%s\"", host, pr, u);
 	struct log_event ev = {
-		.event = "login", .proto = proto, .peer = peer, .user = user,
-		.status = http ? 401 : 530,
+	    .event = "login",
+	    .proto = proto,
+	    .peer = peer,
+	    .user = user,
+	    .status = http ? 401 : 530,
 	};
 	log_json(&ev);
 }

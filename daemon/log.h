@@ -41,8 +41,7 @@ void log_set_level(enum log_level lvl);
 
 /* Error log line. Format arguments are trusted text; pass client strings
  * through log_esc() or use %s only with escaped text. */
-void log_msg(enum log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
@@ -54,16 +53,14 @@ const char *log_esc(char *out, size_t outsz, const char *s, size_t n);
 
 /* One access-log line in combined log format. Strings are raw; this escapes
  * them. user may be NULL ("-"). */
-void log_access(const struct sockaddr_storage *peer, const char *user,
-		const char *method, const char *uri, const char *proto,
-		unsigned status, uint64_t bytes, const char *referer,
-		const char *agent);
+void log_access(const struct sockaddr_storage *peer, const char *user, const char *method,
+                const char *uri, const char *proto, unsigned status, uint64_t bytes,
+                const char *referer, const char *agent);
 
 /* One xferlog line. secs: duration; complete: 'c' or 'i'. anon_id: the
  * anonymous password (an e-mail by convention) or user name, escaped here. */
-void log_xfer(const struct sockaddr_storage *peer, unsigned secs, uint64_t bytes,
-	      const char *path, int binary, int anonymous, const char *anon_id,
-	      int complete);
+void log_xfer(const struct sockaddr_storage *peer, unsigned secs, uint64_t bytes, const char *path,
+              int binary, int anonymous, const char *anon_id, int complete);
 /* The xferlog format, as wu-ftpd writes it (times in UTC):
  *   Sun Nov 22 05:01:02 2026 1 127.0.0.1 1234 /pub/file b _ o a you@example.org ftp 0 * c
  * time, seconds (at least 1), host, bytes, path (rooted with '/', spaces
@@ -80,8 +77,8 @@ void log_xfer(const struct sockaddr_storage *peer, unsigned secs, uint64_t bytes
  *    "status":226,"bytes":1234,"secs":0.004}
  * status 0 is omitted. */
 struct log_event {
-	const char *event;  /* "request", "transfer", "login", "ban", ... */
-	const char *proto;  /* "ftp", "ftps", "http", "https" */
+	const char *event; /* "request", "transfer", "login", "ban", ... */
+	const char *proto; /* "ftp", "ftps", "http", "https" */
 	const struct sockaddr_storage *peer;
 	const char *user;   /* NULL: anonymous.  Never a password. */
 	const char *method; /* HTTP method or FTP command */
@@ -96,8 +93,7 @@ void log_json(const struct log_event *ev);
  * conf/fail2ban/filter.d/pubmirrord.conf matches (user escaped; never the password):
  *   2026-11-22T05:01:02Z [warn] auth: failure from 192.0.2.7 proto=ftps user="alice"
  * Also a "login" event (status 530 for FTP, 401 for HTTP) in json_log. */
-void log_auth_fail(const struct sockaddr_storage *peer, const char *proto,
-		   const char *user);
+void log_auth_fail(const struct sockaddr_storage *peer, const char *proto, const char *user);
 
 /* 1 when that log is open (callers may skip building a line). */
 int log_access_enabled(void);

@@ -92,8 +92,8 @@ static int lslr_line(struct buf *text, const struct index_entry *e, time_t now)
  * the root), then its subdirectories, depth first.  depth bounds the
  * recursion.  SECURITY: only what an anonymous client may list appears
  * (view_child_visible): no protected, no hidden entry. */
-static int lslr_dir(struct lslr_sink *s, struct buf *text, const struct view_obj *dir,
-                    time_t now, int depth, int first)
+static int lslr_dir(struct lslr_sink *s, struct buf *text, const struct view_obj *dir, time_t now,
+                    int depth, int first)
 {
 	const struct index *ix = dir->ix;
 	const struct index_dir *d = dir->d;
@@ -138,7 +138,8 @@ static int lslr_dir(struct lslr_sink *s, struct buf *text, const struct view_obj
 		 * listed above, entered only where it really lives. */
 		if (strcmp(ix->dirs[e->dir].path, child) != 0)
 			continue;
-		if (view_resolve(ix, dir->cfg, NULL, child, sub) == VIEW_OK && sub->kind == VIEW_DIR)
+		if (view_resolve(ix, dir->cfg, NULL, child, sub) == VIEW_OK &&
+		    sub->kind == VIEW_DIR)
 			rc = lslr_dir(s, text, sub, now, depth + 1, 0);
 	}
 	free(sub);
@@ -251,12 +252,11 @@ static int lslr_build(struct index *ix)
 	size_t len = out.len;
 	/* the buffer's storage becomes the blob's */
 	int rc = lslr_store_publish((unsigned char *)out.data, out.len,
-				    (int64_t)(ix->built ? ix->built : time(NULL)), ix->generation);
+	                            (int64_t)(ix->built ? ix->built : time(NULL)), ix->generation);
 	if (rc <= 0)
 		return rc;
 	log_debug("ls-lR.gz: %zu bytes for index generation %" PRIu64 " in %.3f s", len,
-	          ix->generation,
-	          (double)(t1 - t0) / 1e9);
+	          ix->generation, (double)(t1 - t0) / 1e9);
 	return 0;
 }
 

@@ -57,18 +57,18 @@ struct main_opts {
 static void main_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pubmirrord [-c FILE] [-t] [-f] [--set KEY=VALUE]... [-h] [-V]\n"
-		"  -c FILE          configuration file (default: conf/pubmirror.conf when it\n"
-		"                   exists here, else /etc/pubmirror/pubmirror.conf, else none)\n"
-		"  -t               check the configuration and exit (0 good, 1 bad)\n"
-		"  -f               stay in the foreground, log to stderr\n"
-		"  --set KEY=VALUE  override a configuration key (repeatable)\n"
-		"  -h               this help\n"
-		"  -V               version\n"
-		"  --dump-config    print the sample configuration (every key and default)\n"
-		"  --production-config  print the configuration `make install` installs\n"
-		"  --reference      print the configuration reference (markdown)\n"
-		"  --man 5|8        print the pubmirror.conf(5) or pubmirrord(8) page\n");
+	        "usage: pubmirrord [-c FILE] [-t] [-f] [--set KEY=VALUE]... [-h] [-V]\n"
+	        "  -c FILE          configuration file (default: conf/pubmirror.conf when it\n"
+	        "                   exists here, else /etc/pubmirror/pubmirror.conf, else none)\n"
+	        "  -t               check the configuration and exit (0 good, 1 bad)\n"
+	        "  -f               stay in the foreground, log to stderr\n"
+	        "  --set KEY=VALUE  override a configuration key (repeatable)\n"
+	        "  -h               this help\n"
+	        "  -V               version\n"
+	        "  --dump-config    print the sample configuration (every key and default)\n"
+	        "  --production-config  print the configuration `make install` installs\n"
+	        "  --reference      print the configuration reference (markdown)\n"
+	        "  --man 5|8        print the pubmirror.conf(5) or pubmirrord(8) page\n");
 }
 
 static const char *main_default_conf(void)
@@ -93,13 +93,15 @@ static void main_parse_args(int argc, char **argv, struct main_opts *o)
 			o->foreground = 1;
 		} else if ((strcmp(a, "--set") == 0 || strcmp(a, "-s") == 0) && i + 1 < argc) {
 			if (o->nsets == MAIN_SETS_MAX) {
-				fprintf(stderr, "pubmirrord: more than %d --set options\n", MAIN_SETS_MAX);
+				fprintf(stderr, "pubmirrord: more than %d --set options\n",
+				        MAIN_SETS_MAX);
 				exit(2);
 			}
 			o->sets[o->nsets++] = argv[++i];
 		} else if (strncmp(a, "--set=", 6) == 0) {
 			if (o->nsets == MAIN_SETS_MAX) {
-				fprintf(stderr, "pubmirrord: more than %d --set options\n", MAIN_SETS_MAX);
+				fprintf(stderr, "pubmirrord: more than %d --set options\n",
+				        MAIN_SETS_MAX);
 				exit(2);
 			}
 			o->sets[o->nsets++] = argv[i] + 6;
@@ -154,7 +156,7 @@ static int main_check(const struct config *c, const char *file)
 
 	if (stat(c->root, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "pubmirrord: root \"%s\": not a directory (%s)\n", c->root,
-			strerror(errno ? errno : ENOTDIR));
+		        strerror(errno ? errno : ENOTDIR));
 		rc = 1;
 	}
 	if (c->tls_cert[0] && access(c->tls_cert, R_OK) != 0) {
@@ -168,9 +170,9 @@ static int main_check(const struct config *c, const char *file)
 		/* The rule start-up applies (tls.c): -t must not pass a key
 		 * that start will refuse. */
 		fprintf(stderr,
-			"pubmirrord: tls_key \"%s\": private key is accessible by other users; "
-			"chmod 600 it\n",
-			c->tls_key);
+		        "pubmirrord: tls_key \"%s\": private key is accessible by other users; "
+		        "chmod 600 it\n",
+		        c->tls_key);
 		rc = 1;
 	}
 	if (geteuid() == 0) {
@@ -180,10 +182,11 @@ static int main_check(const struct config *c, const char *file)
 		struct passwd pw, *res = NULL;
 		char pwbuf[4096];
 		if (getpwnam_r(name, &pw, pwbuf, sizeof(pwbuf), &res) != 0 || res == NULL) {
-			fprintf(stderr,
-				"pubmirrord: user \"%s\": no such user (create it: useradd --system "
-				"--no-create-home --shell /usr/sbin/nologin %s)\n",
-				name, name);
+			fprintf(
+			    stderr,
+			    "pubmirrord: user \"%s\": no such user (create it: useradd --system "
+			    "--no-create-home --shell /usr/sbin/nologin %s)\n",
+			    name, name);
 			rc = 1;
 		}
 	}
@@ -240,7 +243,8 @@ static int main_bind(const char *what, const struct config_addrs *list, int *fds
 	for (int i = 0; i < list->n; i++) {
 		int fd = net_listen(&list->a[i], list->len[i], MAIN_BACKLOG, err, sizeof(err));
 		if (fd < 0 && errno == EAFNOSUPPORT && list->a[i].ss_family == AF_INET6 &&
-		    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&list->a[i])->sin6_addr)) {
+		    IN6_IS_ADDR_UNSPECIFIED(
+		        &((const struct sockaddr_in6 *)&list->a[i])->sin6_addr)) {
 			/* A kernel without IPv6 (ipv6.disable=1): "*:PORT" still
 			 * serves IPv4 rather than refusing to start. */
 			log_warn("no IPv6 in this kernel: not listening for %s on %s", what, err);
@@ -304,7 +308,7 @@ static void main_reload(const struct main_opts *o)
 	    !main_same_addrs(&c->rsync_listen, &old->rsync_listen) ||
 	    strcmp(c->user, old->user) != 0)
 		log_warn("listen addresses and user change only on restart; the new values "
-			 "are ignored until then");
+		         "are ignored until then");
 	/* Listeners stay as bound: keep the old addresses in the new snapshot
 	 * so that what the snapshot says is what runs. */
 	c->ftp_listen = old->ftp_listen;
@@ -317,7 +321,7 @@ static void main_reload(const struct main_opts *o)
 	/* Which listeners expect a PROXY header is fixed when they start. */
 	if (c->proxy_protocol != old->proxy_protocol)
 		log_warn("proxy_protocol changes only on restart; the new value is ignored "
-			 "until then");
+		         "until then");
 	c->proxy_protocol = old->proxy_protocol;
 	if (tls_reload(c, err, sizeof(err)) != 0)
 		log_err("certificate reload failed, the old certificate stays: %s", err);
@@ -412,7 +416,7 @@ int main(int argc, char **argv)
 	if (log_open(cfg, o.foreground) != 0)
 		return 1;
 	log_info("pubmirrord %s starting (configuration %s)", PUBMIRROR_VERSION,
-		 o.conf ? o.conf : "(defaults)");
+	         o.conf ? o.conf : "(defaults)");
 
 	struct limiter_params lp;
 	main_limiter_params(cfg, &lp);
@@ -490,7 +494,7 @@ int main(int argc, char **argv)
 	main_describe(a5, sizeof(a5), &cfg->rsync_listen);
 	tls_fingerprint(fp, sizeof(fp));
 	log_info("ready: root %s; ftp %s; ftps %s; https %s; http %s; rsync %s", cfg->root, a1, a2,
-		 a3, a4, a5);
+	         a3, a4, a5);
 	log_info("certificate SHA-256 fingerprint %s", fp);
 
 	int drain = -1;
@@ -502,9 +506,10 @@ int main(int argc, char **argv)
 		if (time(NULL) >= next_cert_check) {
 			int left = tls_generated_days_left(config_get());
 			if (left != TLS_DAYS_OWN && left != TLS_DAYS_UNKNOWN && left < 30)
-				log_warn("tls: the generated certificate expires in %d days; restart "
-					 "pubmirrord to generate a new one (its fingerprint is logged)",
-					 left);
+				log_warn(
+				    "tls: the generated certificate expires in %d days; restart "
+				    "pubmirrord to generate a new one (its fingerprint is logged)",
+				    left);
 			next_cert_check = time(NULL) + 86400;
 		}
 		struct timespec tick = {3600, 0};
@@ -524,7 +529,7 @@ int main(int argc, char **argv)
 		case SIGUSR2:
 			if (tls_reload(config_get(), err, sizeof(err)) != 0)
 				log_err("certificate reload failed, the old certificate stays: %s",
-					err);
+				        err);
 			else
 				http_reload();
 			break;

@@ -17,7 +17,7 @@
 #define METRICS_REASONS 5 /* full, per_ip, banned, proxy, other */
 
 static const char *const metrics_proto_names[METRICS_NPROTO] = {"ftp", "ftps", "http", "https",
-									"rsync"};
+                                                                "rsync"};
 static const char *const metrics_reason_names[METRICS_REASONS] = {"full", "per_ip", "banned",
                                                                   "proxy", "other"};
 /* Upper bounds of the latency buckets, seconds; the last one is +Inf. */

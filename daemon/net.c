@@ -14,12 +14,11 @@
 
 static socklen_t net_len(const struct sockaddr_storage *a)
 {
-	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					: sizeof(struct sockaddr_in);
+	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-int net_listen(const struct sockaddr_storage *a, socklen_t alen, int backlog,
-	       char *err, size_t errsz)
+int net_listen(const struct sockaddr_storage *a, socklen_t alen, int backlog, char *err,
+               size_t errsz)
 {
 	char as[80];
 	int one = 1;
@@ -57,8 +56,8 @@ int net_accept(int lfd, struct sockaddr_storage *peer, socklen_t *plen)
 	return fd;
 }
 
-int net_listen_range(const struct sockaddr_storage *local, unsigned lo,
-		     unsigned hi, unsigned *port_out)
+int net_listen_range(const struct sockaddr_storage *local, unsigned lo, unsigned hi,
+                     unsigned *port_out)
 {
 	static atomic_uint rotor;
 	struct sockaddr_storage a = *local;
@@ -162,7 +161,7 @@ int net_same_host(const struct sockaddr_storage *a, const struct sockaddr_storag
 	if (a4 || b4)
 		return a4 && b4 && va == vb;
 	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	              &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
 }
 
 void net_addr_str(const struct sockaddr_storage *a, int with_port, char *out, size_t outsz)

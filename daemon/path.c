@@ -14,9 +14,9 @@
 struct path_state {
 	char *out;
 	size_t outsz;
-	size_t len;                         /* bytes in out, excluding NUL */
-	size_t depth;                       /* components in out */
-	size_t start[PM_PATH_DEPTH_MAX];    /* offset of each component */
+	size_t len;                      /* bytes in out, excluding NUL */
+	size_t depth;                    /* components in out */
+	size_t start[PM_PATH_DEPTH_MAX]; /* offset of each component */
 };
 
 /* SECURITY: the byte rules apply to the whole string before any
@@ -86,8 +86,8 @@ static const char *path_feed(struct path_state *ps, const char *s, size_t n)
 	return NULL;
 }
 
-int path_resolve(const char *cwd, const char *arg, size_t n, char *out,
-		 size_t outsz, const char **why)
+int path_resolve(const char *cwd, const char *arg, size_t n, char *out, size_t outsz,
+                 const char **why)
 {
 	static const char *dummy;
 	struct path_state ps;
@@ -143,8 +143,7 @@ fail:
 	return -1;
 }
 
-int path_url_decode(const char *in, size_t n, char *out, size_t outsz,
-		    const char **why)
+int path_url_decode(const char *in, size_t n, char *out, size_t outsz, const char **why)
 {
 	static const char *dummy;
 	const char *w = NULL;

@@ -17,13 +17,12 @@
  * SECURITY: refuses NUL, control characters (< 0x20, 0x7f), backslash,
  * components over PM_NAME_MAX, paths over PM_PATH_MAX or PM_PATH_DEPTH_MAX
  * components, and any ".." that would climb above the root. */
-int path_resolve(const char *cwd, const char *arg, size_t n, char *out,
-		 size_t outsz, const char **why);
+int path_resolve(const char *cwd, const char *arg, size_t n, char *out, size_t outsz,
+                 const char **why);
 
 /* Percent-decode a URL path (n bytes) into out.  Refuses (returns -1, *why)
  * malformed escapes, %00, and an encoded '/' (%2f) or '\' (%5c). */
-int path_url_decode(const char *in, size_t n, char *out, size_t outsz,
-		    const char **why);
+int path_url_decode(const char *in, size_t n, char *out, size_t outsz, const char **why);
 
 /* 1 when rel equals prefix or lies beneath it ("" prefix matches all). */
 int path_has_prefix(const char *rel, const char *prefix);

@@ -7,7 +7,7 @@
 #include "proxy.h"
 
 static const unsigned char proxy_v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-						0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+                                               0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
 
 /* A decimal port 0..65535 without sign or leading junk. */
 static int proxy_port(const char *s, size_t n, uint16_t *out)
@@ -27,8 +27,7 @@ static int proxy_port(const char *s, size_t n, uint16_t *out)
 	return 0;
 }
 
-static int proxy_addr(int fam, const char *s, size_t n, uint16_t port,
-		      struct sockaddr_storage *out)
+static int proxy_addr(int fam, const char *s, size_t n, uint16_t port, struct sockaddr_storage *out)
 {
 	char tmp[64];
 
@@ -50,10 +49,8 @@ static int proxy_addr(int fam, const char *s, size_t n, uint16_t port,
 }
 
 /* v1: "PROXY TCP4 1.2.3.4 5.6.7.8 1111 2222\r\n" (at most 107 bytes). */
-static enum proxy_result proxy_v1(const unsigned char *buf, size_t n,
-				  struct sockaddr_storage *src,
-				  struct sockaddr_storage *dst, size_t *used,
-				  const char **why)
+static enum proxy_result proxy_v1(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
+                                  struct sockaddr_storage *dst, size_t *used, const char **why)
 {
 	const char *s = (const char *)buf;
 	size_t lim = n < 107 ? n : 107;
@@ -127,10 +124,8 @@ static enum proxy_result proxy_v1(const unsigned char *buf, size_t n,
 	return PROXY_OK;
 }
 
-static enum proxy_result proxy_v2(const unsigned char *buf, size_t n,
-				  struct sockaddr_storage *src,
-				  struct sockaddr_storage *dst, size_t *used,
-				  const char **why)
+static enum proxy_result proxy_v2(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
+                                  struct sockaddr_storage *dst, size_t *used, const char **why)
 {
 	if (n < 16)
 		return PROXY_NEED_MORE;
@@ -175,7 +170,8 @@ static enum proxy_result proxy_v2(const unsigned char *buf, size_t n,
 			*why = "PROXY v2 IPv6 block too short";
 			return PROXY_BAD;
 		}
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)src, *d6 = (struct sockaddr_in6 *)dst;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)src,
+		                    *d6 = (struct sockaddr_in6 *)dst;
 		s6->sin6_family = d6->sin6_family = AF_INET6;
 		memcpy(&s6->sin6_addr, p, 16);
 		memcpy(&d6->sin6_addr, p + 16, 16);
@@ -189,10 +185,8 @@ static enum proxy_result proxy_v2(const unsigned char *buf, size_t n,
 	return PROXY_BAD;
 }
 
-enum proxy_result proxy_parse(const unsigned char *buf, size_t n,
-			      struct sockaddr_storage *src,
-			      struct sockaddr_storage *dst, size_t *used,
-			      const char **why)
+enum proxy_result proxy_parse(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
+                              struct sockaddr_storage *dst, size_t *used, const char **why)
 {
 	*why = NULL;
 	*used = 0;

@@ -19,15 +19,13 @@ enum proxy_result {
 	PROXY_NEED_MORE = 0, /* not enough bytes yet */
 	PROXY_OK,            /* header parsed: *used bytes belong to it */
 	PROXY_LOCAL,         /* valid header without addresses (health check,
-			      * v2 LOCAL or v1 UNKNOWN): keep the socket peer */
+	                      * v2 LOCAL or v1 UNKNOWN): keep the socket peer */
 	PROXY_BAD,           /* not a PROXY header, or malformed: refuse */
 };
 
 /* Parse the start of buf[0..n).  On PROXY_OK fills src (the client) and
  * dst (the address it connected to) and *used. *why is set on PROXY_BAD. */
-enum proxy_result proxy_parse(const unsigned char *buf, size_t n,
-			      struct sockaddr_storage *src,
-			      struct sockaddr_storage *dst, size_t *used,
-			      const char **why);
+enum proxy_result proxy_parse(const unsigned char *buf, size_t n, struct sockaddr_storage *src,
+                              struct sockaddr_storage *dst, size_t *used, const char **why);
 
 #endif

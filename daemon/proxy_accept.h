@@ -24,7 +24,7 @@
 
 #include "limits.h"
 
-#define PROXY_ACCEPT_TIMEOUT 5    /* seconds for the header to arrive */
+#define PROXY_ACCEPT_TIMEOUT 5                /* seconds for the header to arrive */
 #define PROXY_ACCEPT_PENDING PM_PROXY_PENDING /* connections waiting for a header at once */
 
 struct proxy_accept;

@@ -489,7 +489,7 @@ static void rs_join(char *out, size_t outsz, const char *dir, const char *name)
 /* Add the visible children of directory dir (sent as name) in rsync's
  * order: files, then each directory followed by its own subtree (recurse). */
 static int rs_walk(struct rs_conn *c, const struct view_obj *dir, const char *name, int recurse,
-		   int depth)
+                   int depth)
 {
 	const struct index_dir *d = dir->d;
 	if (d == NULL || depth > PM_PATH_DEPTH_MAX)
@@ -552,7 +552,7 @@ static int rs_build(struct rs_conn *c, const char *arg, char *why, size_t whysz)
 		rest++;
 	size_t rl = strlen(rest);
 	int slash = rl == 0 || rest[rl - 1] == '/' ||
-		    (rl >= 2 && strcmp(rest + rl - 2, "/.") == 0) || strcmp(rest, ".") == 0;
+	            (rl >= 2 && strcmp(rest + rl - 2, "/.") == 0) || strcmp(rest, ".") == 0;
 	if (path_resolve("", rest, rl, rel, sizeof(rel), &pwhy) != 0) {
 		snprintf(why, whysz, "ERROR: path refused: %s", pwhy);
 		return -1;
@@ -569,7 +569,7 @@ static int rs_build(struct rs_conn *c, const char *arg, char *why, size_t whysz)
 		char shown[256];
 		log_esc(shown, sizeof(shown), rel, strlen(rel));
 		snprintf(why, whysz, "ERROR: \"%s\" (in %s): no such file or directory", shown,
-			 mod);
+		         mod);
 		free(o);
 		return -1;
 	}
@@ -581,8 +581,9 @@ static int rs_build(struct rs_conn *c, const char *arg, char *why, size_t whysz)
 	} else {
 		int64_t mt = o->e ? o->e->mtime : o->d->mtime;
 		if (slash)
-			rc = rs_add(c, ".", o->real, 0, mt, 1, 1, 1) != 0 ? -1
-									    : rs_walk(c, o, ".", recurse, 0);
+			rc = rs_add(c, ".", o->real, 0, mt, 1, 1, 1) != 0
+			         ? -1
+			         : rs_walk(c, o, ".", recurse, 0);
 		else if (rs_add(c, base, o->real, 0, mt, 1, recurse, recurse) != 0)
 			rc = -1;
 		else

@@ -58,9 +58,9 @@
 
 #define SB_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 #define SB_LOGDIR (SB_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG)
-#define SB_FILE_RIGHTS                                                                         \
-	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                          \
-	 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE |                          \
+#define SB_FILE_RIGHTS                                                                             \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                              \
+	 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE |                              \
 	 LANDLOCK_ACCESS_FS_IOCTL_DEV)
 
 #define SB_EXTRA_MAX 8
@@ -96,7 +96,8 @@ int sandbox_rlimits(const struct config *c, char *err, size_t errsz)
 		proxied += (unsigned)c->https_listen.n;
 	if (c->proxy_protocol & CONFIG_PROXY_HTTP)
 		proxied += (unsigned)c->http_listen.n;
-	unsigned long long need = pm_fds_needed(c->max_clients, c->max_transfers, refusers, proxied);
+	unsigned long long need =
+	    pm_fds_needed(c->max_clients, c->max_transfers, refusers, proxied);
 	unsigned tr = pm_max_transfers(c->max_clients, c->max_transfers);
 	if (need == 0)
 		need = rl.rlim_max;
@@ -105,22 +106,22 @@ int sandbox_rlimits(const struct config *c, char *err, size_t errsz)
 			struct rlimit want = {need, need};
 			if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
 				snprintf(err, errsz,
-					 "max_clients %u with max_transfers %u needs %llu file "
-					 "descriptors; raising the hard limit failed: %s (see "
-					 "/proc/sys/fs/nr_open)",
-					 c->max_clients, tr, need, strerror(errno));
+				         "max_clients %u with max_transfers %u needs %llu file "
+				         "descriptors; raising the hard limit failed: %s (see "
+				         "/proc/sys/fs/nr_open)",
+				         c->max_clients, tr, need, strerror(errno));
 				return -1;
 			}
 			rl = want;
 		} else {
 			snprintf(err, errsz,
-				 "max_clients %u with max_transfers %u needs %llu file "
-				 "descriptors (one per client, two per transfer, %d per "
-				 "refusing loop, %d spare) but "
-				 "the hard limit is %llu; raise it (ulimit -Hn, LimitNOFILE=) or "
-				 "lower max_clients or max_transfers",
-				 c->max_clients, tr, need, pm_refusing_max(c->max_clients), PM_FDS_SPARE,
-				 (unsigned long long)rl.rlim_max);
+			         "max_clients %u with max_transfers %u needs %llu file "
+			         "descriptors (one per client, two per transfer, %d per "
+			         "refusing loop, %d spare) but "
+			         "the hard limit is %llu; raise it (ulimit -Hn, LimitNOFILE=) or "
+			         "lower max_clients or max_transfers",
+			         c->max_clients, tr, need, pm_refusing_max(c->max_clients),
+			         PM_FDS_SPARE, (unsigned long long)rl.rlim_max);
 			return -1;
 		}
 	}
@@ -128,7 +129,7 @@ int sandbox_rlimits(const struct config *c, char *err, size_t errsz)
 		rl.rlim_cur = need;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
 			snprintf(err, errsz, "setrlimit(RLIMIT_NOFILE, %llu): %s", need,
-				 strerror(errno));
+			         strerror(errno));
 			return -1;
 		}
 	}
@@ -181,9 +182,9 @@ static void sb_check_logdirs(const struct config *c, const char *name, uid_t uid
 		    (st.st_uid != uid && st.st_gid != gid && (st.st_mode & S_IXOTH)))
 			continue;
 		log_warn("log directory %s cannot be searched by user %s: SIGUSR1 will not reopen "
-			 "its logs after rotation; give the directory that user's group (gid %u, "
-			 "mode 0750; systemd: Group= in the unit)",
-			 dir, name, (unsigned)gid);
+		         "its logs after rotation; give the directory that user's group (gid %u, "
+		         "mode 0750; systemd: Group= in the unit)",
+		         dir, name, (unsigned)gid);
 	}
 }
 
@@ -199,7 +200,8 @@ static int sb_drop_user(const struct config *c, char *err, size_t errsz)
 	}
 	/* SECURITY: the point is to stop being root. */
 	if (pw.pw_uid == 0 || pw.pw_gid == 0) {
-		snprintf(err, errsz, "user %s: has uid or gid 0; choose an unprivileged user", name);
+		snprintf(err, errsz, "user %s: has uid or gid 0; choose an unprivileged user",
+		         name);
 		return -1;
 	}
 	uid_t uid = pw.pw_uid;
@@ -231,7 +233,7 @@ static int sb_drop_user(const struct config *c, char *err, size_t errsz)
 		return -1;
 	}
 	log_info("sandbox: running as user %s (uid %u, gid %u)", name, (unsigned)uid,
-		 (unsigned)gid);
+	         (unsigned)gid);
 	return 0;
 }
 
@@ -371,7 +373,8 @@ static int sb_ruleset(const struct config *c, int abi, int *nrules)
 		int pfd = open(rs->r[i].path, O_PATH | O_CLOEXEC);
 		if (pfd < 0) {
 			if (errno != ENOENT)
-				log_warn("sandbox: landlock: %s: %s", rs->r[i].path, strerror(errno));
+				log_warn("sandbox: landlock: %s: %s", rs->r[i].path,
+				         strerror(errno));
 			continue;
 		}
 		struct stat st;
@@ -456,7 +459,7 @@ static int sb_landlock(const struct config *c, char *err, size_t errsz)
 	int abi = sb_landlock_abi();
 	if (abi < 1) {
 		log_warn("sandbox: landlock unavailable in this kernel; filesystem access is "
-			 "limited by file permissions and the user only");
+		         "limited by file permissions and the user only");
 		return 0;
 	}
 	int nrules = 0;
@@ -474,10 +477,10 @@ static int sb_landlock(const struct config *c, char *err, size_t errsz)
 	close(fd);
 	if (missed != 0)
 		log_warn("sandbox: landlock: %d thread(s) started before the sandbox could not be "
-			 "confined (do they block SANDBOX_THREAD_SIGNAL?); they keep full "
-			 "filesystem access", missed);
-	log_info("sandbox: landlock ABI %d: %d paths allowed, everything else denied", abi,
-		 nrules);
+		         "confined (do they block SANDBOX_THREAD_SIGNAL?); they keep full "
+		         "filesystem access",
+		         missed);
+	log_info("sandbox: landlock ABI %d: %d paths allowed, everything else denied", abi, nrules);
 	return 0;
 }
 
@@ -486,52 +489,183 @@ static int sb_landlock(const struct config *c, char *err, size_t errsz)
 #ifdef HAVE_SECCOMP
 /* Plain allowlist.  Names unknown on this architecture are skipped. */
 static const char *const sb_syscalls[] = {
-	/* I/O on descriptors */
-	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "preadv2",
-	"pwritev", "pwritev2", "sendfile", "sendfile64", "splice", "lseek", "_llseek",
-	"close", "close_range", "dup", "dup2", "dup3", "fcntl", "fcntl64", "fsync", "fdatasync",
-	"fadvise64", "fadvise64_64", "readahead", "flock",
-	/* ls-lR.gz lives in a sealed memory file (lslr.c) */
-	"memfd_create",
-	/* sockets (PASV/active data connections create sockets at run time) */
-	"recvfrom", "recvmsg", "recvmmsg", "recvmmsg_time64", "sendto", "sendmsg", "sendmmsg",
-	"accept", "accept4", "bind", "listen", "connect", "setsockopt", "getsockopt",
-	"getsockname", "getpeername", "shutdown", "socketpair",
-	/* waiting */
-	"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
-	"epoll_pwait2", "poll", "ppoll", "ppoll_time64", "select", "_newselect", "pselect6",
-	"pselect6_time64", "eventfd", "eventfd2", "pipe", "pipe2", "timerfd_create",
-	"timerfd_settime", "timerfd_gettime", "timerfd_settime64", "timerfd_gettime64",
-	"timer_create", "timer_settime", "timer_gettime", "timer_getoverrun", "timer_delete",
-	/* files (opens are confined by Landlock, not here) */
-	"open", "openat", "openat2", "stat", "fstat", "lstat", "newfstatat", "fstatat64",
-	"stat64", "fstat64", "lstat64", "statx", "statfs", "fstatfs", "statfs64", "fstatfs64",
-	"getdents", "getdents64", "readlink", "readlinkat", "access", "faccessat", "faccessat2",
-	"getcwd", "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
-	/* memory */
-	"mmap", "mmap2", "munmap", "mremap", "mprotect", "madvise", "brk", "mincore",
-	"membarrier",
-	/* threads and synchronisation */
-	"futex", "futex_time64", "futex_waitv", "set_robust_list", "get_robust_list", "rseq",
-	"sched_yield", "sched_getaffinity", "set_tid_address",
-	/* signals */
-	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigreturn", "rt_sigtimedwait",
-	"rt_sigtimedwait_time64", "rt_sigpending", "rt_sigsuspend", "sigaltstack",
-	"restart_syscall",
-	/* time and randomness */
-	"clock_gettime", "clock_gettime64", "clock_getres", "clock_getres_time64",
-	"gettimeofday", "time", "nanosleep", "clock_nanosleep", "clock_nanosleep_time64",
-	"getrandom",
-	/* identity and limits (read-only) */
-	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getresuid",
-	"getresgid", "getgroups", "getuid32", "geteuid32", "getgid32", "getegid32",
-	"getrlimit", "ugetrlimit", "getrusage", "times", "uname", "sysinfo", "getcpu",
-	/* leaving */
-	"exit", "exit_group",
+    /* I/O on descriptors */
+    "read",
+    "write",
+    "readv",
+    "writev",
+    "pread64",
+    "pwrite64",
+    "preadv",
+    "preadv2",
+    "pwritev",
+    "pwritev2",
+    "sendfile",
+    "sendfile64",
+    "splice",
+    "lseek",
+    "_llseek",
+    "close",
+    "close_range",
+    "dup",
+    "dup2",
+    "dup3",
+    "fcntl",
+    "fcntl64",
+    "fsync",
+    "fdatasync",
+    "fadvise64",
+    "fadvise64_64",
+    "readahead",
+    "flock",
+    /* ls-lR.gz lives in a sealed memory file (lslr.c) */
+    "memfd_create",
+    /* sockets (PASV/active data connections create sockets at run time) */
+    "recvfrom",
+    "recvmsg",
+    "recvmmsg",
+    "recvmmsg_time64",
+    "sendto",
+    "sendmsg",
+    "sendmmsg",
+    "accept",
+    "accept4",
+    "bind",
+    "listen",
+    "connect",
+    "setsockopt",
+    "getsockopt",
+    "getsockname",
+    "getpeername",
+    "shutdown",
+    "socketpair",
+    /* waiting */
+    "epoll_create",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_wait",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "poll",
+    "ppoll",
+    "ppoll_time64",
+    "select",
+    "_newselect",
+    "pselect6",
+    "pselect6_time64",
+    "eventfd",
+    "eventfd2",
+    "pipe",
+    "pipe2",
+    "timerfd_create",
+    "timerfd_settime",
+    "timerfd_gettime",
+    "timerfd_settime64",
+    "timerfd_gettime64",
+    "timer_create",
+    "timer_settime",
+    "timer_gettime",
+    "timer_getoverrun",
+    "timer_delete",
+    /* files (opens are confined by Landlock, not here) */
+    "open",
+    "openat",
+    "openat2",
+    "stat",
+    "fstat",
+    "lstat",
+    "newfstatat",
+    "fstatat64",
+    "stat64",
+    "fstat64",
+    "lstat64",
+    "statx",
+    "statfs",
+    "fstatfs",
+    "statfs64",
+    "fstatfs64",
+    "getdents",
+    "getdents64",
+    "readlink",
+    "readlinkat",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "getcwd",
+    "inotify_init",
+    "inotify_init1",
+    "inotify_add_watch",
+    "inotify_rm_watch",
+    /* memory */
+    "mmap",
+    "mmap2",
+    "munmap",
+    "mremap",
+    "mprotect",
+    "madvise",
+    "brk",
+    "mincore",
+    "membarrier",
+    /* threads and synchronisation */
+    "futex",
+    "futex_time64",
+    "futex_waitv",
+    "set_robust_list",
+    "get_robust_list",
+    "rseq",
+    "sched_yield",
+    "sched_getaffinity",
+    "set_tid_address",
+    /* signals */
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "sigreturn",
+    "rt_sigtimedwait",
+    "rt_sigtimedwait_time64",
+    "rt_sigpending",
+    "rt_sigsuspend",
+    "sigaltstack",
+    "restart_syscall",
+    /* time and randomness */
+    "clock_gettime",
+    "clock_gettime64",
+    "clock_getres",
+    "clock_getres_time64",
+    "gettimeofday",
+    "time",
+    "nanosleep",
+    "clock_nanosleep",
+    "clock_nanosleep_time64",
+    "getrandom",
+    /* identity and limits (read-only) */
+    "getpid",
+    "gettid",
+    "getppid",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
+    "getresuid",
+    "getresgid",
+    "getgroups",
+    "getuid32",
+    "geteuid32",
+    "getgid32",
+    "getegid32",
+    "getrlimit",
+    "ugetrlimit",
+    "getrusage",
+    "times",
+    "uname",
+    "sysinfo",
+    "getcpu",
+    /* leaving */
+    "exit",
+    "exit_group",
 };
 
-static int sb_rule(scmp_filter_ctx f, const char *name, unsigned n,
-		   const struct scmp_arg_cmp *args)
+static int sb_rule(scmp_filter_ctx f, const char *name, unsigned n, const struct scmp_arg_cmp *args)
 {
 	int nr = seccomp_syscall_resolve_name(name);
 	if (nr == __NR_SCMP_ERROR)
@@ -594,14 +728,14 @@ static int sb_seccomp(char *err, size_t errsz)
 		snprintf(err, errsz, "seccomp rule clone3 failed");
 		goto fail;
 	}
-	static const unsigned long ioctls[] = {FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, TCGETS,
-					       TIOCGWINSZ};
+	static const unsigned long ioctls[] = {FIONREAD, FIONBIO, FIOCLEX,
+	                                       FIONCLEX, TCGETS,  TIOCGWINSZ};
 	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
 		a[0] = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)ioctls[i]);
 		n += sb_rule(f, "ioctl", 1, a) > 0;
 	}
-	static const int prctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE,
-				     PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP};
+	static const int prctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS,
+	                             PR_GET_SECCOMP};
 	for (size_t i = 0; i < sizeof(prctls) / sizeof(prctls[0]); i++) {
 		a[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctls[i]);
 		n += sb_rule(f, "prctl", 1, a) > 0;
@@ -618,7 +752,8 @@ static int sb_seccomp(char *err, size_t errsz)
 		goto fail;
 	}
 	log_info("sandbox: seccomp: %d system call rules allowed, everything else fails with "
-		 "%s", n, deflt == SCMP_ACT_LOG ? "a log entry (debug build)" : "EPERM");
+	         "%s",
+	         n, deflt == SCMP_ACT_LOG ? "a log entry (debug build)" : "EPERM");
 	rc = 0;
 fail:
 	seccomp_release(f);

@@ -45,12 +45,12 @@
 /* 397 days: the longest validity browsers accept for a leaf (CA/Browser
  * Forum; Apple since 2020) and what TLS scanners flag beyond. */
 #define TLS_DAYS 397
-#define TLS_RENEW_DAYS 30         /* a generated pair this close to expiry is replaced */
-#define TLS_FP_LEN (32 * 3)       /* "AA:" * 32, last ':' is the NUL */
+#define TLS_RENEW_DAYS 30   /* a generated pair this close to expiry is replaced */
+#define TLS_FP_LEN (32 * 3) /* "AA:" * 32, last ':' is the NUL */
 
-#define TLS_CIPHERS_12                                                                         \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                        \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                        \
+#define TLS_CIPHERS_12                                                                             \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define TLS_SUITES_13 "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 #define TLS_GROUPS "X25519:P-256:P-384"
@@ -58,17 +58,16 @@
 
 /* The same policy for GnuTLS (libmicrohttpd): versions, AEAD ciphers in the
  * same order, ECDHE only, the same groups, server order. */
-static const char tls_gnutls_prio[] =
-	"NONE:+VERS-TLS1.3:+VERS-TLS1.2:"
-	"+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AEAD:"
-	"+ECDHE-ECDSA:+ECDHE-RSA:+SIGN-ALL:"
-	"+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:"
-	"+COMP-NULL:+CTYPE-X509:%SERVER_PRECEDENCE";
+static const char tls_gnutls_prio[] = "NONE:+VERS-TLS1.3:+VERS-TLS1.2:"
+                                      "+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AEAD:"
+                                      "+ECDHE-ECDSA:+ECDHE-RSA:+SIGN-ALL:"
+                                      "+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:"
+                                      "+COMP-NULL:+CTYPE-X509:%SERVER_PRECEDENCE";
 
 struct tls_state {
-	SSL_CTX *ctx;       /* one reference held here */
-	char *cert_pem;     /* NUL-terminated */
-	char *key_pem;      /* NUL-terminated; wiped before free */
+	SSL_CTX *ctx;   /* one reference held here */
+	char *cert_pem; /* NUL-terminated */
+	char *key_pem;  /* NUL-terminated; wiped before free */
 	size_t key_len;
 	char fp[TLS_FP_LEN];
 };
@@ -105,7 +104,7 @@ static void tls_wipe_free(char *p, size_t n)
  * files other users may read or write.  Returns the buffer (caller frees;
  * wipe it for keys) or NULL with err. */
 static char *tls_read_fd(int fd, const char *path, int is_key, size_t *lenp, char *err,
-			 size_t errsz)
+                         size_t errsz)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -123,17 +122,17 @@ static char *tls_read_fd(int fd, const char *path, int is_key, size_t *lenp, cha
 	 * access is allowed so an operator can share it with a service group. */
 	if (is_key && (st.st_mode & S_IROTH)) {
 		snprintf(err, errsz, "%s: private key is readable by other users; chmod 600 it",
-			 path);
+		         path);
 		goto fail;
 	}
 	if (is_key && (st.st_mode & S_IWOTH)) {
 		snprintf(err, errsz, "%s: private key is writable by other users; chmod 600 it",
-			 path);
+		         path);
 		goto fail;
 	}
 	if (is_key && (st.st_mode & S_IXOTH)) {
 		snprintf(err, errsz, "%s: private key is accessible by other users; chmod 600 it",
-			 path);
+		         path);
 		goto fail;
 	}
 	if (st.st_size > TLS_PEM_MAX) {
@@ -204,7 +203,7 @@ static void tls_log_cert(X509 *x, const char *fp, const char *why)
 	 * (RFC 2253 output may hold any byte of the certificate). */
 	char esc[600];
 	log_info("tls: %s certificate subject %s, expires %s, SHA-256 fingerprint %s", why,
-		 log_esc(esc, sizeof(esc), subj, strlen(subj)), notafter, fp);
+	         log_esc(esc, sizeof(esc), subj, strlen(subj)), notafter, fp);
 }
 
 /* ---- the policy ---- */
@@ -237,7 +236,7 @@ static SSL_CTX *tls_ctx_policy(char *err, size_t errsz)
 	/* SECURITY: server order (our AEAD list, not the client's), no
 	 * compression (CRIME), no renegotiation (client-initiated DoS). */
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
-					 SSL_OP_NO_RENEGOTIATION);
+	                             SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
 	/* The chain sent is exactly the one in tls_cert (tls_ctx_load installs
 	 * it); without this, OpenSSL would try to build a chain from its empty
@@ -251,7 +250,7 @@ static SSL_CTX *tls_ctx_policy(char *err, size_t errsz)
 	/* FTPS: the data channel resumes the control channel's session. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)TLS_SESSION_ID_CTX,
-					   sizeof(TLS_SESSION_ID_CTX) - 1) != 1) {
+	                                   sizeof(TLS_SESSION_ID_CTX) - 1) != 1) {
 		tls_ossl_err(err, errsz, "session id context");
 		goto fail;
 	}
@@ -264,9 +263,9 @@ fail:
 /* Install the certificate chain from PEM text (leaf first, then the
  * chain, like SSL_CTX_use_certificate_chain_file) and the key.  Fills fp
  * and *leafp (a reference for the caller). */
-static int tls_ctx_load(SSL_CTX *ctx, const char *cert_pem, size_t cert_len,
-			const char *key_pem, size_t key_len, const char *cert_name,
-			const char *key_name, X509 **leafp, char *err, size_t errsz)
+static int tls_ctx_load(SSL_CTX *ctx, const char *cert_pem, size_t cert_len, const char *key_pem,
+                        size_t key_len, const char *cert_name, const char *key_name, X509 **leafp,
+                        char *err, size_t errsz)
 {
 	int rc = -1;
 	X509 *leaf = NULL, *ca = NULL;
@@ -300,7 +299,8 @@ static int tls_ctx_load(SSL_CTX *ctx, const char *cert_pem, size_t cert_len,
 	/* The loop ends at "no start line" (end of file); anything else is a
 	 * broken chain certificate. */
 	unsigned long e = ERR_peek_last_error();
-	if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+	if (e != 0 &&
+	    !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
 		tls_ossl_err(err, errsz, cert_name);
 		goto fail;
 	}
@@ -326,7 +326,7 @@ static int tls_ctx_load(SSL_CTX *ctx, const char *cert_pem, size_t cert_len,
 		     ERR_GET_REASON(k) == X509_R_KEY_TYPE_MISMATCH)) {
 			ERR_clear_error();
 			snprintf(err, errsz, "%s does not match the certificate %s", key_name,
-				 cert_name);
+			         cert_name);
 		} else {
 			tls_ossl_err(err, errsz, key_name);
 		}
@@ -384,8 +384,8 @@ static int tls_add_ext(X509 *x, int nid, const char *value)
 	return ok == 1 ? 0 : -1;
 }
 
-int tls_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			    char *err, size_t errsz)
+int tls_write_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
+                     size_t errsz)
 {
 	char tmp[PM_PATH_MAX + 16];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp)) {
@@ -405,7 +405,8 @@ int tls_write_atomic(const char *path, const void *data, size_t len, mode_t mode
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			snprintf(err, errsz, "%s: %s", tmp, n < 0 ? strerror(errno) : "short write");
+			snprintf(err, errsz, "%s: %s", tmp,
+			         n < 0 ? strerror(errno) : "short write");
 			goto fail;
 		}
 		off += (size_t)n;
@@ -491,10 +492,10 @@ int tls_generate(const char *cert_path, const char *key_path, char *err, size_t 
 	tls_hostname(host, sizeof(host));
 	X509_NAME *name = X509_get_subject_name(x);
 	const char *cn = host[0] != '\0' && strlen(host) <= 64 ? host : "localhost";
-	if (X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-				       (const unsigned char *)"pubmirror", -1, -1, 0) != 1 ||
-	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
-				       -1, 0) != 1 ||
+	if (X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"pubmirror",
+	                               -1, -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+	                               0) != 1 ||
 	    X509_set_issuer_name(x, name) != 1 || X509_set_pubkey(x, pkey) != 1) {
 		tls_ossl_err(err, errsz, "subject");
 		goto fail;
@@ -578,7 +579,7 @@ int tls_generated_days_left(const struct config *c)
 /* Resolve the paths in force: the configured pair, or the generated pair
  * in state_dir (created, and generated once, when missing). */
 static int tls_paths(const struct config *c, char *cert, char *key, size_t sz, int may_generate,
-		     char *err, size_t errsz)
+                     char *err, size_t errsz)
 {
 	if (c->tls_cert[0] != '\0' || c->tls_key[0] != '\0') {
 		if (c->tls_cert[0] == '\0' || c->tls_key[0] == '\0') {
@@ -617,7 +618,8 @@ static int tls_paths(const struct config *c, char *cert, char *key, size_t sz, i
 		if (left == TLS_DAYS_UNKNOWN || left >= TLS_RENEW_DAYS)
 			return 0;
 		log_info("tls: the generated certificate in %s expires in %d days (renewed when "
-			 "under %d); generating a new one", dir, left, TLS_RENEW_DAYS);
+		         "under %d); generating a new one",
+		         dir, left, TLS_RENEW_DAYS);
 		return tls_generate(cert, key, err, errsz);
 	}
 	if (!have_cert && cert_errno != ENOENT) {
@@ -632,8 +634,10 @@ static int tls_paths(const struct config *c, char *cert, char *key, size_t sz, i
 	 * leaves (the key is written first): generate again.  A certificate
 	 * without its key is someone's doing: say so rather than replace it. */
 	if (have_cert) {
-		snprintf(err, errsz, "%s exists but %s does not; restore the key or remove the "
-			 "certificate to generate a new pair", cert, key);
+		snprintf(err, errsz,
+		         "%s exists but %s does not; restore the key or remove the "
+		         "certificate to generate a new pair",
+		         cert, key);
 		return -1;
 	}
 	log_info("tls: no certificate in %s; generating a self-signed one (ECDSA P-256)", dir);
@@ -650,7 +654,7 @@ int tls_acme_paths(const struct config *c, char *cert, char *key, size_t sz)
 }
 
 int tls_open_pair(const struct config *c, int may_generate, int fds[2], char *cert, char *key,
-		  size_t sz, char *err, size_t errsz)
+                  size_t sz, char *err, size_t errsz)
 {
 	if (tls_paths(c, cert, key, sz, may_generate, err, errsz) != 0)
 		return -1;
@@ -674,16 +678,16 @@ void tls_set_pair_source(tls_pair_source *src)
 }
 
 /* Build a complete new state from c's files. */
-static int tls_build(const struct config *c, int may_generate, struct tls_state *st,
-		     X509 **leafp, char *err, size_t errsz)
+static int tls_build(const struct config *c, int may_generate, struct tls_state *st, X509 **leafp,
+                     char *err, size_t errsz)
 {
 	char cert[PM_PATH_MAX + 16], key[PM_PATH_MAX + 16];
 	size_t clen = 0;
 	int fds[2];
 	memset(st, 0, sizeof(*st));
 	int r = tls_source != NULL
-			? tls_source(may_generate, fds, cert, key, sizeof(cert), err, errsz)
-			: tls_open_pair(c, may_generate, fds, cert, key, sizeof(cert), err, errsz);
+	            ? tls_source(may_generate, fds, cert, key, sizeof(cert), err, errsz)
+	            : tls_open_pair(c, may_generate, fds, cert, key, sizeof(cert), err, errsz);
 	if (r != 0)
 		return -1;
 	st->cert_pem = tls_read_fd(fds[0], cert, 0, &clen, err, errsz);
@@ -697,8 +701,8 @@ static int tls_build(const struct config *c, int may_generate, struct tls_state 
 	st->ctx = tls_ctx_policy(err, errsz);
 	if (st->ctx == NULL)
 		goto fail;
-	if (tls_ctx_load(st->ctx, st->cert_pem, clen, st->key_pem, st->key_len, cert, key,
-			 leafp, err, errsz) != 0)
+	if (tls_ctx_load(st->ctx, st->cert_pem, clen, st->key_pem, st->key_len, cert, key, leafp,
+	                 err, errsz) != 0)
 		goto fail;
 	tls_fingerprint_of(*leafp, st->fp, sizeof(st->fp));
 	return 0;
@@ -710,8 +714,8 @@ fail:
 	return -1;
 }
 
-static int tls_load_publish(const struct config *c, int may_generate, const char *why,
-			    char *err, size_t errsz)
+static int tls_load_publish(const struct config *c, int may_generate, const char *why, char *err,
+                            size_t errsz)
 {
 	struct tls_state st, old;
 	X509 *leaf = NULL;

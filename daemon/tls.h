@@ -52,7 +52,7 @@ void tls_set_ctx_hook(void (*hook)(void *ssl_ctx));
  * fds[0] certificate, fds[1] key, paths copied into cert/key (sz bytes
  * each).  Needs the privileges to read them.  0, or -1 (err). */
 int tls_open_pair(const struct config *c, int may_generate, int fds[2], char *cert, char *key,
-		  size_t sz, char *err, size_t errsz);
+                  size_t sz, char *err, size_t errsz);
 /* Where built-in ACME keeps its pair: state_dir/acme/{cert,key}.pem.  0/-1. */
 int tls_acme_paths(const struct config *c, char *cert, char *key, size_t sz);
 /* Who opens the pair for tls_init/tls_reload: by default tls_open_pair in
@@ -60,18 +60,18 @@ int tls_acme_paths(const struct config *c, char *cert, char *key, size_t sz);
  * that answers with descriptors.  Same contract as tls_open_pair (the
  * helper re-reads the configuration itself).  Set before serving. */
 typedef int tls_pair_source(int may_generate, int fds[2], char *cert, char *key, size_t sz,
-			    char *err, size_t errsz);
+                            char *err, size_t errsz);
 void tls_set_pair_source(tls_pair_source *src);
 
 /* Write data to path atomically: a new file (O_EXCL, 0600 from the
  * start) beside it, fchmod mode, fsync, rename over path.  0 or -1 (err). */
 int tls_write_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
-		     size_t errsz);
+                     size_t errsz);
 
 /* Generate a self-signed pair into cert_path/key_path (used by tls_init
  * and by tests/benchmarks).  0 or -1 (err). */
 int tls_generate(const char *cert_path, const char *key_path, char *err, size_t errsz);
-#define TLS_DAYS_OWN 1000000      /* tls_cert/tls_key name the admin's pair */
+#define TLS_DAYS_OWN 1000000        /* tls_cert/tls_key name the admin's pair */
 #define TLS_DAYS_UNKNOWN (-1000000) /* no readable certificate */
 /* Days left on the generated certificate in state_dir (TLS_DAYS_OWN when
  * the configuration names its own pair, TLS_DAYS_UNKNOWN when unreadable).  A start

@@ -44,15 +44,15 @@ int main(void)
 	/* Vectors: openssl passwd -apr1 -salt abcdefgh 'secret pass';
 	 * {SHA} of "hunter2"; crypt(3) hashes made with libxcrypt. */
 	const char *good = write_file(
-		"good",
-		"# comment\n"
-		"\n"
-		"apr:$apr1$abcdefgh$ZAdX7G.l3eDbgTYbm5ePE0\n"
-		"empty:$apr1$xy$43..WIhbfuznGvwoCyUek/\n"
-		"sha:{SHA}87u9ZqY9S/F0eUBXjsPQEDUw4h0=\n"
-		"y:$y$j9T$F5Jx5fExrKuPp53xLKQ..1$U4SOHmDd8SvW5vCUKSMR6N835VPwFAtgYNhQ9mFFeL5\n"
-		"six:$6$gWbpF.2Kby.yLZ6K$1phYigrErS0O9ezHHZaxAt8KA148yySbwUhHNlLjbK6uyocUCAHQEcL493yif"
-		"tC3vwuyP0gHqiBC1ME7Pg5ct1\n");
+	    "good",
+	    "# comment\n"
+	    "\n"
+	    "apr:$apr1$abcdefgh$ZAdX7G.l3eDbgTYbm5ePE0\n"
+	    "empty:$apr1$xy$43..WIhbfuznGvwoCyUek/\n"
+	    "sha:{SHA}87u9ZqY9S/F0eUBXjsPQEDUw4h0=\n"
+	    "y:$y$j9T$F5Jx5fExrKuPp53xLKQ..1$U4SOHmDd8SvW5vCUKSMR6N835VPwFAtgYNhQ9mFFeL5\n"
+	    "six:$6$gWbpF.2Kby.yLZ6K$1phYigrErS0O9ezHHZaxAt8KA148yySbwUhHNlLjbK6uyocUCAHQEcL493yif"
+	    "tC3vwuyP0gHqiBC1ME7Pg5ct1\n");
 	struct config *c = conf(good, "/private,/a/b");
 	CHECK("config", c != NULL);
 	if (c == NULL)
@@ -90,7 +90,8 @@ int main(void)
 	const char *des = write_file("des", "old:abJnggxhB/yWI\n");
 	struct config *c3 = conf(des, "/");
 	CHECK_INT("DES crypt refused", -1, auth_load(c3, err, sizeof(err)));
-	const char *dup = write_file("dup", "a:{SHA}87u9ZqY9S/F0eUBXjsPQEDUw4h0=\na:{SHA}87u9ZqY9S/F0eUBXjsPQEDUw4h0=\n");
+	const char *dup = write_file(
+	    "dup", "a:{SHA}87u9ZqY9S/F0eUBXjsPQEDUw4h0=\na:{SHA}87u9ZqY9S/F0eUBXjsPQEDUw4h0=\n");
 	struct config *c4 = conf(dup, "/");
 	CHECK_INT("duplicate user refused", -1, auth_load(c4, err, sizeof(err)));
 	CHECK("duplicate names line 2", strstr(err, "dup:2:") != NULL);

@@ -12,7 +12,7 @@ struct enc_case {
 	const char *what;
 	enum buf_enc enc;
 	const char *in;
-	size_t n; /* bytes of in (may hold NUL) */
+	size_t n;        /* bytes of in (may hold NUL) */
 	const char *out; /* NULL: refused */
 	size_t outn;     /* bytes of out */
 };
@@ -21,55 +21,64 @@ struct enc_case {
 #define REFUSED NULL, 0
 
 static const struct enc_case cases[] = {
-	/* HTML: the five markup characters, nothing else touched */
-	{"html script", BUF_ENC_HTML, S("<script>alert(1)</script>"),
-	 S("&lt;script&gt;alert(1)&lt;/script&gt;")},
-	{"html attribute breakers", BUF_ENC_HTML, S("\"' onmouseover=x a=\""),
-	 S("&quot;&#39; onmouseover=x a=&quot;")},
-	{"html entity is escaped again", BUF_ENC_HTML, S("&amp;&#39;"), S("&amp;amp;&amp;#39;")},
-	{"html keeps UTF-8", BUF_ENC_HTML, S("caf\xc3\xa9 \xe2\x80\xae"), S("caf\xc3\xa9 \xe2\x80\xae")},
-	{"html passes NUL through (names never hold one)", BUF_ENC_HTML, S("a\0b"), S("a\0b")},
-	/* URI: percent-encode all but unreserved (and '/' for paths) */
-	{"uri path keeps slash", BUF_ENC_URI, S("/pub/a b/c"), S("/pub/a%20b/c")},
-	{"uri encodes query and fragment", BUF_ENC_URI, S("a?b#c&d=e"), S("a%3Fb%23c%26d%3De")},
-	{"uri encodes percent", BUF_ENC_URI, S("100%"), S("100%25")},
-	{"uri encodes quotes and angle brackets", BUF_ENC_URI, S("\"<'>"), S("%22%3C%27%3E")},
-	{"uri encodes controls and NUL", BUF_ENC_URI, S("a\r\n\0\x7f"), S("a%0D%0A%00%7F")},
-	{"uri encodes UTF-8 bytes", BUF_ENC_URI, S("\xc3\xa9\xff"), S("%C3%A9%FF")},
-	{"uri keeps unreserved", BUF_ENC_URI, S("AZaz09-._~"), S("AZaz09-._~")},
-	{"uri scheme colon encoded", BUF_ENC_URI, S("javascript:x"), S("javascript%3Ax")},
-	{"uri component encodes slash", BUF_ENC_URI_COMPONENT, S("a/b/../c"), S("a%2Fb%2F..%2Fc")},
-	/* JSON: quote, backslash, every control character */
-	{"json quote and backslash", BUF_ENC_JSON, S("\"\\"), S("\\\"\\\\")},
-	{"json named controls", BUF_ENC_JSON, S("\n\r\t"), S("\\n\\r\\t")},
-	{"json other controls", BUF_ENC_JSON, S("\x01\x1f\x7f"), S("\\u0001\\u001F\\u007F")},
-	{"json NUL", BUF_ENC_JSON, S("a\0b"), S("a\\u0000b")},
-	{"json closing a string", BUF_ENC_JSON, S("x\",\"admin\":true"), S("x\\\",\\\"admin\\\":true")},
-	{"json keeps UTF-8 and slash", BUF_ENC_JSON, S("/\xc3\xa9</script>"), S("/\xc3\xa9</script>")},
-	/* log: one line per event, fields in quotes */
-	{"log newline cannot forge a line", BUF_ENC_LOG, S("x\n127.0.0.1 - - \"GET /\""),
-	 S("x\\x0A127.0.0.1 - - \\x22GET /\\x22")},
-	{"log CR, ESC, DEL, backslash", BUF_ENC_LOG, S("\r\x1b[31m\x7f\\"), S("\\x0D\\x1B[31m\\x7F\\x5C")},
-	{"log NUL", BUF_ENC_LOG, S("a\0b"), S("a\\x00b")},
-	{"log keeps UTF-8", BUF_ENC_LOG, S("\xc3\xa9"), S("\xc3\xa9")},
-	/* FTP: refuse what would end a reply line */
-	{"ftp refuses CRLF injection", BUF_ENC_FTP, S("a\r\n230 Logged in"), REFUSED},
-	{"ftp refuses LF", BUF_ENC_FTP, S("a\nb"), REFUSED},
-	{"ftp refuses NUL", BUF_ENC_FTP, S("a\0b"), REFUSED},
-	{"ftp keeps quotes and spaces", BUF_ENC_FTP, S("a \"b\" c"), S("a \"b\" c")},
-	{"raw is raw", BUF_ENC_RAW, S("<\"\n>"), S("<\"\n>")},
+    /* HTML: the five markup characters, nothing else touched */
+    {"html script", BUF_ENC_HTML, S("<script>alert(1)</script>"),
+     S("&lt;script&gt;alert(1)&lt;/script&gt;")},
+    {"html attribute breakers", BUF_ENC_HTML, S("\"' onmouseover=x a=\""),
+     S("&quot;&#39; onmouseover=x a=&quot;")},
+    {"html entity is escaped again", BUF_ENC_HTML, S("&amp;&#39;"), S("&amp;amp;&amp;#39;")},
+    {"html keeps UTF-8", BUF_ENC_HTML, S("caf\xc3\xa9 \xe2\x80\xae"),
+     S("caf\xc3\xa9 \xe2\x80\xae")},
+    {"html passes NUL through (names never hold one)", BUF_ENC_HTML, S("a\0b"), S("a\0b")},
+    /* URI: percent-encode all but unreserved (and '/' for paths) */
+    {"uri path keeps slash", BUF_ENC_URI, S("/pub/a b/c"), S("/pub/a%20b/c")},
+    {"uri encodes query and fragment", BUF_ENC_URI, S("a?b#c&d=e"), S("a%3Fb%23c%26d%3De")},
+    {"uri encodes percent", BUF_ENC_URI, S("100%"), S("100%25")},
+    {"uri encodes quotes and angle brackets", BUF_ENC_URI, S("\"<'>"), S("%22%3C%27%3E")},
+    {"uri encodes controls and NUL", BUF_ENC_URI, S("a\r\n\0\x7f"), S("a%0D%0A%00%7F")},
+    {"uri encodes UTF-8 bytes", BUF_ENC_URI, S("\xc3\xa9\xff"), S("%C3%A9%FF")},
+    {"uri keeps unreserved", BUF_ENC_URI, S("AZaz09-._~"), S("AZaz09-._~")},
+    {"uri scheme colon encoded", BUF_ENC_URI, S("javascript:x"), S("javascript%3Ax")},
+    {"uri component encodes slash", BUF_ENC_URI_COMPONENT, S("a/b/../c"), S("a%2Fb%2F..%2Fc")},
+    /* JSON: quote, backslash, every control character */
+    {"json quote and backslash", BUF_ENC_JSON, S("\"\\"), S("\\\"\\\\")},
+    {"json named controls", BUF_ENC_JSON, S("\n\r\t"), S("\\n\\r\\t")},
+    {"json other controls", BUF_ENC_JSON, S("\x01\x1f\x7f"), S("\\u0001\\u001F\\u007F")},
+    {"json NUL", BUF_ENC_JSON, S("a\0b"), S("a\\u0000b")},
+    {"json closing a string", BUF_ENC_JSON, S("x\",\"admin\":true"), S("x\\\",\\\"admin\\\":true")},
+    {"json keeps UTF-8 and slash", BUF_ENC_JSON, S("/\xc3\xa9</script>"), S("/\xc3\xa9</script>")},
+    /* log: one line per event, fields in quotes */
+    {"log newline cannot forge a line", BUF_ENC_LOG, S("x\n127.0.0.1 - - \"GET /\""),
+     S("x\\x0A127.0.0.1 - - \\x22GET /\\x22")},
+    {"log CR, ESC, DEL, backslash", BUF_ENC_LOG, S("\r\x1b[31m\x7f\\"),
+     S("\\x0D\\x1B[31m\\x7F\\x5C")},
+    {"log NUL", BUF_ENC_LOG, S("a\0b"), S("a\\x00b")},
+    {"log keeps UTF-8", BUF_ENC_LOG, S("\xc3\xa9"), S("\xc3\xa9")},
+    /* FTP: refuse what would end a reply line */
+    {"ftp refuses CRLF injection", BUF_ENC_FTP, S("a\r\n230 Logged in"), REFUSED},
+    {"ftp refuses LF", BUF_ENC_FTP, S("a\nb"), REFUSED},
+    {"ftp refuses NUL", BUF_ENC_FTP, S("a\0b"), REFUSED},
+    {"ftp keeps quotes and spaces", BUF_ENC_FTP, S("a \"b\" c"), S("a \"b\" c")},
+    {"raw is raw", BUF_ENC_RAW, S("<\"\n>"), S("<\"\n>")},
 };
 
 static const char *enc_name(enum buf_enc e)
 {
 	switch (e) {
-	case BUF_ENC_RAW: return "raw";
-	case BUF_ENC_HTML: return "html";
-	case BUF_ENC_URI: return "uri";
-	case BUF_ENC_URI_COMPONENT: return "uri-component";
-	case BUF_ENC_JSON: return "json";
-	case BUF_ENC_LOG: return "log";
-	case BUF_ENC_FTP: return "ftp";
+	case BUF_ENC_RAW:
+		return "raw";
+	case BUF_ENC_HTML:
+		return "html";
+	case BUF_ENC_URI:
+		return "uri";
+	case BUF_ENC_URI_COMPONENT:
+		return "uri-component";
+	case BUF_ENC_JSON:
+		return "json";
+	case BUF_ENC_LOG:
+		return "log";
+	case BUF_ENC_FTP:
+		return "ftp";
 	}
 	return "?";
 }
@@ -102,7 +111,8 @@ static void test_cases(void)
 		CHECK_INT(what, c->outn, b.len);
 		snprintf(what, sizeof(what), "%s: bytes", c->what);
 		UNIT_REPORT(b.data && b.len == c->outn && memcmp(b.data, c->out, c->outn) == 0,
-			    what, "expected \"%s\", got \"%s\"", c->out, b.data ? b.data : "(null)");
+		            what, "expected \"%s\", got \"%s\"", c->out,
+		            b.data ? b.data : "(null)");
 		snprintf(what, sizeof(what), "%s: measured = written", c->what);
 		CHECK_INT(what, b.len, buf_enc_len(c->in, c->n, c->enc));
 		snprintf(what, sizeof(what), "%s: NUL-terminated", c->what);
@@ -143,8 +153,8 @@ static int safe_out(enum buf_enc e, const char *o, size_t n)
 					return 0;
 				i += 2;
 			} else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-				     (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-				     c == '~' || (e == BUF_ENC_URI && c == '/'))) {
+			             (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+			             c == '~' || (e == BUF_ENC_URI && c == '/'))) {
 				return 0;
 			}
 			break;
@@ -173,7 +183,7 @@ static int safe_out(enum buf_enc e, const char *o, size_t n)
 static void test_every_byte(void)
 {
 	static const enum buf_enc encs[] = {BUF_ENC_HTML, BUF_ENC_URI, BUF_ENC_URI_COMPONENT,
-					    BUF_ENC_JSON, BUF_ENC_LOG, BUF_ENC_FTP};
+	                                    BUF_ENC_JSON, BUF_ENC_LOG, BUF_ENC_FTP};
 	char all[256], what[96];
 
 	for (int i = 0; i < 256; i++)
@@ -190,10 +200,11 @@ static void test_every_byte(void)
 			int r = buf_append_enc(&b, &one, 1, e);
 			if (e == BUF_ENC_FTP) {
 				int refused = (i == 0 || i == '\r' || i == '\n');
-				if ((r != 0) != refused || (r == 0 && (b.len != 1 || b.data[0] != one)))
+				if ((r != 0) != refused ||
+				    (r == 0 && (b.len != 1 || b.data[0] != one)))
 					bad = i;
 			} else if (r != 0 || !safe_out(e, b.data, b.len) ||
-				   b.len != buf_enc_len(&one, 1, e)) {
+			           b.len != buf_enc_len(&one, 1, e)) {
 				bad = i;
 			}
 			buf_free(&b);
@@ -210,7 +221,7 @@ static void test_every_byte(void)
 			CHECK_INT(what, -1, r);
 		else
 			CHECK(what, r == 0 && safe_out(e, b.data, b.len) &&
-					    b.len == buf_enc_len(all, sizeof(all), e));
+			                b.len == buf_enc_len(all, sizeof(all), e));
 		buf_free(&b);
 	}
 }
@@ -224,7 +235,7 @@ static void test_cap(void)
 	buf_init(&b, 16);
 	CHECK_INT("cap: fits", 0, buf_puts(&b, "0123456789"));
 	CHECK_INT("cap: escaped text over the cap refused", -1,
-		  buf_append_enc(&b, "<<", 2, BUF_ENC_HTML)); /* 8 bytes: 18 > 16 */
+	          buf_append_enc(&b, "<<", 2, BUF_ENC_HTML)); /* 8 bytes: 18 > 16 */
 	CHECK_INT("cap: length unchanged", 10, b.len);
 	CHECK_STR("cap: contents unchanged", "0123456789", b.data);
 	CHECK_INT("cap: raw up to the cap", 0, buf_append(&b, "abcdef", 6));
@@ -240,9 +251,11 @@ static void test_cap(void)
 	buf_free(&b);
 
 	char out[8];
-	CHECK_INT("enc_into: too small refused", -1, enc_into(out, sizeof(out), "<<", 2, BUF_ENC_HTML));
+	CHECK_INT("enc_into: too small refused", -1,
+	          enc_into(out, sizeof(out), "<<", 2, BUF_ENC_HTML));
 	CHECK_STR("enc_into: left empty", "", out);
-	CHECK_INT("enc_into: exact fit (7 + NUL)", 0, enc_into(out, sizeof(out), "a%b", 3, BUF_ENC_URI));
+	CHECK_INT("enc_into: exact fit (7 + NUL)", 0,
+	          enc_into(out, sizeof(out), "a%b", 3, BUF_ENC_URI));
 	CHECK_STR("enc_into: exact fit text", "a%25b", out);
 	CHECK_INT("enc_into: zero size refused", -1, enc_into(out, 0, "a", 1, BUF_ENC_RAW));
 }
@@ -252,9 +265,9 @@ static void test_hexval(void)
 	int bad = -1;
 	for (int c = 0; c < 256 && bad < 0; c++) {
 		int want = (c >= '0' && c <= '9')   ? c - '0'
-			   : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-			   : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-						    : -1;
+		           : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+		           : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+		                                    : -1;
 		if (buf_hexval(c) != want)
 			bad = c;
 	}

@@ -34,15 +34,15 @@ static void write_file(const char *path, const char *text)
 
 /* Load text as a config file plus sets; err filled on failure. */
 static struct config *load_text(const char *text, char *const *sets, int nsets, char *err,
-				size_t errsz)
+                                size_t errsz)
 {
 	write_file(conf_path, text);
 	return config_load(conf_path, sets, nsets, err, errsz);
 }
 
-#define U64_AT(c, off, size)                                                                 \
-	((size) == 8 ? *(const uint64_t *)(const void *)((const char *)(c) + (off))          \
-		     : (uint64_t) * (const unsigned *)(const void *)((const char *)(c) + (off)))
+#define U64_AT(c, off, size)                                                                       \
+	((size) == 8 ? *(const uint64_t *)(const void *)((const char *)(c) + (off))                \
+	             : (uint64_t) * (const unsigned *)(const void *)((const char *)(c) + (off)))
 
 #define NUMF(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 
@@ -52,57 +52,56 @@ static const struct {
 	size_t off, size;
 	uint64_t want;
 } good_nums[] = {
-	{"max_clients = 1", NUMF(max_clients), 1},
-	{"max_clients = 1000000", NUMF(max_clients), 1000000},
-	{"max_per_ip = 0", NUMF(max_per_ip), 0},
-	{"ftp_threads = 64", NUMF(ftp_threads), 64},
-	{"http_threads = 1", NUMF(http_threads), 1},
-	{"hash_max_size = 0", NUMF(hash_max_size), 0},
-	{"hash_max_size = 10", NUMF(hash_max_size), 10},
-	{"hash_max_size = 4K", NUMF(hash_max_size), 4096},
-	{"hash_max_size = 4k", NUMF(hash_max_size), 4096},
-	{"hash_max_size = 2M", NUMF(hash_max_size), 2ull << 20},
-	{"hash_max_size = 1G", NUMF(hash_max_size), 1ull << 30},
-	{"hash_max_size = 3T", NUMF(hash_max_size), 3ull << 40},
-	{"rate_per_ip = 0", NUMF(rate_per_ip), 0},
-	{"rate_per_ip = 512K", NUMF(rate_per_ip), 512 * 1024},
-	{"rate_total = 100M", NUMF(rate_total), 100ull << 20},
-	{"rate_total = 12345", NUMF(rate_total), 12345},
-	{"ban_window = 90", NUMF(ban_window), 90},
-	{"ban_window = 90s", NUMF(ban_window), 90},
-	{"ban_window = 10m", NUMF(ban_window), 600},
-	{"ban_time = 2h", NUMF(ban_time), 7200},
-	{"ban_time = 1d", NUMF(ban_time), 86400},
-	{"ban_time = 30d", NUMF(ban_time), 30 * 86400},
-	{"idle_timeout = 1", NUMF(idle_timeout), 1},
-	{"drain_timeout = 0", NUMF(drain_timeout), 0},
-	{"index_rescan = 0", NUMF(index_rescan), 0},
-	{"hsts_max_age = 0", NUMF(hsts_max_age), 0},
-	{"hsts_max_age = 365d", NUMF(hsts_max_age), 365ull * 86400},
-	{"ban_after = 0", NUMF(ban_after), 0},
-	{"show_dotfiles = yes", NUMF(show_dotfiles), 1},
-	{"show_dotfiles = ON", NUMF(show_dotfiles), 1},
-	{"show_dotfiles = true", NUMF(show_dotfiles), 1},
-	{"show_dotfiles = 1", NUMF(show_dotfiles), 1},
-	{"show_dotfiles = off", NUMF(show_dotfiles), 0},
-	{"show_dotfiles = false", NUMF(show_dotfiles), 0},
-	{"show_dotfiles = 0", NUMF(show_dotfiles), 0},
-	{"http_mode = serve", NUMF(http_mode), CONFIG_HTTP_SERVE},
-	{"ftp_tls = require", NUMF(ftp_tls), CONFIG_FTP_TLS_REQUIRE},
-	{"ftp_tls = off", NUMF(ftp_tls), CONFIG_FTP_TLS_OFF},
-	{"ftp_tls_reuse = required", NUMF(ftp_tls_reuse), CONFIG_REUSE_REQUIRED},
-	{"ftp_tls_reuse = off", NUMF(ftp_tls_reuse), CONFIG_REUSE_OFF},
-	{"pasv_ports = 1024-65535", NUMF(pasv_min), 1024},
-	{"pasv_ports = 50000-50000", NUMF(pasv_max), 50000},
-	{"proxy_protocol = ftp, https", NUMF(proxy_protocol),
-	 CONFIG_PROXY_FTP | CONFIG_PROXY_HTTPS},
-	{"proxy_protocol = ftps,http", NUMF(proxy_protocol), CONFIG_PROXY_FTPS | CONFIG_PROXY_HTTP},
-	{"proxy_protocol =", NUMF(proxy_protocol), 0},
-	/* trailing blanks and CR are trimmed; blanks around '=' optional */
-	{"max_clients=77   \t\r", NUMF(max_clients), 77},
-	{"   max_per_ip   =   5", NUMF(max_per_ip), 5},
-	{"# comment\n\n   # indented comment\nmax_per_ip = 6\n", NUMF(max_per_ip), 6},
-	{"max_per_ip = \"7\"", NUMF(max_per_ip), 7},
+    {"max_clients = 1", NUMF(max_clients), 1},
+    {"max_clients = 1000000", NUMF(max_clients), 1000000},
+    {"max_per_ip = 0", NUMF(max_per_ip), 0},
+    {"ftp_threads = 64", NUMF(ftp_threads), 64},
+    {"http_threads = 1", NUMF(http_threads), 1},
+    {"hash_max_size = 0", NUMF(hash_max_size), 0},
+    {"hash_max_size = 10", NUMF(hash_max_size), 10},
+    {"hash_max_size = 4K", NUMF(hash_max_size), 4096},
+    {"hash_max_size = 4k", NUMF(hash_max_size), 4096},
+    {"hash_max_size = 2M", NUMF(hash_max_size), 2ull << 20},
+    {"hash_max_size = 1G", NUMF(hash_max_size), 1ull << 30},
+    {"hash_max_size = 3T", NUMF(hash_max_size), 3ull << 40},
+    {"rate_per_ip = 0", NUMF(rate_per_ip), 0},
+    {"rate_per_ip = 512K", NUMF(rate_per_ip), 512 * 1024},
+    {"rate_total = 100M", NUMF(rate_total), 100ull << 20},
+    {"rate_total = 12345", NUMF(rate_total), 12345},
+    {"ban_window = 90", NUMF(ban_window), 90},
+    {"ban_window = 90s", NUMF(ban_window), 90},
+    {"ban_window = 10m", NUMF(ban_window), 600},
+    {"ban_time = 2h", NUMF(ban_time), 7200},
+    {"ban_time = 1d", NUMF(ban_time), 86400},
+    {"ban_time = 30d", NUMF(ban_time), 30 * 86400},
+    {"idle_timeout = 1", NUMF(idle_timeout), 1},
+    {"drain_timeout = 0", NUMF(drain_timeout), 0},
+    {"index_rescan = 0", NUMF(index_rescan), 0},
+    {"hsts_max_age = 0", NUMF(hsts_max_age), 0},
+    {"hsts_max_age = 365d", NUMF(hsts_max_age), 365ull * 86400},
+    {"ban_after = 0", NUMF(ban_after), 0},
+    {"show_dotfiles = yes", NUMF(show_dotfiles), 1},
+    {"show_dotfiles = ON", NUMF(show_dotfiles), 1},
+    {"show_dotfiles = true", NUMF(show_dotfiles), 1},
+    {"show_dotfiles = 1", NUMF(show_dotfiles), 1},
+    {"show_dotfiles = off", NUMF(show_dotfiles), 0},
+    {"show_dotfiles = false", NUMF(show_dotfiles), 0},
+    {"show_dotfiles = 0", NUMF(show_dotfiles), 0},
+    {"http_mode = serve", NUMF(http_mode), CONFIG_HTTP_SERVE},
+    {"ftp_tls = require", NUMF(ftp_tls), CONFIG_FTP_TLS_REQUIRE},
+    {"ftp_tls = off", NUMF(ftp_tls), CONFIG_FTP_TLS_OFF},
+    {"ftp_tls_reuse = required", NUMF(ftp_tls_reuse), CONFIG_REUSE_REQUIRED},
+    {"ftp_tls_reuse = off", NUMF(ftp_tls_reuse), CONFIG_REUSE_OFF},
+    {"pasv_ports = 1024-65535", NUMF(pasv_min), 1024},
+    {"pasv_ports = 50000-50000", NUMF(pasv_max), 50000},
+    {"proxy_protocol = ftp, https", NUMF(proxy_protocol), CONFIG_PROXY_FTP | CONFIG_PROXY_HTTPS},
+    {"proxy_protocol = ftps,http", NUMF(proxy_protocol), CONFIG_PROXY_FTPS | CONFIG_PROXY_HTTP},
+    {"proxy_protocol =", NUMF(proxy_protocol), 0},
+    /* trailing blanks and CR are trimmed; blanks around '=' optional */
+    {"max_clients=77   \t\r", NUMF(max_clients), 77},
+    {"   max_per_ip   =   5", NUMF(max_per_ip), 5},
+    {"# comment\n\n   # indented comment\nmax_per_ip = 6\n", NUMF(max_per_ip), 6},
+    {"max_per_ip = \"7\"", NUMF(max_per_ip), 7},
 };
 
 /* Bad values: the file text and the exact error after "FILE:". */
@@ -110,123 +109,123 @@ static const struct {
 	const char *text;
 	const char *want; /* after "<file>:" */
 } bad[] = {
-	{"max_clients = 99999999", "1: max_clients: 99999999 is above the maximum 1000000"},
-	{"\n\n# x\nmax_clients = 0", "4: max_clients: 0 is below the minimum 1"},
-	{"max_clients = abc", "1: max_clients: \"abc\" is not a number"},
-	{"max_clients = -1", "1: max_clients: \"-1\" is not a number"},
-	{"max_clients = 1.5", "1: max_clients: \"1.5\" is not a number"},
-	{"max_clients = 10K", "1: max_clients: \"10K\" is not a number"},
-	{"max_clients =", "1: max_clients: \"\" is not a number"},
-	{"max_clients = 99999999999999999999999", "1: max_clients: 99999999999999999999999 is "
-	 "too large"},
-	{"ftp_threads = 65", "1: ftp_threads: 65 is above the maximum 64"},
-	{"http_threads = 0", "1: http_threads: 0 is below the minimum 1"},
-	{"hash_max_size = 4X", "1: hash_max_size: \"4X\" is not a size in bytes (a number with "
-	 "an optional K, M, G or T)"},
-	{"hash_max_size = 4GB", "1: hash_max_size: \"4GB\" is not a size in bytes (a number "
-	 "with an optional K, M, G or T)"},
-	{"hash_max_size = 99999999T", "1: hash_max_size: 99999999T is too large"},
-	{"rate_total = fast", "1: rate_total: \"fast\" is not a rate in bytes per second (a "
-	 "number with an optional K, M, G or T)"},
-	{"ban_time = 5w", "1: ban_time: \"5w\" is not a duration (seconds, or a number with s, "
-	 "m, h or d)"},
-	{"ban_time = 31d", "1: ban_time: 31d is above the maximum 30d"},
-	{"ban_window = 0", "1: ban_window: 0 is below the minimum 1"},
-	{"show_dotfiles = maybe", "1: show_dotfiles: \"maybe\" is not "
-	 "yes/no/on/off/true/false/1/0"},
-	{"http_mode = proxy", "1: http_mode: \"proxy\" is not one of redirect, serve"},
-	{"http_mode = \"re\\\\dir\\\"\"", "1: http_mode: \"re\\x5Cdir\\x22\" is not one of "
-	 "redirect, serve"},
-	{"http_mode = \"\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01"
-	 "\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\"",
-	 "1: http_mode: \"\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01"
-	 "\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01...\" "
-	 "is not one of redirect, serve"},
-	{"http_mode = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	 "1: http_mode: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\" is "
-	  "not one of redirect, serve"},
-	{"ftp_tls = always", "1: ftp_tls: \"always\" is not one of allow, require, off"},
-	{"proxy_protocol = ftp,smtp", "1: proxy_protocol: \"smtp\" is not one of ftp, ftps, "
-	 "https, http"},
-	{"proxy_protocol = ftp,,http", "1: proxy_protocol: empty item in comma-separated list"},
-	{"ftp_listen = localhost:21", "1: ftp_listen: \"localhost\" is not a numeric IPv4 "
-	 "address (names are not resolved)"},
-	{"ftp_listen = 127.0.0.1", "1: ftp_listen: \"127.0.0.1\" has no port (host:port, "
-	 "[IPv6]:port or *:port)"},
-	{"ftp_listen = 127.0.0.1:0", "1: ftp_listen: \"0\" is not a port (1-65535)"},
-	{"ftp_listen = 127.0.0.1:65536", "1: ftp_listen: \"65536\" is not a port (1-65535)"},
-	{"ftp_listen = 127.0.0.1:21x", "1: ftp_listen: \"21x\" is not a port (1-65535)"},
-	{"ftp_listen = 127.0.0.1:", "1: ftp_listen: \"\" is not a port (1-65535)"},
-	{"ftp_listen = 300.0.0.1:21", "1: ftp_listen: \"300.0.0.1\" is not a numeric IPv4 "
-	 "address (names are not resolved)"},
-	{"ftp_listen = ::1:21", "1: ftp_listen: \"::1:21\": write an IPv6 address in brackets, "
-	 "[::1]:21"},
-	{"ftp_listen = [::1:21", "1: ftp_listen: \"[::1:21\" is not [IPv6]:port"},
-	{"ftp_listen = [zz::1]:21", "1: ftp_listen: \"zz::1\" is not a numeric IPv6 address"},
-	{"ftp_listen = [::1]", "1: ftp_listen: \"[::1]\" is not [IPv6]:port"},
-	{"ftp_listen = 127.0.0.1:21,127.0.0.1:21", "1: ftp_listen: 127.0.0.1:21 is listed twice"},
-	{"ftp_listen =", "1: ftp_listen: empty; write off to disable"},
-	{"ftp_listen = 127.0.0.1:21,", "1: ftp_listen: empty item in comma-separated list"},
-	{"ftp_listen = *:1,*:2,*:3,*:4,*:5,*:6,*:7,*:8,*:9", "1: ftp_listen: more than 8 "
-	 "addresses"},
-	{"pasv_ports = 40000", "1: pasv_ports: \"40000\" is not a port range LOW-HIGH"},
-	{"pasv_ports = 1000-2000", "1: pasv_ports: 1000-2000 is outside 1024-65535"},
-	{"pasv_ports = 50000-70000", "1: pasv_ports: 50000-70000 is outside 1024-65535"},
-	{"pasv_ports = 50001-50000", "1: pasv_ports: 50001-50000: low port is above high port"},
-	{"pasv_ports = 5-x", "1: pasv_ports: \"5-x\" is not a port range LOW-HIGH"},
-	{"pasv_address = mirror.example.org", "1: pasv_address: \"mirror.example.org\" is not a "
-	 "numeric IPv4 address (PASV announces IPv4)"},
-	{"pasv_address = ::1", "1: pasv_address: \"::1\" is not a numeric IPv4 address (PASV "
-	 "announces IPv4)"},
-	{"pasv_address_map = 10.0.0.0=1.2.3.4", "1: pasv_address_map: \"10.0.0.0\" has no "
-	 "/prefix-length"},
-	{"pasv_address_map = 10.0.0.0/33=1.2.3.4", "1: pasv_address_map: \"33\" is not a prefix "
-	 "length (0-32)"},
-	{"pasv_address_map = 10.0.0.0/8", "1: pasv_address_map: \"10.0.0.0/8\" is not "
-	 "NETWORK/LEN=ADDRESS"},
-	{"pasv_address_map = 10.0.0.0/8=x", "1: pasv_address_map: \"x\" is not a numeric IPv4 "
-	 "address (PASV announces IPv4)"},
-	{"pasv_address_map = fe80::/129=1.2.3.4", "1: pasv_address_map: \"129\" is not a prefix "
-	 "length (0-128)"},
-	{"pasv_address_map = lan/8=1.2.3.4", "1: pasv_address_map: \"lan\" is not a numeric "
-	 "IPv4 or IPv6 network"},
-	{"ftp_banner = caf\xc3\xa9", "1: ftp_banner: only printable ASCII is allowed (byte 4 is "
-	 "0xc3)"},
-	{"ftp_banner = \"a\tb\"", "1: ftp_banner: value contains a control character (byte 2)"},
-	{"ftp_banner =", "1: ftp_banner: must not be empty"},
-	{"root =", "1: root: must not be empty"},
-	{"user = no body", "1: user: \"no body\" is not a user name (letters, digits, . _ -)"},
-	{"auth_file = /x\nauth_paths = /a/../..", "2: auth_paths: \"/a/../..\": path climbs "
-	 "above the root"},
-	{"auth_file = /x\nauth_paths = /a,,/b", "2: auth_paths: empty item in comma-separated "
-	 "list"},
-	/* syntax */
-	{"max_clients 5", "1: expected \"key = value\""},
-	{"= 5", "1: expected \"key = value\""},
-	{"foo = 1", "1: unknown key \"foo\""},
-	{"\nMax_Clients = 1", "2: unknown key \"Max_Clients\""},
-	{"ftp_banner = \"abc", "1: no closing quote"},
-	{"ftp_banner = \"abc\" x", "1: text after the closing quote"},
-	{"ftp_banner = \"a\\nb\"", "1: unknown escape in quoted value (only \\\" and \\\\)"},
-	{"max_clients = 5\n# x\nmax_clients = 6", "3: max_clients: already set on line 1"},
-	/* cross-key checks */
-	{"tls_cert = /etc/cert.pem", "1: tls_cert: tls_key is empty; set both tls_cert and "
-	 "tls_key, or neither"},
-	{"\ntls_key = /etc/key.pem", "2: tls_key: tls_cert is empty; set both tls_cert and "
-	 "tls_key, or neither"},
-	{"auth_paths = /private", "1: auth_paths: needs auth_file (the users who may log in)"},
-	{"ftp_listen = off\nftps_listen = off\nhttps_listen = off",
-	 "3: https_listen: no listener left: ftp_listen, ftps_listen, https_listen and "
-	  "http_listen are all off"},
-	{"https_listen = off\nhttp_listen = 127.0.0.1:8080",
-	 "2: http_listen: http_mode is redirect but https_listen is off; set http_mode = serve "
-	  "or turn https_listen on"},
-	{"ftp_listen = 127.0.0.1:8443", "1: ftp_listen: 127.0.0.1:8443 is also in https_listen"},
-	{"metrics_listen = 127.0.0.1:2121", "1: metrics_listen: 127.0.0.1:2121 is also in "
-	 "ftp_listen"},
-	{"ftps_listen = *:1\nhttp_mode = serve\nhttp_listen = 0.0.0.0:1",
-	 "3: http_listen: 0.0.0.0:1 is also in ftps_listen"},
+    {"max_clients = 99999999", "1: max_clients: 99999999 is above the maximum 1000000"},
+    {"\n\n# x\nmax_clients = 0", "4: max_clients: 0 is below the minimum 1"},
+    {"max_clients = abc", "1: max_clients: \"abc\" is not a number"},
+    {"max_clients = -1", "1: max_clients: \"-1\" is not a number"},
+    {"max_clients = 1.5", "1: max_clients: \"1.5\" is not a number"},
+    {"max_clients = 10K", "1: max_clients: \"10K\" is not a number"},
+    {"max_clients =", "1: max_clients: \"\" is not a number"},
+    {"max_clients = 99999999999999999999999", "1: max_clients: 99999999999999999999999 is "
+                                              "too large"},
+    {"ftp_threads = 65", "1: ftp_threads: 65 is above the maximum 64"},
+    {"http_threads = 0", "1: http_threads: 0 is below the minimum 1"},
+    {"hash_max_size = 4X", "1: hash_max_size: \"4X\" is not a size in bytes (a number with "
+                           "an optional K, M, G or T)"},
+    {"hash_max_size = 4GB", "1: hash_max_size: \"4GB\" is not a size in bytes (a number "
+                            "with an optional K, M, G or T)"},
+    {"hash_max_size = 99999999T", "1: hash_max_size: 99999999T is too large"},
+    {"rate_total = fast", "1: rate_total: \"fast\" is not a rate in bytes per second (a "
+                          "number with an optional K, M, G or T)"},
+    {"ban_time = 5w", "1: ban_time: \"5w\" is not a duration (seconds, or a number with s, "
+                      "m, h or d)"},
+    {"ban_time = 31d", "1: ban_time: 31d is above the maximum 30d"},
+    {"ban_window = 0", "1: ban_window: 0 is below the minimum 1"},
+    {"show_dotfiles = maybe", "1: show_dotfiles: \"maybe\" is not "
+                              "yes/no/on/off/true/false/1/0"},
+    {"http_mode = proxy", "1: http_mode: \"proxy\" is not one of redirect, serve"},
+    {"http_mode = \"re\\\\dir\\\"\"", "1: http_mode: \"re\\x5Cdir\\x22\" is not one of "
+                                      "redirect, serve"},
+    {"http_mode = \"\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01"
+     "\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\"",
+     "1: http_mode: \"\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01"
+     "\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x01...\" "
+     "is not one of redirect, serve"},
+    {"http_mode = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+     "1: http_mode: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\" is "
+     "not one of redirect, serve"},
+    {"ftp_tls = always", "1: ftp_tls: \"always\" is not one of allow, require, off"},
+    {"proxy_protocol = ftp,smtp", "1: proxy_protocol: \"smtp\" is not one of ftp, ftps, "
+                                  "https, http"},
+    {"proxy_protocol = ftp,,http", "1: proxy_protocol: empty item in comma-separated list"},
+    {"ftp_listen = localhost:21", "1: ftp_listen: \"localhost\" is not a numeric IPv4 "
+                                  "address (names are not resolved)"},
+    {"ftp_listen = 127.0.0.1", "1: ftp_listen: \"127.0.0.1\" has no port (host:port, "
+                               "[IPv6]:port or *:port)"},
+    {"ftp_listen = 127.0.0.1:0", "1: ftp_listen: \"0\" is not a port (1-65535)"},
+    {"ftp_listen = 127.0.0.1:65536", "1: ftp_listen: \"65536\" is not a port (1-65535)"},
+    {"ftp_listen = 127.0.0.1:21x", "1: ftp_listen: \"21x\" is not a port (1-65535)"},
+    {"ftp_listen = 127.0.0.1:", "1: ftp_listen: \"\" is not a port (1-65535)"},
+    {"ftp_listen = 300.0.0.1:21", "1: ftp_listen: \"300.0.0.1\" is not a numeric IPv4 "
+                                  "address (names are not resolved)"},
+    {"ftp_listen = ::1:21", "1: ftp_listen: \"::1:21\": write an IPv6 address in brackets, "
+                            "[::1]:21"},
+    {"ftp_listen = [::1:21", "1: ftp_listen: \"[::1:21\" is not [IPv6]:port"},
+    {"ftp_listen = [zz::1]:21", "1: ftp_listen: \"zz::1\" is not a numeric IPv6 address"},
+    {"ftp_listen = [::1]", "1: ftp_listen: \"[::1]\" is not [IPv6]:port"},
+    {"ftp_listen = 127.0.0.1:21,127.0.0.1:21", "1: ftp_listen: 127.0.0.1:21 is listed twice"},
+    {"ftp_listen =", "1: ftp_listen: empty; write off to disable"},
+    {"ftp_listen = 127.0.0.1:21,", "1: ftp_listen: empty item in comma-separated list"},
+    {"ftp_listen = *:1,*:2,*:3,*:4,*:5,*:6,*:7,*:8,*:9", "1: ftp_listen: more than 8 "
+                                                         "addresses"},
+    {"pasv_ports = 40000", "1: pasv_ports: \"40000\" is not a port range LOW-HIGH"},
+    {"pasv_ports = 1000-2000", "1: pasv_ports: 1000-2000 is outside 1024-65535"},
+    {"pasv_ports = 50000-70000", "1: pasv_ports: 50000-70000 is outside 1024-65535"},
+    {"pasv_ports = 50001-50000", "1: pasv_ports: 50001-50000: low port is above high port"},
+    {"pasv_ports = 5-x", "1: pasv_ports: \"5-x\" is not a port range LOW-HIGH"},
+    {"pasv_address = mirror.example.org", "1: pasv_address: \"mirror.example.org\" is not a "
+                                          "numeric IPv4 address (PASV announces IPv4)"},
+    {"pasv_address = ::1", "1: pasv_address: \"::1\" is not a numeric IPv4 address (PASV "
+                           "announces IPv4)"},
+    {"pasv_address_map = 10.0.0.0=1.2.3.4", "1: pasv_address_map: \"10.0.0.0\" has no "
+                                            "/prefix-length"},
+    {"pasv_address_map = 10.0.0.0/33=1.2.3.4", "1: pasv_address_map: \"33\" is not a prefix "
+                                               "length (0-32)"},
+    {"pasv_address_map = 10.0.0.0/8", "1: pasv_address_map: \"10.0.0.0/8\" is not "
+                                      "NETWORK/LEN=ADDRESS"},
+    {"pasv_address_map = 10.0.0.0/8=x", "1: pasv_address_map: \"x\" is not a numeric IPv4 "
+                                        "address (PASV announces IPv4)"},
+    {"pasv_address_map = fe80::/129=1.2.3.4", "1: pasv_address_map: \"129\" is not a prefix "
+                                              "length (0-128)"},
+    {"pasv_address_map = lan/8=1.2.3.4", "1: pasv_address_map: \"lan\" is not a numeric "
+                                         "IPv4 or IPv6 network"},
+    {"ftp_banner = caf\xc3\xa9", "1: ftp_banner: only printable ASCII is allowed (byte 4 is "
+                                 "0xc3)"},
+    {"ftp_banner = \"a\tb\"", "1: ftp_banner: value contains a control character (byte 2)"},
+    {"ftp_banner =", "1: ftp_banner: must not be empty"},
+    {"root =", "1: root: must not be empty"},
+    {"user = no body", "1: user: \"no body\" is not a user name (letters, digits, . _ -)"},
+    {"auth_file = /x\nauth_paths = /a/../..", "2: auth_paths: \"/a/../..\": path climbs "
+                                              "above the root"},
+    {"auth_file = /x\nauth_paths = /a,,/b", "2: auth_paths: empty item in comma-separated "
+                                            "list"},
+    /* syntax */
+    {"max_clients 5", "1: expected \"key = value\""},
+    {"= 5", "1: expected \"key = value\""},
+    {"foo = 1", "1: unknown key \"foo\""},
+    {"\nMax_Clients = 1", "2: unknown key \"Max_Clients\""},
+    {"ftp_banner = \"abc", "1: no closing quote"},
+    {"ftp_banner = \"abc\" x", "1: text after the closing quote"},
+    {"ftp_banner = \"a\\nb\"", "1: unknown escape in quoted value (only \\\" and \\\\)"},
+    {"max_clients = 5\n# x\nmax_clients = 6", "3: max_clients: already set on line 1"},
+    /* cross-key checks */
+    {"tls_cert = /etc/cert.pem", "1: tls_cert: tls_key is empty; set both tls_cert and "
+                                 "tls_key, or neither"},
+    {"\ntls_key = /etc/key.pem", "2: tls_key: tls_cert is empty; set both tls_cert and "
+                                 "tls_key, or neither"},
+    {"auth_paths = /private", "1: auth_paths: needs auth_file (the users who may log in)"},
+    {"ftp_listen = off\nftps_listen = off\nhttps_listen = off",
+     "3: https_listen: no listener left: ftp_listen, ftps_listen, https_listen and "
+     "http_listen are all off"},
+    {"https_listen = off\nhttp_listen = 127.0.0.1:8080",
+     "2: http_listen: http_mode is redirect but https_listen is off; set http_mode = serve "
+     "or turn https_listen on"},
+    {"ftp_listen = 127.0.0.1:8443", "1: ftp_listen: 127.0.0.1:8443 is also in https_listen"},
+    {"metrics_listen = 127.0.0.1:2121", "1: metrics_listen: 127.0.0.1:2121 is also in "
+                                        "ftp_listen"},
+    {"ftps_listen = *:1\nhttp_mode = serve\nhttp_listen = 0.0.0.0:1",
+     "3: http_listen: 0.0.0.0:1 is also in ftps_listen"},
 };
 
 /* A test name on one line: newlines and tabs shown as \n and \t. */
@@ -299,17 +298,17 @@ static void test_addrs(void)
 		const char *in, *want;
 		int len6;
 	} cases[] = {
-		{"127.0.0.1:2121", "127.0.0.1:2121", 0},
-		{"[::1]:21", "[::1]:21", 1},
-		/* every address: IPv4 and IPv6 (two sockets, see net.c) */
-		{"*:21", "0.0.0.0:21,[::]:21", 0},
-		{"[::]:443", "[::]:443", 1},
-		{"off", "off", 0},
-		{"OFF", "off", 0},
-		{" 10.1.2.3:1 , [2001:db8::7]:65535 ", "10.1.2.3:1,[2001:db8::7]:65535", 0},
-		{"*:1,*:2,*:3,*:4",
-		 "0.0.0.0:1,[::]:1,0.0.0.0:2,[::]:2,0.0.0.0:3,[::]:3,0.0.0.0:4,[::]:4", 0},
-		{"127.0.0.1:1,*:1", "127.0.0.1:1,0.0.0.0:1,[::]:1", 0},
+	    {"127.0.0.1:2121", "127.0.0.1:2121", 0},
+	    {"[::1]:21", "[::1]:21", 1},
+	    /* every address: IPv4 and IPv6 (two sockets, see net.c) */
+	    {"*:21", "0.0.0.0:21,[::]:21", 0},
+	    {"[::]:443", "[::]:443", 1},
+	    {"off", "off", 0},
+	    {"OFF", "off", 0},
+	    {" 10.1.2.3:1 , [2001:db8::7]:65535 ", "10.1.2.3:1,[2001:db8::7]:65535", 0},
+	    {"*:1,*:2,*:3,*:4",
+	     "0.0.0.0:1,[::]:1,0.0.0.0:2,[::]:2,0.0.0.0:3,[::]:3,0.0.0.0:4,[::]:4", 0},
+	    {"127.0.0.1:1,*:1", "127.0.0.1:1,0.0.0.0:1,[::]:1", 0},
 	};
 	char err[256], got[512];
 
@@ -323,17 +322,18 @@ static void test_addrs(void)
 		addrs_text(&a, got, sizeof(got));
 		CHECK_STR(cases[i].in, cases[i].want, got);
 		if (a.n > 0)
-			CHECK_INT("sockaddr length", cases[i].len6 ? sizeof(struct sockaddr_in6)
-							   : sizeof(struct sockaddr_in),
-				  a.len[0]);
+			CHECK_INT("sockaddr length",
+			          cases[i].len6 ? sizeof(struct sockaddr_in6)
+			                        : sizeof(struct sockaddr_in),
+			          a.len[0]);
 	}
 	struct config_addrs a;
 	CHECK_INT("bad addrs refused", -1, config_parse_addrs("[::1]:99999", &a, err, sizeof(err)));
 	CHECK_STR("bad addrs why", "\"99999\" is not a port (1-65535)", err);
 	CHECK_INT("*:5 makes a ninth address", -1,
-		  config_parse_addrs("*:1,*:2,*:3,*:4,*:5", &a, err, sizeof(err)));
+	          config_parse_addrs("*:1,*:2,*:3,*:4,*:5", &a, err, sizeof(err)));
 	CHECK_INT("[::]:1 after *:1 is listed twice", -1,
-		  config_parse_addrs("*:1,[::]:1", &a, err, sizeof(err)));
+	          config_parse_addrs("*:1,[::]:1", &a, err, sizeof(err)));
 }
 
 static void test_size(void)
@@ -343,11 +343,19 @@ static void test_size(void)
 		int rc;
 		uint64_t v;
 	} cases[] = {
-		{"10", 0, 10},       {"4K", 0, 4096},      {"2M", 0, 2 << 20},
-		{"1G", 0, 1u << 30}, {"1t", 0, 1ull << 40}, {"", -1, 0},
-		{"K", -1, 0},        {"1KB", -1, 0},       {"-1", -1, 0},
-		{" 1", -1, 0},       {"16777216T", -1, 0}, {"18446744073709551615", 0, UINT64_MAX},
-		{"18446744073709551616", -1, 0},
+	    {"10", 0, 10},
+	    {"4K", 0, 4096},
+	    {"2M", 0, 2 << 20},
+	    {"1G", 0, 1u << 30},
+	    {"1t", 0, 1ull << 40},
+	    {"", -1, 0},
+	    {"K", -1, 0},
+	    {"1KB", -1, 0},
+	    {"-1", -1, 0},
+	    {" 1", -1, 0},
+	    {"16777216T", -1, 0},
+	    {"18446744073709551615", 0, UINT64_MAX},
+	    {"18446744073709551616", -1, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t v = 0;
@@ -410,12 +418,12 @@ static void test_strings_and_quotes(void)
 {
 	char err[512];
 	struct config *c = load_text("# a\n"
-				     "root = /srv/my mirror   \n"
-				     "ftp_banner = \"  Welcome, \\\"friend\\\" \\\\o/  \"\n"
-				     "user=_pm-user.1\n"
-				     "error_log = \"\"\n"
-				     "pasv_address = 192.0.2.10\n",
-				     NULL, 0, err, sizeof(err));
+	                             "root = /srv/my mirror   \n"
+	                             "ftp_banner = \"  Welcome, \\\"friend\\\" \\\\o/  \"\n"
+	                             "user=_pm-user.1\n"
+	                             "error_log = \"\"\n"
+	                             "pasv_address = 192.0.2.10\n",
+	                             NULL, 0, err, sizeof(err));
 	CHECK("strings load", c != NULL);
 	if (c == NULL) {
 		CHECK_STR("strings error", "", err);
@@ -461,7 +469,7 @@ static void test_long_line(void)
 	memcpy(text + PM_CONF_LINE_MAX + 2, "\n", 2);
 	c = load_text(text, NULL, 0, err, sizeof(err));
 	snprintf(want, sizeof(want), "%s:2: line is longer than %d bytes", conf_path,
-		 PM_CONF_LINE_MAX);
+	         PM_CONF_LINE_MAX);
 	CHECK_STR("long line refused", want, c ? "(loaded)" : err);
 	config_free(c);
 	free(text);
@@ -476,9 +484,10 @@ static void test_long_line(void)
 	config_free(c);
 
 	c = config_load("/nonexistent/pubmirror.conf", NULL, 0, err, sizeof(err));
-	CHECK_STR("missing file", "/nonexistent/pubmirror.conf: cannot open: No such file or "
-	 "directory",
-		  c ? "(loaded)" : err);
+	CHECK_STR("missing file",
+	          "/nonexistent/pubmirror.conf: cannot open: No such file or "
+	          "directory",
+	          c ? "(loaded)" : err);
 	config_free(c);
 }
 
@@ -486,7 +495,7 @@ static void test_sets(void)
 {
 	char err[512];
 	char *s1[] = {"max_clients=10", "rate_total = 1M", "ftp_listen=[::1]:2121",
-		      "max_clients=11"};
+	              "max_clients=11"};
 	struct config *c = load_text("max_clients = 5\nmax_per_ip = 3\n", s1, 4, err, sizeof(err));
 
 	CHECK("--set loads", c != NULL);
@@ -501,14 +510,14 @@ static void test_sets(void)
 		char *set;
 		const char *want;
 	} badsets[] = {
-		{"foo=1", "--set foo: unknown key"},
-		{"max_clients", "--set max_clients: expected KEY=VALUE"},
-		{"max_clients=0", "--set max_clients: 0 is below the minimum 1"},
-		{"ftp_listen=nowhere", "--set ftp_listen: \"nowhere\" has no port (host:port, "
-		 "[IPv6]:port or *:port)"},
-		{"auth_paths=/x", "--set auth_paths: needs auth_file (the users who may log in)"},
-		{"tls_key=/k", "--set tls_key: tls_cert is empty; set both tls_cert and "
-		 "tls_key, or neither"},
+	    {"foo=1", "--set foo: unknown key"},
+	    {"max_clients", "--set max_clients: expected KEY=VALUE"},
+	    {"max_clients=0", "--set max_clients: 0 is below the minimum 1"},
+	    {"ftp_listen=nowhere", "--set ftp_listen: \"nowhere\" has no port (host:port, "
+	                           "[IPv6]:port or *:port)"},
+	    {"auth_paths=/x", "--set auth_paths: needs auth_file (the users who may log in)"},
+	    {"tls_key=/k", "--set tls_key: tls_cert is empty; set both tls_cert and "
+	                   "tls_key, or neither"},
 	};
 	for (size_t i = 0; i < sizeof(badsets) / sizeof(badsets[0]); i++) {
 		char *one[] = {badsets[i].set};
@@ -523,8 +532,10 @@ static void test_sets(void)
 	config_free(c);
 	char *s3[] = {"https_listen=off"};
 	c = load_text("ftp_listen = off\nftps_listen = off\n", s3, 1, err, sizeof(err));
-	CHECK_STR("no listener blames --set", "--set https_listen: no listener left: ftp_listen, "
-		  "ftps_listen, https_listen and http_listen are all off", c ? "(loaded)" : err);
+	CHECK_STR("no listener blames --set",
+	          "--set https_listen: no listener left: ftp_listen, "
+	          "ftps_listen, https_listen and http_listen are all off",
+	          c ? "(loaded)" : err);
 	config_free(c);
 }
 
@@ -532,8 +543,8 @@ static void test_prefixes(void)
 {
 	char err[512];
 	struct config *c = load_text("auth_file = /etc/htpasswd\n"
-				     "auth_paths = /private/, secret//x/./y, /a/b/../c , /\n",
-				     NULL, 0, err, sizeof(err));
+	                             "auth_paths = /private/, secret//x/./y, /a/b/../c , /\n",
+	                             NULL, 0, err, sizeof(err));
 	CHECK("prefixes load", c != NULL);
 	if (c == NULL) {
 		CHECK_STR("prefixes error", "", err);
@@ -551,10 +562,10 @@ static void test_netmap(void)
 {
 	char err[512];
 	struct config *c = load_text("pasv_address = 203.0.113.1\n"
-				     "pasv_address_map = 10.0.0.0/8=10.0.0.5, "
-				      "192.168.0.0/16=192.168.1.2,"
-				     " fd00::/8 = 10.9.9.9\n",
-				     NULL, 0, err, sizeof(err));
+	                             "pasv_address_map = 10.0.0.0/8=10.0.0.5, "
+	                             "192.168.0.0/16=192.168.1.2,"
+	                             " fd00::/8 = 10.9.9.9\n",
+	                             NULL, 0, err, sizeof(err));
 	CHECK("netmap loads", c != NULL);
 	if (c == NULL) {
 		CHECK_STR("netmap error", "", err);
@@ -595,9 +606,8 @@ static void test_beside(void)
 	static const struct {
 		const char *value, *want; /* want: after tmpdir ("" = tmpdir itself) */
 	} cases[] = {
-		{"tree", "/tree"},       {"./tree", "/tree"},     {"a/b/c", "/a/b/c"},
-		{"..", "/.."},           {"../x", "/../x"},       {".", "/."},
-		{"/abs/path", NULL},
+	    {"tree", "/tree"}, {"./tree", "/tree"}, {"a/b/c", "/a/b/c"}, {"..", "/.."},
+	    {"../x", "/../x"}, {".", "/."},         {"/abs/path", NULL},
 	};
 	char err[512], expect[PM_PATH_MAX + 16], real[PM_PATH_MAX], parent[PM_PATH_MAX];
 
@@ -664,14 +674,14 @@ static void test_sample(void)
 	CHECK("sample equals defaults", a && b && memcmp(a, b, sizeof(*a)) == 0);
 	/* Every key appears once, uncommented. */
 	static const char *const keys[] = {
-		"root", "state_dir", "tls_cert", "tls_key", "auth_file", "auth_paths",
-		"acme_webroot", "error_log", "access_log", "xfer_log", "json_log", "user",
-		"ftp_listen", "ftps_listen", "https_listen", "http_listen", "metrics_listen",
-		"http_mode", "proxy_protocol", "ftp_tls", "ftp_tls_reuse", "pasv_ports",
-		"pasv_address", "pasv_address_map", "ftp_threads", "hash_max_size", "ftp_banner",
-		"http_threads", "hsts_max_age", "show_dotfiles", "max_clients", "max_per_ip",
-		"rate_per_ip", "rate_total", "ban_after", "ban_window", "ban_time", "idle_timeout",
-		"drain_timeout", "index_rescan",
+	    "root",          "state_dir",      "tls_cert",     "tls_key",          "auth_file",
+	    "auth_paths",    "acme_webroot",   "error_log",    "access_log",       "xfer_log",
+	    "json_log",      "user",           "ftp_listen",   "ftps_listen",      "https_listen",
+	    "http_listen",   "metrics_listen", "http_mode",    "proxy_protocol",   "ftp_tls",
+	    "ftp_tls_reuse", "pasv_ports",     "pasv_address", "pasv_address_map", "ftp_threads",
+	    "hash_max_size", "ftp_banner",     "http_threads", "hsts_max_age",     "show_dotfiles",
+	    "max_clients",   "max_per_ip",     "rate_per_ip",  "rate_total",       "ban_after",
+	    "ban_window",    "ban_time",       "idle_timeout", "drain_timeout",    "index_rescan",
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		char pat[64];
@@ -693,8 +703,10 @@ static void test_reference_and_man(void)
 
 	config_write_reference(m, 0);
 	fclose(m);
-	CHECK("markdown header", strncmp(t, "| key | default | meaning "
-	 "|\n|---|---|---|\n", 42) == 0);
+	CHECK("markdown header", strncmp(t,
+	                                 "| key | default | meaning "
+	                                 "|\n|---|---|---|\n",
+	                                 42) == 0);
 	CHECK("markdown row", strstr(t, "| `max_clients` | `2000` | ") != NULL);
 	CHECK("markdown empty default", strstr(t, "| `tls_cert` | (empty) | ") != NULL);
 	free(t);

@@ -35,7 +35,7 @@ int main(void)
 	unsigned char mac[20];
 	char h[41];
 	CHECK_INT("HMAC-SHA-1 runs", 0,
-		  digest_hmac_sha1("Jefe", 4, "what do ya want for nothing?", 28, mac));
+	          digest_hmac_sha1("Jefe", 4, "what do ya want for nothing?", 28, mac));
 	hex(mac, 20, h);
 	CHECK_STR("HMAC-SHA-1 (RFC 2202 case 2)", "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79", h);
 	return unit_done();

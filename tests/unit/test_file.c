@@ -53,7 +53,8 @@ static void build_tree(void)
 {
 	char p[600];
 
-	snprintf(top, sizeof(top), "%s/pm-test-file.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(top, sizeof(top), "%s/pm-test-file.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(top)) {
 		perror("mkdtemp");
 		exit(2);
@@ -91,11 +92,11 @@ static void remove_tree(void)
 
 	/* The tree holds only what build_tree made; unlink it by name. */
 	static const char *names[] = {
-		"root/dir/chain3", "root/dir/link-up", "root/dir/inner.txt",
-		"root/link-in", "root/link-dir", "root/link-passwd", "root/link-out",
-		"root/chain1", "root/chain2", "root/loop1", "root/loop2",
-		"root/link-slash", "root/link-dotdot", "root/link-fifo", "root/fifo",
-		"root/file.txt", "outside.txt",
+	    "root/dir/chain3",  "root/dir/link-up", "root/dir/inner.txt", "root/link-in",
+	    "root/link-dir",    "root/link-passwd", "root/link-out",      "root/chain1",
+	    "root/chain2",      "root/loop1",       "root/loop2",         "root/link-slash",
+	    "root/link-dotdot", "root/link-fifo",   "root/fifo",          "root/file.txt",
+	    "outside.txt",
 	};
 	fd = open(top, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
@@ -110,7 +111,7 @@ static void remove_tree(void)
 }
 
 static void expect_ok(int rootfd, const char *rel, enum file_want want, const char *content,
-		      int isdir, const char *mode)
+                      int isdir, const char *mode)
 {
 	char what[200], buf[64];
 	struct stat st;
@@ -132,7 +133,7 @@ static void expect_ok(int rootfd, const char *rel, enum file_want want, const ch
 }
 
 static void expect_err(int rootfd, const char *rel, enum file_want want, int err, int http,
-		       const char *mode)
+                       const char *mode)
 {
 	char what[200];
 	struct stat st;

@@ -13,25 +13,25 @@ static void test_mime(void)
 	static const struct {
 		const char *name, *type;
 	} t[] = {
-		{"debian-12.iso", "application/x-iso9660-image"},
-		{"a.tar.gz", "application/gzip"},
-		{"a.TGZ", "application/gzip"},
-		{"x.tar.xz", "application/x-xz"},
-		{"x.zst", "application/zstd"},
-		{"x.deb", "application/vnd.debian.binary-package"},
-		{"x.rpm", "application/x-rpm"},
-		{"SHA256SUMS", "text/plain; charset=utf-8"},
-		{"x.sha256", "text/plain; charset=utf-8"},
-		{"notes.txt", "text/plain; charset=utf-8"},
-		{"index.html", "text/html; charset=utf-8"},
-		{"a.json", "application/json; charset=utf-8"},
-		{"pic.svg", "image/svg+xml"},
-		{"doc.pdf", "application/pdf"},
-		{"README.md", "text/markdown; charset=utf-8"},
-		{"noext", "application/octet-stream"},
-		{".hidden", "application/octet-stream"},
-		{"trailingdot.", "application/octet-stream"},
-		{"dir/file.sig", "application/pgp-signature"},
+	    {"debian-12.iso", "application/x-iso9660-image"},
+	    {"a.tar.gz", "application/gzip"},
+	    {"a.TGZ", "application/gzip"},
+	    {"x.tar.xz", "application/x-xz"},
+	    {"x.zst", "application/zstd"},
+	    {"x.deb", "application/vnd.debian.binary-package"},
+	    {"x.rpm", "application/x-rpm"},
+	    {"SHA256SUMS", "text/plain; charset=utf-8"},
+	    {"x.sha256", "text/plain; charset=utf-8"},
+	    {"notes.txt", "text/plain; charset=utf-8"},
+	    {"index.html", "text/html; charset=utf-8"},
+	    {"a.json", "application/json; charset=utf-8"},
+	    {"pic.svg", "image/svg+xml"},
+	    {"doc.pdf", "application/pdf"},
+	    {"README.md", "text/markdown; charset=utf-8"},
+	    {"noext", "application/octet-stream"},
+	    {".hidden", "application/octet-stream"},
+	    {"trailingdot.", "application/octet-stream"},
+	    {"dir/file.sig", "application/pgp-signature"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		CHECK_STR(t[i].name, t[i].type, http_mime_type(t[i].name));
@@ -45,7 +45,8 @@ static void test_dates(void)
 	char b[40];
 	time_t t;
 	CHECK_STR("epoch", "Thu, 01 Jan 1970 00:00:00 GMT", fmt_http_date(0, b, sizeof(b)));
-	CHECK_STR("rfc example", "Sun, 06 Nov 1994 08:49:37 GMT", fmt_http_date(784111777, b, sizeof(b)));
+	CHECK_STR("rfc example", "Sun, 06 Nov 1994 08:49:37 GMT",
+	          fmt_http_date(784111777, b, sizeof(b)));
 	CHECK_INT("imf parse", 0, http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", &t));
 	CHECK_INT("imf value", 784111777, t);
 	CHECK_INT("rfc850 parse", 0, http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", &t));
@@ -73,7 +74,8 @@ static void test_ranges(void)
 	CHECK_INT("open last", 999, r[0].last);
 	CHECK_INT("suffix", HTTP_RANGE_OK, http_range_parse("bytes=-100", 1000, r, &n));
 	CHECK_INT("suffix first", 900, r[0].first);
-	CHECK_INT("suffix bigger than file", HTTP_RANGE_OK, http_range_parse("bytes=-5000", 1000, r, &n));
+	CHECK_INT("suffix bigger than file", HTTP_RANGE_OK,
+	          http_range_parse("bytes=-5000", 1000, r, &n));
 	CHECK_INT("suffix bigger first", 0, r[0].first);
 	CHECK_INT("end clipped", HTTP_RANGE_OK, http_range_parse("bytes=900-5000", 1000, r, &n));
 	CHECK_INT("end clipped last", 999, r[0].last);
@@ -82,18 +84,21 @@ static void test_ranges(void)
 	CHECK_INT("empty file: 416", HTTP_RANGE_UNSAT, http_range_parse("bytes=0-", 0, r, &n));
 	CHECK_INT("two", HTTP_RANGE_OK, http_range_parse("bytes=0-9, 20-29", 1000, r, &n));
 	CHECK_INT("two n", 2, n);
-	CHECK_INT("one bad one good", HTTP_RANGE_OK, http_range_parse("bytes=5000-6000,0-0", 1000, r, &n));
+	CHECK_INT("one bad one good", HTTP_RANGE_OK,
+	          http_range_parse("bytes=5000-6000,0-0", 1000, r, &n));
 	CHECK_INT("one bad one good n", 1, n);
 	CHECK_INT("reversed: ignored", HTTP_RANGE_NONE, http_range_parse("bytes=9-0", 1000, r, &n));
-	CHECK_INT("other unit: ignored", HTTP_RANGE_NONE, http_range_parse("items=0-1", 1000, r, &n));
+	CHECK_INT("other unit: ignored", HTTP_RANGE_NONE,
+	          http_range_parse("items=0-1", 1000, r, &n));
 	CHECK_INT("junk: ignored", HTTP_RANGE_NONE, http_range_parse("bytes=a-b", 1000, r, &n));
 	CHECK_INT("no dash: ignored", HTTP_RANGE_NONE, http_range_parse("bytes=5", 1000, r, &n));
 	CHECK_INT("empty set: ignored", HTTP_RANGE_NONE, http_range_parse("bytes=", 1000, r, &n));
 	CHECK_INT("overflow: ignored", HTTP_RANGE_NONE,
-		  http_range_parse("bytes=0-99999999999999999999999", 1000, r, &n));
+	          http_range_parse("bytes=0-99999999999999999999999", 1000, r, &n));
 	CHECK_INT("overlap beyond size: whole", HTTP_RANGE_NONE,
-		  http_range_parse("bytes=0-999,0-999", 1000, r, &n));
-	CHECK_INT("small overlap allowed", HTTP_RANGE_OK, http_range_parse("bytes=0-10,5-20", 1000, r, &n));
+	          http_range_parse("bytes=0-999,0-999", 1000, r, &n));
+	CHECK_INT("small overlap allowed", HTTP_RANGE_OK,
+	          http_range_parse("bytes=0-10,5-20", 1000, r, &n));
 	char many[512] = "bytes=";
 	for (int i = 0; i <= PM_HTTP_RANGES_MAX; i++) {
 		char one[16];
@@ -102,7 +107,7 @@ static void test_ranges(void)
 	}
 	CHECK_INT("too many: whole", HTTP_RANGE_NONE, http_range_parse(many, 1000, r, &n));
 	CHECK_INT("beyond 4 GiB", HTTP_RANGE_OK,
-		  http_range_parse("bytes=5368709000-", five_gib, r, &n));
+	          http_range_parse("bytes=5368709000-", five_gib, r, &n));
 	CHECK("beyond 4 GiB first", r[0].first == 5368709000ull && r[0].last == five_gib - 1);
 }
 
@@ -119,15 +124,18 @@ static void test_conditionals(void)
 	CHECK("inm garbage", !http_etag_match_list("1-2-3-4", e));
 	CHECK("if-range etag", http_if_range_ok("\"1-2-3-4\"", e, 0));
 	CHECK("if-range weak refused", !http_if_range_ok("W/\"1-2-3-4\"", e, 0));
-	CHECK("if-range date equal", http_if_range_ok("Sun, 06 Nov 1994 08:49:37 GMT", e, 784111777));
-	CHECK("if-range date other", !http_if_range_ok("Sun, 06 Nov 1994 08:49:38 GMT", e, 784111777));
+	CHECK("if-range date equal",
+	      http_if_range_ok("Sun, 06 Nov 1994 08:49:37 GMT", e, 784111777));
+	CHECK("if-range date other",
+	      !http_if_range_ok("Sun, 06 Nov 1994 08:49:38 GMT", e, 784111777));
 	CHECK("gzip", http_accepts_gzip("gzip, deflate, br"));
 	CHECK("gzip q0", !http_accepts_gzip("gzip;q=0, deflate"));
 	CHECK("identity only", !http_accepts_gzip("identity"));
 	CHECK("star", http_accepts_gzip("*"));
 	CHECK("no header", !http_accepts_gzip(NULL));
 	CHECK("json", http_wants_json("application/json"));
-	CHECK("browser", !http_wants_json("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"));
+	CHECK("browser",
+	      !http_wants_json("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"));
 	CHECK("json preferred", http_wants_json("application/json, text/html;q=0.5"));
 	CHECK("any", !http_wants_json("*/*"));
 }

@@ -18,7 +18,9 @@
 #include "limits.h"
 #include "unit.h"
 
-#define UTF8_NAME "\xc3\x9c" "bersicht.txt"
+#define UTF8_NAME                                                                                  \
+	"\xc3\x9c"                                                                                 \
+	"bersicht.txt"
 
 static char top[256];
 
@@ -69,7 +71,7 @@ static void ln(const char *target, const char *rel)
 static void set_mtime(const char *rel, time_t t)
 {
 	char p[600];
-	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+	struct timespec ts[2] = {{t, 0}, {t, 0}};
 
 	pathof(p, sizeof(p), rel);
 	if (utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -89,7 +91,7 @@ static void build_tree(void)
 	char p[600];
 
 	snprintf(top, sizeof(top), "%s/pm-test-index.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(top))
 		exit(2);
 	mkd("root");
@@ -136,7 +138,7 @@ static void check_sorted(const struct index *ix)
 			slices_ok = 0;
 		for (uint32_t k = 1; k < d->count && slices_ok; k++)
 			if (strcmp(ix->entries[d->first + k - 1].name,
-				   ix->entries[d->first + k].name) >= 0)
+			           ix->entries[d->first + k].name) >= 0)
 				ents_ok = 0;
 		total += d->count;
 	}
@@ -153,8 +155,10 @@ static void test_build(void)
 	const struct index_dir *d;
 	const struct index_entry *e;
 	static const char *root_names[] = {
-		"B.txt", "a.txt", "b.txt", "dir1", "dir2", "link-dir", "link-in",
-		"link-loop", "name with spaces.txt", UTF8_NAME,
+	    "B.txt",   "a.txt",     "b.txt",
+	    "dir1",    "dir2",      "link-dir",
+	    "link-in", "link-loop", "name with spaces.txt",
+	    UTF8_NAME,
 	};
 	const size_t nroot = sizeof(root_names) / sizeof(root_names[0]);
 
@@ -201,8 +205,8 @@ static void test_build(void)
 
 	/* symlinks: in (as the target), out (absent) */
 	e = index_lookup(ix, "link-in");
-	CHECK("symlink to a file inside: a file of its size", e && e->type == INDEX_FILE &&
-								e->size == 3);
+	CHECK("symlink to a file inside: a file of its size",
+	      e && e->type == INDEX_FILE && e->size == 3);
 	e = index_lookup(ix, "link-dir");
 	CHECK("symlink to a dir inside: a dir", e && e->type == INDEX_DIR && e->dir == 1);
 	d = index_find_dir(ix, "link-dir");
@@ -297,7 +301,7 @@ static long wait_for(const char *rel, int want_present, uint64_t want_size)
 		struct index *ix = index_acquire();
 		const struct index_entry *e = ix ? index_lookup(ix, rel) : NULL;
 		int ok = want_present ? (e && (want_size == UINT64_MAX || e->size == want_size))
-				      : e == NULL;
+		                      : e == NULL;
 
 		index_release(ix);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -412,8 +416,8 @@ static void test_live(void)
 	index_release(ix);
 
 	/* the first snapshot is immutable and still opens the old tree */
-	CHECK("old snapshot unchanged", index_lookup(first, "gone.txt") != NULL &&
-						index_lookup(first, "new.txt") == NULL);
+	CHECK("old snapshot unchanged",
+	      index_lookup(first, "gone.txt") != NULL && index_lookup(first, "new.txt") == NULL);
 	{
 		struct stat st;
 		int fd = file_open(first->rootfd, "keep.txt", FILE_REG, &st);

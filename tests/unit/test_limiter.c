@@ -30,12 +30,16 @@ static struct sockaddr_storage addr(const char *s)
 }
 
 static struct limiter *mk(unsigned max_clients, unsigned max_per_ip, uint64_t rate_ip,
-			  uint64_t rate_total)
+                          uint64_t rate_total)
 {
 	struct limiter_params p = {
-		.max_clients = max_clients, .max_per_ip = max_per_ip,
-		.rate_per_ip = rate_ip, .rate_total = rate_total,
-		.ban_after = 3, .ban_window = 60, .ban_time = 600,
+	    .max_clients = max_clients,
+	    .max_per_ip = max_per_ip,
+	    .rate_per_ip = rate_ip,
+	    .rate_total = rate_total,
+	    .ban_after = 3,
+	    .ban_window = 60,
+	    .ban_time = 600,
 	};
 	return limiter_new(&p);
 }
@@ -50,24 +54,36 @@ struct conn_case {
 };
 
 static const struct conn_case conn_cases[] = {
-	{"max_clients 2 over three addresses", 2, 0,
-	 {"10.0.0.1", "10.0.0.2", "10.0.0.3"},
-	 {LIMITER_OK, LIMITER_OK, LIMITER_FULL}},
-	{"max_per_ip 2 from one address", 0, 2,
-	 {"10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.2"},
-	 {LIMITER_OK, LIMITER_OK, LIMITER_PER_IP, LIMITER_OK}},
-	{"per_ip applies before max_clients", 3, 1,
-	 {"10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"},
-	 {LIMITER_OK, LIMITER_PER_IP, LIMITER_OK, LIMITER_OK, LIMITER_FULL}},
-	{"IPv4 and v4-mapped IPv6 are one address", 0, 2,
-	 {"192.0.2.7", "::ffff:192.0.2.7", "192.0.2.7"},
-	 {LIMITER_OK, LIMITER_OK, LIMITER_PER_IP}},
-	{"IPv6 addresses are distinct", 0, 1,
-	 {"2001:db8::1", "2001:db8::2", "2001:db8::1"},
-	 {LIMITER_OK, LIMITER_OK, LIMITER_PER_IP}},
-	{"0 means unlimited", 0, 0,
-	 {"10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.1"},
-	 {LIMITER_OK, LIMITER_OK, LIMITER_OK, LIMITER_OK}},
+    {"max_clients 2 over three addresses",
+     2,
+     0,
+     {"10.0.0.1", "10.0.0.2", "10.0.0.3"},
+     {LIMITER_OK, LIMITER_OK, LIMITER_FULL}},
+    {"max_per_ip 2 from one address",
+     0,
+     2,
+     {"10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.2"},
+     {LIMITER_OK, LIMITER_OK, LIMITER_PER_IP, LIMITER_OK}},
+    {"per_ip applies before max_clients",
+     3,
+     1,
+     {"10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"},
+     {LIMITER_OK, LIMITER_PER_IP, LIMITER_OK, LIMITER_OK, LIMITER_FULL}},
+    {"IPv4 and v4-mapped IPv6 are one address",
+     0,
+     2,
+     {"192.0.2.7", "::ffff:192.0.2.7", "192.0.2.7"},
+     {LIMITER_OK, LIMITER_OK, LIMITER_PER_IP}},
+    {"IPv6 addresses are distinct",
+     0,
+     1,
+     {"2001:db8::1", "2001:db8::2", "2001:db8::1"},
+     {LIMITER_OK, LIMITER_OK, LIMITER_PER_IP}},
+    {"0 means unlimited",
+     0,
+     0,
+     {"10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.1"},
+     {LIMITER_OK, LIMITER_OK, LIMITER_OK, LIMITER_OK}},
 };
 
 static void test_conn_cases(void)
@@ -81,7 +97,7 @@ static void test_conn_cases(void)
 			struct sockaddr_storage a = addr(tc->addrs[i]);
 			enum limiter_verdict v = limiter_conn_open(l, &a, T0);
 			snprintf(what, sizeof(what), "%s: open #%d (%s)", tc->what, i + 1,
-				 tc->addrs[i]);
+			         tc->addrs[i]);
 			CHECK_INT(what, tc->expect[i], v);
 			if (v == LIMITER_OK)
 				opened++;
@@ -127,8 +143,8 @@ static void test_close_frees_slot(void)
  * again; of the flows that are due, the one served longest ago goes first
  * (as woken waiters race for the tokens). */
 static uint64_t pump(struct limiter *l, const struct sockaddr_storage *addrs, int naddrs,
-		     uint64_t chunk, uint64_t start, uint64_t secs, uint64_t *per_flow,
-		     int *max_wait_ok)
+                     uint64_t chunk, uint64_t start, uint64_t secs, uint64_t *per_flow,
+                     int *max_wait_ok)
 {
 	uint64_t end = start + secs * SEC, total = 0;
 	uint64_t due[3] = {start, start, start}, served[3] = {0, 0, 0};
@@ -166,14 +182,24 @@ struct rate_case {
 };
 
 static const struct rate_case rate_cases[] = {
-	{"1 MB/s per IP for 10 s", 1000000, 0, 65536, 10, 1, {"10.2.0.1"}},
-	{"1 MB/s per IP, small chunks", 1000000, 0, 1000, 10, 1, {"10.2.0.1"}},
-	{"1 MB/s total for 10 s", 0, 1000000, 65536, 10, 1, {"10.2.0.1"}},
-	{"3 KB/s odd rate, 7 s", 3001, 0, 512, 7, 1, {"10.2.0.1"}},
-	{"global cap across three addresses", 10000000, 1000000, 65536, 10, 3,
-	 {"10.2.0.1", "10.2.0.2", "2001:db8::9"}},
-	{"two flows of one address share its rate", 1000000, 0, 65536, 10, 2,
-	 {"10.2.0.5", "::ffff:10.2.0.5"}},
+    {"1 MB/s per IP for 10 s", 1000000, 0, 65536, 10, 1, {"10.2.0.1"}},
+    {"1 MB/s per IP, small chunks", 1000000, 0, 1000, 10, 1, {"10.2.0.1"}},
+    {"1 MB/s total for 10 s", 0, 1000000, 65536, 10, 1, {"10.2.0.1"}},
+    {"3 KB/s odd rate, 7 s", 3001, 0, 512, 7, 1, {"10.2.0.1"}},
+    {"global cap across three addresses",
+     10000000,
+     1000000,
+     65536,
+     10,
+     3,
+     {"10.2.0.1", "10.2.0.2", "2001:db8::9"}},
+    {"two flows of one address share its rate",
+     1000000,
+     0,
+     65536,
+     10,
+     2,
+     {"10.2.0.5", "::ffff:10.2.0.5"}},
 };
 
 static void test_rates(void)
@@ -194,15 +220,16 @@ static void test_rates(void)
 		 * of rate * secs, give or take one chunk. */
 		uint64_t expect = rate * tc->secs + rate;
 		char what[200];
-		snprintf(what, sizeof(what), "%s: %" PRIu64 " bytes, expected %" PRIu64 " +- %" PRIu64,
-			 tc->what, total, expect, tc->chunk);
+		snprintf(what, sizeof(what),
+		         "%s: %" PRIu64 " bytes, expected %" PRIu64 " +- %" PRIu64, tc->what, total,
+		         expect, tc->chunk);
 		CHECK(what, total + tc->chunk >= expect && total <= expect + tc->chunk);
 		snprintf(what, sizeof(what), "%s: waits are positive and bounded", tc->what);
 		CHECK(what, ok);
 		if (tc->naddrs == 2) {
 			/* round robin: neither flow gets much more than half */
 			snprintf(what, sizeof(what), "%s: flows %" PRIu64 " / %" PRIu64, tc->what,
-				 flows[0], flows[1]);
+			         flows[0], flows[1]);
 			CHECK(what, flows[0] > total / 3 && flows[1] > total / 3);
 		}
 		limiter_free(l);
@@ -214,17 +241,16 @@ static void test_burst_cap(void)
 	struct limiter *l = mk(0, 0, 1000, 0);
 	struct sockaddr_storage a = addr("10.3.0.1");
 	uint64_t wait = 0;
-	CHECK_INT("fresh bucket holds one second", 1000,
-		  limiter_take(l, &a, 1000000, T0, &wait));
+	CHECK_INT("fresh bucket holds one second", 1000, limiter_take(l, &a, 1000000, T0, &wait));
 	CHECK("wait reported when short", wait > 0 && wait <= SEC);
 	/* Idle for an hour: still only one second of rate. */
 	CHECK_INT("burst cap after long idle", 1000,
-		  limiter_take(l, &a, 1000000, T0 + 3600 * SEC, &wait));
+	          limiter_take(l, &a, 1000000, T0 + 3600 * SEC, &wait));
 	CHECK_INT("empty right after", 0, limiter_take(l, &a, 1, T0 + 3600 * SEC, &wait));
 	/* 1 byte takes 1 ms at 1000 B/s. */
 	CHECK_INT("wait for one byte is 1 ms", 1000000, wait);
 	CHECK_INT("that byte is there after the wait", 1,
-		  limiter_take(l, &a, 1, T0 + 3600 * SEC + wait, NULL));
+	          limiter_take(l, &a, 1, T0 + 3600 * SEC + wait, NULL));
 	/* Asking for much: wait for 1/10 s of rate (100 bytes), not all of it. */
 	limiter_take(l, &a, 1000000, T0 + 3600 * SEC + wait, &wait);
 	CHECK_INT("wait for a large want is 100 ms", 100000000, wait);
@@ -237,19 +263,19 @@ static void test_burst_cap(void)
 	l = mk(0, 0, 1000000, 0);
 	limiter_take(l, &a, 1ull << 30, T0, &wait); /* drain the burst */
 	CHECK_INT("1 ms later: nothing (1,000 bytes is a sliver)", 0,
-		  limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000, &wait));
+	          limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000, &wait));
 	CHECK_INT("told to wait until 100,000 bytes are there", 99000000, wait);
 	CHECK_INT("after the wait: the whole piece", 100000,
-		  limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000 + wait, &wait));
+	          limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000 + wait, &wait));
 	CHECK_INT("a small want is not held back", 10,
-		  limiter_take(l, &a, 10, T0 + SEC / 1000 + 100000000 + SEC / 100000, NULL));
+	          limiter_take(l, &a, 10, T0 + SEC / 1000 + 100000000 + SEC / 100000, NULL));
 	limiter_free(l);
 
 	/* The same floor for the global bucket. */
 	l = mk(0, 0, 0, 1000000);
 	limiter_take(l, &a, 1ull << 30, T0, &wait);
 	CHECK_INT("global: 1 ms later nothing", 0,
-		  limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000, &wait));
+	          limiter_take(l, &a, 1ull << 30, T0 + SEC / 1000, &wait));
 	CHECK_INT("global: wait for the piece", 99000000, wait);
 	limiter_free(l);
 
@@ -268,16 +294,16 @@ static void test_overflow(void)
 	struct sockaddr_storage a = addr("10.4.0.1");
 	uint64_t wait = 0;
 	CHECK_INT("rate 2^62: first take gets the burst", big,
-		  limiter_take(l, &a, UINT64_MAX, late, &wait));
+	          limiter_take(l, &a, UINT64_MAX, late, &wait));
 	CHECK("rate 2^62: short, tiny wait", wait >= 1 && wait <= SEC);
 	CHECK_INT("rate 2^62: one second later, one second of rate", big,
-		  limiter_take(l, &a, UINT64_MAX, late + SEC, &wait));
+	          limiter_take(l, &a, UINT64_MAX, late + SEC, &wait));
 	CHECK_INT("rate 2^62: half a second later, half", big / 2,
-		  limiter_take(l, &a, UINT64_MAX, late + SEC + SEC / 2, &wait));
+	          limiter_take(l, &a, UINT64_MAX, late + SEC + SEC / 2, &wait));
 	CHECK_INT("now near 2^64 after huge idle gap", big,
-		  limiter_take(l, &a, UINT64_MAX, UINT64_MAX - 1, &wait));
+	          limiter_take(l, &a, UINT64_MAX, UINT64_MAX - 1, &wait));
 	CHECK_INT("clock going backwards gives nothing new", 0,
-		  limiter_take(l, &a, 10, late, &wait));
+	          limiter_take(l, &a, 10, late, &wait));
 	limiter_free(l);
 
 	/* Slow rate, huge now: the wait must not overflow. */
@@ -303,12 +329,12 @@ struct ban_case {
 };
 
 static const struct ban_case ban_cases[] = {
-	/* ban_after 3, window 60 s */
-	{"3 failures in 2 s ban", {0, 1, 2}, 2},
-	{"3 failures in 59 s ban", {1, 30, 59}, 2},
-	{"3 failures over 61 s do not", {1, 30, 62}, -1},
-	{"spread out: window restarts", {1, 70, 140, 210}, -1},
-	{"window restarts then bans", {1, 70, 71, 72}, 3},
+    /* ban_after 3, window 60 s */
+    {"3 failures in 2 s ban", {0, 1, 2}, 2},
+    {"3 failures in 59 s ban", {1, 30, 59}, 2},
+    {"3 failures over 61 s do not", {1, 30, 62}, -1},
+    {"spread out: window restarts", {1, 70, 140, 210}, -1},
+    {"window restarts then bans", {1, 70, 71, 72}, 3},
 };
 
 static void test_bans(void)
@@ -335,15 +361,15 @@ static void test_bans(void)
 	limiter_auth_fail(l, &a6, T0 + SEC);
 	CHECK_INT("v4 and mapped v6 failures add up", 1, limiter_auth_fail(l, &a, T0 + 2 * SEC));
 	CHECK_INT("banned address refused", LIMITER_BANNED,
-		  limiter_conn_open(l, &a6, T0 + 3 * SEC));
+	          limiter_conn_open(l, &a6, T0 + 3 * SEC));
 	CHECK_INT("other address fine", LIMITER_OK, limiter_conn_open(l, &other, T0 + 3 * SEC));
 	limiter_auth_ok(l, &a);
 	CHECK_INT("auth_ok does not lift a ban", 1, limiter_is_banned(l, &a, T0 + 4 * SEC));
 	CHECK_INT("still banned just before expiry", 1,
-		  limiter_is_banned(l, &a, T0 + 2 * SEC + 600 * SEC - 1));
+	          limiter_is_banned(l, &a, T0 + 2 * SEC + 600 * SEC - 1));
 	CHECK_INT("ban expires", 0, limiter_is_banned(l, &a, T0 + 2 * SEC + 600 * SEC));
 	CHECK_INT("connect after expiry", LIMITER_OK,
-		  limiter_conn_open(l, &a, T0 + 2 * SEC + 600 * SEC));
+	          limiter_conn_open(l, &a, T0 + 2 * SEC + 600 * SEC));
 	struct limiter_stats st;
 	limiter_stats(l, &st);
 	CHECK_INT("stats: bans", 1, st.bans);
@@ -357,16 +383,16 @@ static void test_bans(void)
 	limiter_auth_fail(l, &b, t + 1);
 	limiter_auth_ok(l, &b);
 	CHECK_INT("after auth_ok two more failures do not ban", 0,
-		  limiter_auth_fail(l, &b, t + 2) + limiter_auth_fail(l, &b, t + 3));
+	          limiter_auth_fail(l, &b, t + 2) + limiter_auth_fail(l, &b, t + 3));
 	CHECK_INT("the third does", 1, limiter_auth_fail(l, &b, t + 4));
 
 	/* set_params keeps counts and bans. */
-	struct limiter_params p = {.max_clients = 10, .max_per_ip = 1, .ban_after = 5,
-				   .ban_window = 10, .ban_time = 10};
+	struct limiter_params p = {
+	    .max_clients = 10, .max_per_ip = 1, .ban_after = 5, .ban_window = 10, .ban_time = 10};
 	limiter_set_params(l, &p);
 	CHECK_INT("set_params keeps the count", 2, limiter_conn_count(l, NULL));
 	CHECK_INT("set_params keeps per-address counts (max_per_ip 1 now)", LIMITER_PER_IP,
-		  limiter_conn_open(l, &other, t + 5));
+	          limiter_conn_open(l, &other, t + 5));
 	CHECK_INT("set_params keeps the ban", 1, limiter_is_banned(l, &b, t + 6));
 	limiter_free(l);
 
@@ -425,7 +451,7 @@ static void test_table(void)
 	printf("# table filled after %u addresses (capacity %u)\n", held, PM_LIMITER_IPS_MAX);
 	struct sockaddr_storage a0 = addr_n(0);
 	CHECK_INT("tracked address still limited per IP", LIMITER_PER_IP,
-		  limiter_conn_open(l, &a0, T0 + SEC));
+	          limiter_conn_open(l, &a0, T0 + SEC));
 	for (unsigned n = 0; n < held; n++) {
 		struct sockaddr_storage a = addr_n(n);
 		limiter_conn_close(l, &a);
@@ -433,7 +459,7 @@ static void test_table(void)
 	CHECK_INT("all released", 0, limiter_conn_count(l, NULL));
 	struct sockaddr_storage fresh = addr_n(3u * PM_LIMITER_IPS_MAX);
 	CHECK_INT("room again once connections close", LIMITER_OK,
-		  limiter_conn_open(l, &fresh, T0 + 2 * SEC));
+	          limiter_conn_open(l, &fresh, T0 + 2 * SEC));
 	limiter_free(l);
 }
 
@@ -456,7 +482,7 @@ static void *hammer(void *arg)
 	for (unsigned i = 0; i < THREAD_OPS; i++) {
 		/* Threads share some addresses (contention on one record). */
 		struct sockaddr_storage a =
-			addr_n(t->spread == 1 ? 0 : (i % t->spread) + (unsigned)(t->id % 2) * 32);
+		    addr_n(t->spread == 1 ? 0 : (i % t->spread) + (unsigned)(t->id % 2) * 32);
 		uint64_t now = clock_now_ns();
 		if (limiter_conn_open(t->l, &a, now) == LIMITER_OK) {
 			t->bytes += limiter_take(t->l, &a, 1500, now, NULL);
@@ -501,8 +527,8 @@ static void run_threads(const char *what, unsigned spread, unsigned max_per_ip)
 	CHECK_INT(msg, refused, st.rejected_full + st.rejected_per_ip + st.rejected_banned);
 	/* open + take + close = 3 operations per iteration */
 	double ops = 3.0 * THREADS * THREAD_OPS / ((double)ns / 1e9);
-	printf("# limiter, %s: %d threads, %.0f operations/s (open+take+close)\n", what,
-	       THREADS, ops);
+	printf("# limiter, %s: %d threads, %.0f operations/s (open+take+close)\n", what, THREADS,
+	       ops);
 	limiter_free(l);
 }
 
@@ -520,8 +546,8 @@ static void test_ban_groups(void)
 {
 	struct limiter *l = mk(0, 2, 0, 0);
 	struct sockaddr_storage a = addr("2001:db8:1:2::1"), b = addr("2001:db8:1:2:ffff::9"),
-				c = addr("2001:db8:1:3::1"), v4a = addr("192.0.2.1"),
-				v4b = addr("192.0.2.2");
+	                        c = addr("2001:db8:1:3::1"), v4a = addr("192.0.2.1"),
+	                        v4b = addr("192.0.2.2");
 	CHECK_INT("hook registered", 0, limiter_add_ban_hook(hook, NULL));
 	limiter_auth_fail(l, &a, T0);
 	limiter_auth_fail(l, &b, T0 + 1);

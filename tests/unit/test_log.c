@@ -62,9 +62,8 @@ static int shape(const char *pat, const char *s)
 	return *s == '\0' || (s[0] == '\n' && s[1] == '\0');
 }
 
-#define CHECK_SHAPE(what, pat, got)                                                       \
-	UNIT_REPORT(shape((pat), (got)), what, "expected shape \"%s\", got \"%s\"", (pat), \
-		    (got))
+#define CHECK_SHAPE(what, pat, got)                                                                \
+	UNIT_REPORT(shape((pat), (got)), what, "expected shape \"%s\", got \"%s\"", (pat), (got))
 
 static void test_esc(void)
 {
@@ -74,21 +73,21 @@ static void test_esc(void)
 		size_t outsz;
 		const char *want;
 	} cases[] = {
-		{"plain text", 10, 64, "plain text"},
-		{"a\"b\\c", 5, 64, "a\\x22b\\x5Cc"},
-		{"line\r\nnext\ttab", 14, 64, "line\\x0D\\x0Anext\\x09tab"},
-		{"nul\0x", 5, 64, "nul\\x00x"},
-		{"del\x7f", 4, 64, "del\\x7F"},
-		{"caf\xc3\xa9 \xe2\x82\xac", 9, 64, "caf\xc3\xa9 \xe2\x82\xac"},
-		{"", 0, 64, ""},
-		/* Truncation: whole escapes only, then "..." within outsz. */
-		{"abcdefghij", 10, 8, "abcd..."},
-		{"ab\ncdefgh", 9, 10, "ab\\x0A..."},
-		{"ab\ncdefgh", 9, 9, "ab..."},
-		/* Never half a UTF-8 sequence before the "...". */
-		{"ab\xe2\x82\xac\xe2\x82\xac", 8, 8, "ab..."},
-		{"ab\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", 11, 9, "ab\xe2\x82\xac..."},
-		{"ab\xe2\x82\xac\xe2\x82\xac", 8, 9, "ab\xe2\x82\xac\xe2\x82\xac"},
+	    {"plain text", 10, 64, "plain text"},
+	    {"a\"b\\c", 5, 64, "a\\x22b\\x5Cc"},
+	    {"line\r\nnext\ttab", 14, 64, "line\\x0D\\x0Anext\\x09tab"},
+	    {"nul\0x", 5, 64, "nul\\x00x"},
+	    {"del\x7f", 4, 64, "del\\x7F"},
+	    {"caf\xc3\xa9 \xe2\x82\xac", 9, 64, "caf\xc3\xa9 \xe2\x82\xac"},
+	    {"", 0, 64, ""},
+	    /* Truncation: whole escapes only, then "..." within outsz. */
+	    {"abcdefghij", 10, 8, "abcd..."},
+	    {"ab\ncdefgh", 9, 10, "ab\\x0A..."},
+	    {"ab\ncdefgh", 9, 9, "ab..."},
+	    /* Never half a UTF-8 sequence before the "...". */
+	    {"ab\xe2\x82\xac\xe2\x82\xac", 8, 8, "ab..."},
+	    {"ab\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", 11, 9, "ab\xe2\x82\xac..."},
+	    {"ab\xe2\x82\xac\xe2\x82\xac", 8, 9, "ab\xe2\x82\xac\xe2\x82\xac"},
 	};
 	char out[64];
 
@@ -157,7 +156,7 @@ static void test_lines(void)
 
 	log_access(&peer, NULL, "GET", "/x", "HTTP/1.1", 200, 1234, NULL, "curl/8.0");
 	log_access(&peer, "bob", "GET", "/a \"b\"\n\\c", "HTTP/1.0", 404, 0, "http://r/?q=\x01",
-		   "");
+	           "");
 	log_access(&peer, NULL, NULL, NULL, NULL, 400, 0, NULL, NULL);
 	char *t = slurp(p_access);
 	char *l2 = strchr(t, '\n'), *l3 = l2 ? strchr(l2 + 1, '\n') : NULL;
@@ -166,13 +165,13 @@ static void test_lines(void)
 	if (l3)
 		*l3++ = '\0';
 	CHECK_SHAPE("combined line",
-		    "127.0.0.1 - - [~9/&&&/9999:99:99:99 +0000] \"GET /x HTTP/1.1\" 200 1234 \"-\" "
-		    "\"curl/8.0\"",
-		    t);
+	            "127.0.0.1 - - [~9/&&&/9999:99:99:99 +0000] \"GET /x HTTP/1.1\" 200 1234 \"-\" "
+	            "\"curl/8.0\"",
+	            t);
 	CHECK_SHAPE("combined line, escaped",
-		    "127.0.0.1 - bob [~9/&&&/9999:99:99:99 +0000] \"GET /a \\x22b\\x22\\x0A\\x5Cc "
-		    "HTTP/1.0\" 404 0 \"http://r/?q=\\x01\" \"-\"",
-		    l2 ? l2 : "");
+	            "127.0.0.1 - bob [~9/&&&/9999:99:99:99 +0000] \"GET /a \\x22b\\x22\\x0A\\x5Cc "
+	            "HTTP/1.0\" 404 0 \"http://r/?q=\\x01\" \"-\"",
+	            l2 ? l2 : "");
 	CHECK_SHAPE("combined line, no request", "127.0.0.1 - - [$", l3 ? l3 : "");
 	CHECK("combined line, no request: \"-\"", l3 && strstr(l3, "] \"-\" 400 0 \"-\" \"-\""));
 	free(t);
@@ -184,12 +183,12 @@ static void test_lines(void)
 	if (l2)
 		*l2++ = '\0';
 	CHECK_SHAPE("xferlog line",
-		    "&&& &&& ~9 99:99:99 9999 1 127.0.0.1 1234 /pub/my_file.txt b _ o a "
-		    "you@example.org ftp 0 * c",
-		    t);
+	            "&&& &&& ~9 99:99:99 9999 1 127.0.0.1 1234 /pub/my_file.txt b _ o a "
+	            "you@example.org ftp 0 * c",
+	            t);
 	CHECK_SHAPE("xferlog line, escaped, incomplete",
-		    "&&& &&& ~9 99:99:99 9999 7 127.0.0.1 5 /a\\x0Ab a _ o r alice_smith ftp 0 * i",
-		    l2 ? l2 : "");
+	            "&&& &&& ~9 99:99:99 9999 7 127.0.0.1 5 /a\\x0Ab a _ o r alice_smith ftp 0 * i",
+	            l2 ? l2 : "");
 	free(t);
 
 	/* Over-long client strings are cut with "...", the line stays whole. */
@@ -207,30 +206,36 @@ static void test_lines(void)
 	CHECK("long xferlog line: bounded", strlen(t) <= PM_LOG_LINE_MAX);
 	CHECK("long xferlog line: path cut with ...", strstr(t, "aaa... b _ o a aaa") != NULL);
 	CHECK("long xferlog line: id cut, fields after it kept", strstr(t, "aaa... ftp 0 * "
-	 "c\n") != NULL);
+	                                                                   "c\n") != NULL);
 	free(t);
 	t = slurp(p_access);
 	CHECK("long access line: one line", strchr(t, '\n') == t + strlen(t) - 1);
 	CHECK("long access line: bounded", strlen(t) <= PM_LOG_LINE_MAX);
-	CHECK("long access line: fields cut, quotes kept",
-	      strstr(t, "aaa... HTTP/1.1\" 200 1 "
-	       "\"aaa") != NULL && strstr(t, "aaa...\"\n") != NULL);
+	CHECK("long access line: fields cut, quotes kept", strstr(t, "aaa... HTTP/1.1\" 200 1 "
+	                                                             "\"aaa") != NULL &&
+	                                                       strstr(t, "aaa...\"\n") != NULL);
 	free(t);
 
 	struct log_event ev = {
-		.event = "transfer", .proto = "ftps", .peer = &peer, .user = NULL,
-		.method = "RETR", .path = "/p\"q\x01\xff\xc3\xa9", .status = 226,
-		.bytes = 42, .secs = 0.25,
+	    .event = "transfer",
+	    .proto = "ftps",
+	    .peer = &peer,
+	    .user = NULL,
+	    .method = "RETR",
+	    .path = "/p\"q\x01\xff\xc3\xa9",
+	    .status = 226,
+	    .bytes = 42,
+	    .secs = 0.25,
 	};
 	log_json(&ev);
 	t = slurp(p_json);
 	CHECK_SHAPE("json line",
-		    "{\"time\":\"9999-99-99T99:99:99.999Z\","
-		    "\"event\":\"transfer\",\"proto\":\"ftps\","
-		    "\"peer\":\"127.0.0.1\",\"method\":\"RETR\","
-		    "\"path\":\"/p\\\"q\\u0001\\ufffd\xc3\xa9\","
-		    "\"status\":226,\"bytes\":42,\"secs\":0.250}\n",
-		    t);
+	            "{\"time\":\"9999-99-99T99:99:99.999Z\","
+	            "\"event\":\"transfer\",\"proto\":\"ftps\","
+	            "\"peer\":\"127.0.0.1\",\"method\":\"RETR\","
+	            "\"path\":\"/p\\\"q\\u0001\\ufffd\xc3\xa9\","
+	            "\"status\":226,\"bytes\":42,\"secs\":0.250}\n",
+	            t);
 	free(t);
 
 	log_err("disk %s is %d%% full", "sda", 93);
@@ -249,12 +254,11 @@ static void test_lines(void)
 		*l3++ = '\0';
 	CHECK_SHAPE("error line", "9999-99-99T99:99:99Z [error] disk sda is 93% full", t);
 	CHECK_SHAPE("control chars cannot split a line", "9999-99-99T99:99:99Z [info] line?break",
-		    l2 ? l2 : "");
+	            l2 ? l2 : "");
 	CHECK("debug not shown", strstr(l3 ? l3 : "", "not shown") == NULL);
 	CHECK_SHAPE("long message truncated", "9999-99-99T99:99:99Z [warn] yyy$", l3 ? l3 : "");
 	size_t l3len = l3 ? strlen(l3) : 0;
-	CHECK_INT("truncated line fills PM_LOG_LINE_MAX with the newline", PM_LOG_LINE_MAX,
-		  l3len);
+	CHECK_INT("truncated line fills PM_LOG_LINE_MAX with the newline", PM_LOG_LINE_MAX, l3len);
 	CHECK("truncated line ends with ...\\n", l3len > 4 && strcmp(l3 + l3len - 4, "...\n") == 0);
 	free(t);
 	struct sockaddr_storage p6;
@@ -266,12 +270,12 @@ static void test_lines(void)
 	t = slurp(p_err);
 	CHECK("auth failure line for fail2ban",
 	      strstr(t, "Z [warn] auth: failure from 2001:db8::5 proto=https "
-			"user=\"eve\\x22 x=\\x0A\"\n") != NULL);
+	                "user=\"eve\\x22 x=\\x0A\"\n") != NULL);
 	free(t);
 	t = slurp(p_json);
 	CHECK("auth failure json event",
 	      strstr(t, "\"event\":\"login\",\"proto\":\"https\",\"peer\":\"2001:db8::5\","
-			"\"user\":\"eve\\\" x=\\n\",\"status\":401,\"bytes\":0,") != NULL);
+	                "\"user\":\"eve\\\" x=\\n\",\"status\":401,\"bytes\":0,") != NULL);
 	free(t);
 	log_set_level(LOG_LVL_DEBUG);
 	log_debug("now shown");

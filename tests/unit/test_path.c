@@ -8,75 +8,86 @@
 struct rcase {
 	const char *cwd;
 	const char *arg;
-	size_t n;           /* 0: strlen(arg) */
-	const char *out;    /* expected canonical path, or NULL for refusal */
-	const char *why;    /* expected reason when refused */
+	size_t n;        /* 0: strlen(arg) */
+	const char *out; /* expected canonical path, or NULL for refusal */
+	const char *why; /* expected reason when refused */
 };
 
 #define CLIMB "path climbs above the root"
 #define CTRL "path contains a control character"
 
 static const struct rcase rcases[] = {
-	/* plain and canonicalisation */
-	{ "", "", 0, "", NULL },
-	{ "", "/", 0, "", NULL },
-	{ "", "////", 0, "", NULL },
-	{ "", ".", 0, "", NULL },
-	{ "", "./", 0, "", NULL },
-	{ "", "./a/./b/", 0, "a/b", NULL },
-	{ "", "a//b///c", 0, "a/b/c", NULL },
-	{ "", "/pub/hello/", 0, "pub/hello", NULL },
-	{ "", "a/b/../c", 0, "a/c", NULL },
-	{ "", "a/b/c/../../d", 0, "a/d", NULL },
-	{ "", "a/..", 0, "", NULL },
-	{ "", "a/../", 0, "", NULL },
-	{ "pub", "hello", 0, "pub/hello", NULL },
-	{ "pub", "/etc", 0, "etc", NULL },
-	{ "pub/hello", "..", 0, "pub", NULL },
-	{ "pub/hello", "../..", 0, "", NULL },
-	{ "pub/hello", "", 0, "pub/hello", NULL },
-	{ "pub/hello", ".", 0, "pub/hello", NULL },
-	{ "", "...", 0, "...", NULL },
-	{ "", "..a/b..", 0, "..a/b..", NULL },
-	{ "", ".hidden", 0, ".hidden", NULL },
-	/* names are bytes: UTF-8, spaces, ':' and '~' are just names */
-	{ "", "pub/docs/\xc3\x9c" "bersicht und Notizen.txt", 0,
-	  "pub/docs/\xc3\x9c" "bersicht und Notizen.txt", NULL },
-	{ "", "name with spaces", 0, "name with spaces", NULL },
-	{ "", " lead and trail ", 0, " lead and trail ", NULL },
-	{ "", "a:b", 0, "a:b", NULL },
-	{ "", "~", 0, "~", NULL },
-	{ "", "~root/x", 0, "~root/x", NULL },
-	{ "", "\xff\xfe" "bad-utf8", 0, "\xff\xfe" "bad-utf8", NULL },
-	{ "", "%2e%2e", 0, "%2e%2e", NULL }, /* not decoded here: a name */
-	/* climbing above the root is refused, never clamped */
-	{ "", "..", 0, NULL, CLIMB },
-	{ "", "../", 0, NULL, CLIMB },
-	{ "", "../..", 0, NULL, CLIMB },
-	{ "", "/../etc/passwd", 0, NULL, CLIMB },
-	{ "", "/..", 0, NULL, CLIMB },
-	{ "", "a/../../b", 0, NULL, CLIMB },
-	{ "", "./../", 0, NULL, CLIMB },
-	{ "pub", "../../etc", 0, NULL, CLIMB },
-	{ "pub/hello", "/../pub", 0, NULL, CLIMB },
-	{ "", "a/b/../../..", 0, NULL, CLIMB },
-	{ "", "a/b/../../../b", 0, NULL, CLIMB },
-	/* bytes that are never part of a served path */
-	{ "", "\\..\\", 0, NULL, "path contains a backslash" },
-	{ "", "a\\b", 0, NULL, "path contains a backslash" },
-	{ "", "a\0b", 3, NULL, "path contains a NUL byte" },
-	{ "", "\0", 1, NULL, "path contains a NUL byte" },
-	{ "", "a\r\nDELE b", 0, NULL, CTRL },
-	{ "", "a\rb", 0, NULL, CTRL },
-	{ "", "a\nb", 0, NULL, CTRL },
-	{ "", "\t", 0, NULL, CTRL },
-	{ "", "a\x1b[31mred", 0, NULL, CTRL },
-	{ "", "a\x7f", 0, NULL, CTRL },
-	{ "", "../\n", 0, NULL, CTRL }, /* bytes are checked first */
-	/* a bad cwd is refused too */
-	{ "../x", "a", 0, NULL, CLIMB },
-	{ "a\nb", "c", 0, NULL, CTRL },
-	{ "a\nb", "/c", 0, "c", NULL }, /* absolute: cwd is not used */
+    /* plain and canonicalisation */
+    {"", "", 0, "", NULL},
+    {"", "/", 0, "", NULL},
+    {"", "////", 0, "", NULL},
+    {"", ".", 0, "", NULL},
+    {"", "./", 0, "", NULL},
+    {"", "./a/./b/", 0, "a/b", NULL},
+    {"", "a//b///c", 0, "a/b/c", NULL},
+    {"", "/pub/hello/", 0, "pub/hello", NULL},
+    {"", "a/b/../c", 0, "a/c", NULL},
+    {"", "a/b/c/../../d", 0, "a/d", NULL},
+    {"", "a/..", 0, "", NULL},
+    {"", "a/../", 0, "", NULL},
+    {"pub", "hello", 0, "pub/hello", NULL},
+    {"pub", "/etc", 0, "etc", NULL},
+    {"pub/hello", "..", 0, "pub", NULL},
+    {"pub/hello", "../..", 0, "", NULL},
+    {"pub/hello", "", 0, "pub/hello", NULL},
+    {"pub/hello", ".", 0, "pub/hello", NULL},
+    {"", "...", 0, "...", NULL},
+    {"", "..a/b..", 0, "..a/b..", NULL},
+    {"", ".hidden", 0, ".hidden", NULL},
+    /* names are bytes: UTF-8, spaces, ':' and '~' are just names */
+    {"",
+     "pub/docs/\xc3\x9c"
+     "bersicht und Notizen.txt",
+     0,
+     "pub/docs/\xc3\x9c"
+     "bersicht und Notizen.txt",
+     NULL},
+    {"", "name with spaces", 0, "name with spaces", NULL},
+    {"", " lead and trail ", 0, " lead and trail ", NULL},
+    {"", "a:b", 0, "a:b", NULL},
+    {"", "~", 0, "~", NULL},
+    {"", "~root/x", 0, "~root/x", NULL},
+    {"",
+     "\xff\xfe"
+     "bad-utf8",
+     0,
+     "\xff\xfe"
+     "bad-utf8",
+     NULL},
+    {"", "%2e%2e", 0, "%2e%2e", NULL}, /* not decoded here: a name */
+    /* climbing above the root is refused, never clamped */
+    {"", "..", 0, NULL, CLIMB},
+    {"", "../", 0, NULL, CLIMB},
+    {"", "../..", 0, NULL, CLIMB},
+    {"", "/../etc/passwd", 0, NULL, CLIMB},
+    {"", "/..", 0, NULL, CLIMB},
+    {"", "a/../../b", 0, NULL, CLIMB},
+    {"", "./../", 0, NULL, CLIMB},
+    {"pub", "../../etc", 0, NULL, CLIMB},
+    {"pub/hello", "/../pub", 0, NULL, CLIMB},
+    {"", "a/b/../../..", 0, NULL, CLIMB},
+    {"", "a/b/../../../b", 0, NULL, CLIMB},
+    /* bytes that are never part of a served path */
+    {"", "\\..\\", 0, NULL, "path contains a backslash"},
+    {"", "a\\b", 0, NULL, "path contains a backslash"},
+    {"", "a\0b", 3, NULL, "path contains a NUL byte"},
+    {"", "\0", 1, NULL, "path contains a NUL byte"},
+    {"", "a\r\nDELE b", 0, NULL, CTRL},
+    {"", "a\rb", 0, NULL, CTRL},
+    {"", "a\nb", 0, NULL, CTRL},
+    {"", "\t", 0, NULL, CTRL},
+    {"", "a\x1b[31mred", 0, NULL, CTRL},
+    {"", "a\x7f", 0, NULL, CTRL},
+    {"", "../\n", 0, NULL, CTRL}, /* bytes are checked first */
+    /* a bad cwd is refused too */
+    {"../x", "a", 0, NULL, CLIMB},
+    {"a\nb", "c", 0, NULL, CTRL},
+    {"a\nb", "/c", 0, "c", NULL}, /* absolute: cwd is not used */
 };
 
 static char *repeat(const char *unit, size_t times, const char *tail)
@@ -95,7 +106,7 @@ static char *repeat(const char *unit, size_t times, const char *tail)
 }
 
 static void check_resolve(const char *what, const char *cwd, const char *arg, size_t n,
-			  const char *want, const char *wantwhy)
+                          const char *want, const char *wantwhy)
 {
 	char out[PM_PATH_MAX];
 	const char *why = "unset";
@@ -139,8 +150,7 @@ static void test_limits(void)
 
 	/* 300-byte component, and exactly PM_NAME_MAX */
 	s = repeat("x", 300, NULL);
-	check_resolve("300-byte component", "", s, strlen(s), NULL,
-		      "path component is too long");
+	check_resolve("300-byte component", "", s, strlen(s), NULL, "path component is too long");
 	free(s);
 	memset(name, 'n', PM_NAME_MAX);
 	name[PM_NAME_MAX] = '\0';
@@ -148,8 +158,7 @@ static void test_limits(void)
 
 	/* 100 components; exactly PM_PATH_DEPTH_MAX is fine */
 	s = repeat("d/", 100, NULL);
-	check_resolve("100 components", "", s, strlen(s), NULL,
-		      "path has too many components");
+	check_resolve("100 components", "", s, strlen(s), NULL, "path has too many components");
 	free(s);
 	s = repeat("d/", PM_PATH_DEPTH_MAX, NULL);
 	{
@@ -176,7 +185,7 @@ static void test_limits(void)
 		arg = repeat("z", 200, NULL);
 		check_resolve("cwd alone fits", "", longcwd, strlen(longcwd), longcwd, NULL);
 		check_resolve("cwd + arg over PM_PATH_MAX", longcwd, arg, strlen(arg), NULL,
-			      "path is too long");
+		              "path is too long");
 		free(comp);
 		free(longcwd);
 		free(arg);
@@ -187,7 +196,7 @@ static void test_limits(void)
 		char small[4];
 		const char *why = NULL;
 		CHECK_INT("small buffer refused", -1,
-			  path_resolve("", "abcdef", 6, small, sizeof(small), &why));
+		          path_resolve("", "abcdef", 6, small, sizeof(small), &why));
 		CHECK_STR("small buffer reason", "path is too long", why);
 		CHECK_STR("small buffer empty", "", small);
 	}
@@ -204,29 +213,32 @@ struct dcase {
 #define MALF "malformed percent-escape in path"
 
 static const struct dcase dcases[] = {
-	{ "/", "/", NULL },
-	{ "/pub/hello-2.12.tar.gz", "/pub/hello-2.12.tar.gz", NULL },
-	{ "/a%20b", "/a b", NULL },
-	{ "/a+b", "/a+b", NULL },
-	{ "/%2e%2e", "/..", NULL },
-	{ "/%2E%2e/%2e", "/../.", NULL },
-	{ "/%C3%9Cbersicht", "/\xc3\x9c" "bersicht", NULL },
-	{ "/%25", "/%", NULL },
-	{ "/%252e", "/%2e", NULL }, /* decoded once only */
-	{ "/%7e", "/~", NULL },
-	{ "/%0d%0a", "/\r\n", NULL }, /* path_resolve refuses these later */
-	{ "/%", NULL, MALF },
-	{ "/%2", NULL, MALF },
-	{ "/%zz", NULL, MALF },
-	{ "/%g0", NULL, MALF },
-	{ "/%-1", NULL, MALF },
-	{ "/% 1", NULL, MALF },
-	{ "/a%00b", NULL, "path contains an encoded NUL byte (%00)" },
-	{ "/a%2fb", NULL, "path contains an encoded slash (%2F)" },
-	{ "/a%2Fb", NULL, "path contains an encoded slash (%2F)" },
-	{ "/..%2f..%2fetc", NULL, "path contains an encoded slash (%2F)" },
-	{ "/a%5cb", NULL, "path contains an encoded backslash (%5C)" },
-	{ "/a%5Cb", NULL, "path contains an encoded backslash (%5C)" },
+    {"/", "/", NULL},
+    {"/pub/hello-2.12.tar.gz", "/pub/hello-2.12.tar.gz", NULL},
+    {"/a%20b", "/a b", NULL},
+    {"/a+b", "/a+b", NULL},
+    {"/%2e%2e", "/..", NULL},
+    {"/%2E%2e/%2e", "/../.", NULL},
+    {"/%C3%9Cbersicht",
+     "/\xc3\x9c"
+     "bersicht",
+     NULL},
+    {"/%25", "/%", NULL},
+    {"/%252e", "/%2e", NULL}, /* decoded once only */
+    {"/%7e", "/~", NULL},
+    {"/%0d%0a", "/\r\n", NULL}, /* path_resolve refuses these later */
+    {"/%", NULL, MALF},
+    {"/%2", NULL, MALF},
+    {"/%zz", NULL, MALF},
+    {"/%g0", NULL, MALF},
+    {"/%-1", NULL, MALF},
+    {"/% 1", NULL, MALF},
+    {"/a%00b", NULL, "path contains an encoded NUL byte (%00)"},
+    {"/a%2fb", NULL, "path contains an encoded slash (%2F)"},
+    {"/a%2Fb", NULL, "path contains an encoded slash (%2F)"},
+    {"/..%2f..%2fetc", NULL, "path contains an encoded slash (%2F)"},
+    {"/a%5cb", NULL, "path contains an encoded backslash (%5C)"},
+    {"/a%5Cb", NULL, "path contains an encoded backslash (%5C)"},
 };
 
 static void test_decode(void)
@@ -250,24 +262,27 @@ static void test_decode(void)
 	}
 	{
 		const char *why = NULL;
-		CHECK_INT("decode literal NUL", -1, path_url_decode("/a\0b", 4, out, sizeof(out), &why));
+		CHECK_INT("decode literal NUL", -1,
+		          path_url_decode("/a\0b", 4, out, sizeof(out), &why));
 		CHECK_STR("decode literal NUL reason", "path contains a NUL byte", why);
 		char small[3];
-		CHECK_INT("decode small buffer", -1, path_url_decode("/abc", 4, small, sizeof(small), &why));
+		CHECK_INT("decode small buffer", -1,
+		          path_url_decode("/abc", 4, small, sizeof(small), &why));
 		CHECK_STR("decode small buffer reason", "path is too long", why);
 	}
 	/* decode then resolve: %2e%2e climbs and is refused by the resolver */
 	{
 		const char *why = NULL;
 		char dec[PM_PATH_MAX], res[PM_PATH_MAX];
-		CHECK_INT("decode %2e%2e", 0, path_url_decode("/%2e%2e/etc/passwd", 18, dec,
-							      sizeof(dec), &why));
+		CHECK_INT("decode %2e%2e", 0,
+		          path_url_decode("/%2e%2e/etc/passwd", 18, dec, sizeof(dec), &why));
 		CHECK_INT("resolve decoded %2e%2e", -1,
-			  path_resolve("", dec, strlen(dec), res, sizeof(res), &why));
+		          path_resolve("", dec, strlen(dec), res, sizeof(res), &why));
 		CHECK_STR("resolve decoded %2e%2e reason", CLIMB, why);
-		CHECK_INT("decode %0d%0a", 0, path_url_decode("/a%0d%0a", 8, dec, sizeof(dec), &why));
+		CHECK_INT("decode %0d%0a", 0,
+		          path_url_decode("/a%0d%0a", 8, dec, sizeof(dec), &why));
 		CHECK_INT("resolve decoded CRLF", -1,
-			  path_resolve("", dec, strlen(dec), res, sizeof(res), &why));
+		          path_resolve("", dec, strlen(dec), res, sizeof(res), &why));
 		CHECK_STR("resolve decoded CRLF reason", CTRL, why);
 	}
 }
@@ -300,8 +315,8 @@ static void test_prefix_and_dots(void)
  * same result. */
 static void test_random(void)
 {
-	static const char alphabet[] = { '/', '.', '.', '.', 'a', 'b', '\\', '\0', '\n',
-					 '%', '\xc3', '\x9c', ' ', '~', ':', 0x7f };
+	static const char alphabet[] = {'/',  '.', '.',    '.',    'a', 'b', '\\', '\0',
+	                                '\n', '%', '\xc3', '\x9c', ' ', '~', ':',  0x7f};
 	unsigned seed = 12345;
 	int bad = 0, okc = 0, refused = 0;
 

@@ -14,22 +14,22 @@ struct v1case {
 };
 
 static const struct v1case v1cases[] = {
-	{"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nGET /", PROXY_OK, "192.0.2.1:56324", 45},
-	{"PROXY TCP6 2001:db8::1 2001:db8::2 4000 21\r\n", PROXY_OK, "[2001:db8::1]:4000", 44},
-	{"PROXY UNKNOWN\r\n", PROXY_LOCAL, NULL, 15},
-	{"PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n", PROXY_LOCAL, NULL, 35},
-	{"PROXY TCP4 192.0.2.1 198.51.100.2 56324", PROXY_NEED_MORE, NULL, 0},
-	{"PROX", PROXY_NEED_MORE, NULL, 0},
-	{"PROXY TCP4 192.0.2.1 198.51.100.2 65536 443\r\n", PROXY_BAD, NULL, 0},
-	{"PROXY TCP4 192.0.2.1 198.51.100.2 -1 443\r\n", PROXY_BAD, NULL, 0},
-	{"PROXY TCP4 2001:db8::1 198.51.100.2 1 443\r\n", PROXY_BAD, NULL, 0},
-	{"PROXY TCP5 192.0.2.1 198.51.100.2 1 443\r\n", PROXY_BAD, NULL, 0},
-	{"PROXY TCP4 192.0.2.1 198.51.100.2 1\r\n", PROXY_BAD, NULL, 0},
-	{"PROXY TCP4 192.0.2.1  198.51.100.2 1 2\r\n", PROXY_BAD, NULL, 0},
-	{"PROXY TCP4 192.0.2.1 198.51.100.2 01 2\r\n", PROXY_BAD, NULL, 0},
-	{"GET / HTTP/1.1\r\n\r\n", PROXY_BAD, NULL, 0},
-	{"USER anonymous\r\n", PROXY_BAD, NULL, 0},
-	{"PROXY TCP4 1.1.1.1 2.2.2.2 1 2 3\r\n", PROXY_BAD, NULL, 0},
+    {"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nGET /", PROXY_OK, "192.0.2.1:56324", 45},
+    {"PROXY TCP6 2001:db8::1 2001:db8::2 4000 21\r\n", PROXY_OK, "[2001:db8::1]:4000", 44},
+    {"PROXY UNKNOWN\r\n", PROXY_LOCAL, NULL, 15},
+    {"PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n", PROXY_LOCAL, NULL, 35},
+    {"PROXY TCP4 192.0.2.1 198.51.100.2 56324", PROXY_NEED_MORE, NULL, 0},
+    {"PROX", PROXY_NEED_MORE, NULL, 0},
+    {"PROXY TCP4 192.0.2.1 198.51.100.2 65536 443\r\n", PROXY_BAD, NULL, 0},
+    {"PROXY TCP4 192.0.2.1 198.51.100.2 -1 443\r\n", PROXY_BAD, NULL, 0},
+    {"PROXY TCP4 2001:db8::1 198.51.100.2 1 443\r\n", PROXY_BAD, NULL, 0},
+    {"PROXY TCP5 192.0.2.1 198.51.100.2 1 443\r\n", PROXY_BAD, NULL, 0},
+    {"PROXY TCP4 192.0.2.1 198.51.100.2 1\r\n", PROXY_BAD, NULL, 0},
+    {"PROXY TCP4 192.0.2.1  198.51.100.2 1 2\r\n", PROXY_BAD, NULL, 0},
+    {"PROXY TCP4 192.0.2.1 198.51.100.2 01 2\r\n", PROXY_BAD, NULL, 0},
+    {"GET / HTTP/1.1\r\n\r\n", PROXY_BAD, NULL, 0},
+    {"USER anonymous\r\n", PROXY_BAD, NULL, 0},
+    {"PROXY TCP4 1.1.1.1 2.2.2.2 1 2 3\r\n", PROXY_BAD, NULL, 0},
 };
 
 static void test_v1(void)
@@ -40,8 +40,8 @@ static void test_v1(void)
 		size_t used = 0;
 		const char *why = NULL;
 		char name[128];
-		enum proxy_result r = proxy_parse((const unsigned char *)t->in, strlen(t->in), &s,
-						  &d, &used, &why);
+		enum proxy_result r =
+		    proxy_parse((const unsigned char *)t->in, strlen(t->in), &s, &d, &used, &why);
 		snprintf(name, sizeof(name), "v1 case %zu result", i);
 		CHECK_INT(name, t->want, r);
 		if (t->want == PROXY_BAD) {
@@ -66,8 +66,8 @@ static void test_v1(void)
 		size_t used = 0;
 		const char *why = NULL;
 		CHECK_INT("v1 NUL inside an address refused", PROXY_BAD,
-			  proxy_parse((const unsigned char *)nul, sizeof(nul) - 1, &s4, &d4, &used,
-				      &why));
+		          proxy_parse((const unsigned char *)nul, sizeof(nul) - 1, &s4, &d4, &used,
+		                      &why));
 	}
 	/* a header longer than 107 bytes without CRLF is refused, not waited on */
 	char longer[200];
@@ -77,14 +77,14 @@ static void test_v1(void)
 	size_t used;
 	const char *why;
 	CHECK_INT("v1 over 107 bytes refused", PROXY_BAD,
-		  proxy_parse((unsigned char *)longer, sizeof(longer), &s, &d, &used, &why));
+	          proxy_parse((unsigned char *)longer, sizeof(longer), &s, &d, &used, &why));
 }
 
 static size_t v2_make(unsigned char *b, unsigned cmd, unsigned famproto, const void *addrs,
-		      size_t alen, size_t tlvs)
+                      size_t alen, size_t tlvs)
 {
 	static const unsigned char sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-					      0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+	                                      0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
 	memcpy(b, sig, 12);
 	b[12] = (unsigned char)(0x20 | cmd);
 	b[13] = (unsigned char)famproto;
@@ -106,7 +106,10 @@ static void test_v2(void)
 
 	inet_pton(AF_INET, "203.0.113.7", a4);
 	inet_pton(AF_INET, "127.0.0.1", a4 + 4);
-	a4[8] = 0x12; a4[9] = 0x34; a4[10] = 0; a4[11] = 21;
+	a4[8] = 0x12;
+	a4[9] = 0x34;
+	a4[10] = 0;
+	a4[11] = 21;
 	size_t n = v2_make(b, 1, 0x11, a4, 12, 8);
 	CHECK_INT("v2 TCP4 ok", PROXY_OK, proxy_parse(b, n, &s, &d, &used, &why));
 	CHECK_INT("v2 TCP4 used includes TLVs", n, used);
@@ -117,13 +120,16 @@ static void test_v2(void)
 	for (size_t k = 0; k < n; k++)
 		if (proxy_parse(b, k, &s, &d, &used, &why) != PROXY_NEED_MORE) {
 			CHECK_INT("v2 every prefix needs more", PROXY_NEED_MORE,
-				  proxy_parse(b, k, &s, &d, &used, &why));
+			          proxy_parse(b, k, &s, &d, &used, &why));
 			break;
 		}
 
 	inet_pton(AF_INET6, "2001:db8::7", a6);
 	inet_pton(AF_INET6, "::1", a6 + 16);
-	a6[32] = 0; a6[33] = 80; a6[34] = 1; a6[35] = 187;
+	a6[32] = 0;
+	a6[33] = 80;
+	a6[34] = 1;
+	a6[35] = 187;
 	n = v2_make(b, 1, 0x21, a6, 36, 0);
 	CHECK_INT("v2 TCP6 ok", PROXY_OK, proxy_parse(b, n, &s, &d, &used, &why));
 	net_addr_str(&s, 1, addr, sizeof(addr));

@@ -41,7 +41,8 @@ static void status_field(const char *key, char *out, size_t outsz)
 		return;
 	buf[n] = '\0';
 	size_t kl = strlen(key);
-	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	for (char *line = buf; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
 			char *v = line + kl + 1;
 			while (*v == '\t' || *v == ' ')
@@ -122,8 +123,8 @@ static int child_enter(struct config *c)
 	snprintf(path, sizeof(path), "%s/hello.txt", c->root);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char buf[16] = "";
-	CHECK("reading a file inside root works", fd >= 0 && read(fd, buf, 5) == 5 &&
-							     memcmp(buf, "hello", 5) == 0);
+	CHECK("reading a file inside root works",
+	      fd >= 0 && read(fd, buf, 5) == 5 && memcmp(buf, "hello", 5) == 0);
 	if (fd >= 0)
 		close(fd);
 	snprintf(path, sizeof(path), "%s", c->root);
@@ -131,17 +132,18 @@ static int child_enter(struct config *c)
 
 	if (have_landlock) {
 		CHECK_INT("opening a file outside everything allowed: EACCES", EACCES,
-			  open_errno(outside, O_RDONLY));
+		          open_errno(outside, O_RDONLY));
 		snprintf(path, sizeof(path), "%s/new.txt", c->root);
 		CHECK_INT("creating a file in a world-writable root: EACCES", EACCES,
-			  open_errno(path, O_WRONLY | O_CREAT | O_EXCL));
+		          open_errno(path, O_WRONLY | O_CREAT | O_EXCL));
 		snprintf(path, sizeof(path), "%s/hello.txt", c->root);
 		CHECK_INT("writing a served file: EACCES", EACCES, open_errno(path, O_WRONLY));
 		snprintf(path, sizeof(path), "%s/logs/other.log", tmpdir);
 		CHECK_INT("creating a file in the log directory works", 0,
-			  open_errno(path, O_WRONLY | O_CREAT | O_APPEND));
+		          open_errno(path, O_WRONLY | O_CREAT | O_APPEND));
 		CHECK_INT("opening /dev/urandom works", 0, open_errno("/dev/urandom", O_RDONLY));
-		CHECK_INT("/usr/share readable", 0, open_errno("/usr/share", O_RDONLY | O_DIRECTORY));
+		CHECK_INT("/usr/share readable", 0,
+		          open_errno("/usr/share", O_RDONLY | O_DIRECTORY));
 	} else {
 		printf("skip - landlock unavailable: filesystem confinement not tested\n");
 	}
@@ -159,7 +161,7 @@ static int child_enter(struct config *c)
 #else
 	if (have_landlock)
 		CHECK_INT("thread started before sandbox_enter is confined (EACCES)", EACCES,
-			  early_result);
+		          early_result);
 #endif
 
 #ifdef HAVE_SECCOMP
@@ -261,7 +263,8 @@ static void test_rlimits(void)
 		/* More than the kernel allows (fs.nr_open is at most 2^30). */
 		c->max_clients = 2000000000u;
 		err[0] = '\0';
-		CHECK_INT("impossible max_clients refused", -1, sandbox_rlimits(c, err, sizeof(err)));
+		CHECK_INT("impossible max_clients refused", -1,
+		          sandbox_rlimits(c, err, sizeof(err)));
 		CHECK("message names max_clients", strstr(err, "max_clients 2000000000") != NULL);
 		printf("# %s\n", err);
 		free(c);

@@ -83,8 +83,7 @@ static void test_generate_and_init(struct config *c)
 {
 	char err[512] = "", cert[512], key[512], fp1[128], fp2[128];
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s/state", tmpdir);
-	CHECK_INT("tls_init generates into a missing state_dir", 0,
-		  tls_init(c, err, sizeof(err)));
+	CHECK_INT("tls_init generates into a missing state_dir", 0, tls_init(c, err, sizeof(err)));
 	if (err[0])
 		printf("# %s\n", err);
 	struct stat st;
@@ -107,8 +106,8 @@ static void test_generate_and_init(struct config *c)
 		CHECK("not a CA", X509_check_ca(x) == 0);
 		CHECK("serverAuth", (X509_get_extended_key_usage(x) & XKU_SSL_SERVER) != 0);
 		EVP_PKEY *pk = X509_get0_pubkey(x);
-		CHECK("ECDSA P-256 key", pk != NULL && EVP_PKEY_is_a(pk, "EC") &&
-						 EVP_PKEY_get_bits(pk) == 256);
+		CHECK("ECDSA P-256 key",
+		      pk != NULL && EVP_PKEY_is_a(pk, "EC") && EVP_PKEY_get_bits(pk) == 256);
 		int days = 0, secs = 0;
 		ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x), X509_get0_notAfter(x));
 		CHECK("valid 397 days (browsers' limit)", days >= 396 && days <= 397);
@@ -211,7 +210,7 @@ static void test_explicit_and_reload(struct config *c)
 	STACK_OF(X509) *chainsk = NULL;
 	CHECK("context carries one chain certificate",
 	      ctx && SSL_CTX_get0_chain_certs(ctx, &chainsk) == 1 && chainsk &&
-		      sk_X509_num(chainsk) == 1);
+	          sk_X509_num(chainsk) == 1);
 	tls_ctx_release(ctx);
 
 	/* Broken certificate: the old pair stays. */
@@ -323,26 +322,29 @@ static void test_handshakes(void)
 	CHECK("hook's setting is in the context",
 	      ctx && (SSL_CTX_get_mode(ctx) & SSL_MODE_ENABLE_PARTIAL_WRITE) != 0);
 	CHECK("server preference, no compression, no renegotiation",
-	      ctx && (SSL_CTX_get_options(ctx) &
-		      (SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
-		       SSL_OP_NO_RENEGOTIATION)) == (SSL_OP_CIPHER_SERVER_PREFERENCE |
-						     SSL_OP_NO_COMPRESSION |
-						     SSL_OP_NO_RENEGOTIATION));
+	      ctx &&
+	          (SSL_CTX_get_options(ctx) & (SSL_OP_CIPHER_SERVER_PREFERENCE |
+	                                       SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION)) ==
+	              (SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
+	               SSL_OP_NO_RENEGOTIATION));
 	CHECK_INT("minimum TLS 1.2", TLS1_2_VERSION, ctx ? SSL_CTX_get_min_proto_version(ctx) : 0);
 	CHECK_INT("maximum TLS 1.3", TLS1_3_VERSION, ctx ? SSL_CTX_get_max_proto_version(ctx) : 0);
 	tls_ctx_release(ctx);
 
-	CHECK_INT("TLS 1.1 client refused", 0, handshake(TLS1_1_VERSION, TLS1_1_VERSION, NULL, &sa));
+	CHECK_INT("TLS 1.1 client refused", 0,
+	          handshake(TLS1_1_VERSION, TLS1_1_VERSION, NULL, &sa));
 	CHECK_INT("TLS 1.0 client refused", 0, handshake(TLS1_VERSION, TLS1_VERSION, NULL, &sa));
-	CHECK_INT("TLS 1.2 client accepted", 1, handshake(TLS1_2_VERSION, TLS1_2_VERSION, NULL, &sa));
+	CHECK_INT("TLS 1.2 client accepted", 1,
+	          handshake(TLS1_2_VERSION, TLS1_2_VERSION, NULL, &sa));
 	CHECK_STR("TLS 1.2 negotiated", "TLSv1.2", sa.version);
 	CHECK_STR("TLS 1.2: server's first AEAD suite", "ECDHE-ECDSA-AES128-GCM-SHA256", sa.cipher);
 	CHECK_INT("TLS 1.2 CBC-only client refused", 0,
-		  handshake(TLS1_2_VERSION, TLS1_2_VERSION,
-			    "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0", &sa));
+	          handshake(TLS1_2_VERSION, TLS1_2_VERSION,
+	                    "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0", &sa));
 	CHECK_INT("TLS 1.2 ChaCha20-only client accepted", 1,
-		  handshake(TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305", &sa));
-	CHECK_INT("TLS 1.3 client accepted", 1, handshake(TLS1_3_VERSION, TLS1_3_VERSION, NULL, &sa));
+	          handshake(TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305", &sa));
+	CHECK_INT("TLS 1.3 client accepted", 1,
+	          handshake(TLS1_3_VERSION, TLS1_3_VERSION, NULL, &sa));
 	CHECK_STR("TLS 1.3 negotiated", "TLSv1.3", sa.version);
 	CHECK_STR("TLS 1.3: server's first suite", "TLS_AES_128_GCM_SHA256", sa.cipher);
 
@@ -365,7 +367,8 @@ static void test_handshakes(void)
 	CHECK("old context still usable after reload", s != NULL);
 	SSL_free(s);
 	tls_ctx_release(old);
-	CHECK_INT("handshake after reload", 1, handshake(TLS1_2_VERSION, TLS1_3_VERSION, NULL, &sa));
+	CHECK_INT("handshake after reload", 1,
+	          handshake(TLS1_2_VERSION, TLS1_3_VERSION, NULL, &sa));
 	tls_set_ctx_hook(NULL);
 	free(c);
 }
@@ -384,17 +387,17 @@ int main(void)
 	 * would raise SIGPIPE (the daemon ignores it too). */
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(tmpdir, sizeof(tmpdir), "%s/pm-tls.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(tmpdir) == NULL) {
 		printf("not ok - mkdtemp: %s\n", strerror(errno));
 		return 1;
 	}
 	struct config *c = calloc(1, sizeof(*c));
 	CHECK_STR("GnuTLS priorities match the policy",
-		  "NONE:+VERS-TLS1.3:+VERS-TLS1.2:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
-		  "+AEAD:+ECDHE-ECDSA:+ECDHE-RSA:+SIGN-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
-		  "+GROUP-SECP384R1:+COMP-NULL:+CTYPE-X509:%SERVER_PRECEDENCE",
-		  tls_gnutls_priorities());
+	          "NONE:+VERS-TLS1.3:+VERS-TLS1.2:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+	          "+AEAD:+ECDHE-ECDSA:+ECDHE-RSA:+SIGN-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
+	          "+GROUP-SECP384R1:+COMP-NULL:+CTYPE-X509:%SERVER_PRECEDENCE",
+	          tls_gnutls_priorities());
 	test_generate_and_init(c);
 	test_explicit_and_reload(c);
 	test_handshakes();

@@ -276,7 +276,8 @@ static void test_tls(void)
 	if (why[0])
 		printf("# %s\n", why);
 	tls_io_describe(&ctrl, d, sizeof(d));
-	CHECK("tls: described with version and cipher", strncmp(d, "TLSv1.", 6) == 0 && strchr(d, ' '));
+	CHECK("tls: described with version and cipher",
+	      strncmp(d, "TLSv1.", 6) == 0 && strchr(d, ' '));
 	tls_io_issue_ticket(&ctrl); /* as after login */
 	CHECK_INT("tls: write a reply", 0, write_all(&ctrl, "230 ok\r\n", 8));
 	CHECK_INT("tls: read a command", 0, read_exact(&ctrl, b, 6));
@@ -290,14 +291,14 @@ static void test_tls(void)
 	CHECK_INT("tls: start a data connection", 0, tls_io_start(&data, &ctrl));
 	CHECK_INT("tls: data handshake", 1, hs_loop(&data, why, sizeof(why)));
 	CHECK_INT("tls: data connection resumed its control's session", 1,
-		  tls_io_reused(&data, &ctrl));
+	          tls_io_reused(&data, &ctrl));
 	read_exact(&data, b, 1);
 
 	conn_init(&data2, ev[0]);
 	CHECK_INT("tls: start a second data connection", 0, tls_io_start(&data2, &ctrl));
 	CHECK_INT("tls: second data handshake", 1, hs_loop(&data2, why, sizeof(why)));
 	CHECK_INT("tls: a fresh session is not taken for the control's", 0,
-		  tls_io_reused(&data2, &ctrl));
+	          tls_io_reused(&data2, &ctrl));
 	read_exact(&data2, b, 1);
 
 	pthread_join(th, NULL);
@@ -322,7 +323,7 @@ int main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(tmpdir, sizeof(tmpdir), "%s/pm-tlsio.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(tmpdir) == NULL || make_file() != 0) {
 		printf("not ok - set-up: %s\n", strerror(errno));
 		return 1;
