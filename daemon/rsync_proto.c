@@ -96,6 +96,7 @@ void rsp_in_init(struct rsp_in *in, struct rsp_src raw)
 	in->raw = raw;
 	in->prev_pos = -1;
 	in->prev_neg = 1;
+	in->s2max = RSP_SUM_MD5;
 }
 
 static int rsp_fail(struct rsp_in *in, const char *why)
@@ -251,7 +252,7 @@ int rsp_read_sum_head(struct rsp_in *in, struct rsp_sum_head *h)
 		return rsp_fail(in, "block count out of range");
 	if (h->blength < 0 || h->blength > PM_RSYNC_BLOCK_MAX || (h->count > 0 && h->blength == 0))
 		return rsp_fail(in, "block length out of range");
-	if (h->s2length < 0 || h->s2length > 16)
+	if (h->s2length < 0 || h->s2length > in->s2max)
 		return rsp_fail(in, "checksum length out of range");
 	if (h->remainder < 0 || (h->blength > 0 && h->remainder >= h->blength) ||
 	    (h->blength == 0 && h->remainder != 0))
