@@ -418,26 +418,32 @@ static int rs_setup_protocol(struct rs_conn *c)
 		char list[256];
 		if (rs_flush(c) != 0 || rsp_read_vstring(&c->in, list, sizeof(list)) < 0)
 			return -1;
-		if (rs_in_list(list, "sha1")) {
+		int sha1 = rs_in_list(list, "sha1"), md5 = rs_in_list(list, "md5"), zlibx = 1;
+		if (sha1) {
 			c->sum_algo = DIGEST_SHA1;
 			c->sum_len = RSP_SUM_SHA1;
 			c->seed_fix = 1; /* OpenSSL digests take the seed first */
-		} else if (!rs_in_list(list, "md5")) {
-			c->fail = "client offers neither sha1 nor md5 checksums";
-			return -1;
 		}
 		if (c->a.compress) {
 			if (rsp_read_vstring(&c->in, list, sizeof(list)) < 0)
 				return -1;
-			if (!rs_in_list(list, "zlibx")) {
-				c->fail = "client offers no zlibx compression";
-				return -1;
-			}
+			zlibx = rs_in_list(list, "zlibx");
 		}
-		if (rs_put_vstring(c, c->sum_algo == DIGEST_SHA1 ? "sha1" : "md5") != 0)
+		/* On a mismatch the client reads our list and says so on its screen. */
+		if (rs_put_vstring(c, sha1 ? "sha1" : "md5") != 0)
 			return -1;
 		if (c->a.compress && rs_put_vstring(c, "zlibx") != 0)
 			return -1;
+		if (!sha1 && !md5) {
+			c->fail = "client offers neither sha1 nor md5 checksums";
+			rs_flush(c);
+			return -1;
+		}
+		if (!zlibx) {
+			c->fail = "client offers no zlibx compression";
+			rs_flush(c);
+			return -1;
+		}
 	}
 	c->in.s2max = c->sum_len;
 	uint32_t seed;
@@ -1051,11 +1057,7 @@ static int rs_send_delta(struct rs_conn *c, int fd, const char *name, uint64_t s
 		size_t avail = end - k;
 		size_t want = avail < bl ? avail : bl;
 		if (wl != want) {
-			s1 = s2 = 0;
-			for (size_t i = 0; i < want; i++) {
-				s1 += (uint32_t)(int32_t)(int8_t)buf[k + i];
-				s2 += s1;
-			}
+			rsp_checksum1_parts(buf + k, want, &s1, &s2);
 			wl = want;
 		}
 		uint32_t w = (s1 & 0xffff) + (s2 << 16);

@@ -116,6 +116,8 @@ int rsp_parse_greeting(const char *line);
 
 /* rsync's weak rolling checksum of a block (bytes taken as signed). */
 uint32_t rsp_checksum1(const uint8_t *p, size_t n);
+/* Its two running halves (s1, s2), to roll the window from. */
+void rsp_checksum1_parts(const uint8_t *p, size_t n, uint32_t *s1, uint32_t *s2);
 
 /* Order of two names inside one directory of the file list: files before
  * directories, directories compared as "name/".  <0, 0, >0. */
