@@ -784,7 +784,8 @@ static int rs_file_random(int fd, uint64_t size)
 		return 0;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t off = (size - RS_SAMPLE) / n * i;
-		if (pread(fd, b, RS_SAMPLE, (off_t)off) != RS_SAMPLE || !rs_looks_random(b, RS_SAMPLE))
+		if (pread(fd, b, RS_SAMPLE, (off_t)off) != RS_SAMPLE ||
+		    !rs_looks_random(b, RS_SAMPLE))
 			return 0;
 	}
 	return 1;
@@ -979,15 +980,17 @@ static int32_t rs_find(struct rs_conn *c, const struct rs_sums *s, uint32_t w, c
  * output frame behind each literal token's length (no copy, no search). */
 static int rs_send_whole(struct rs_conn *c, int fd, struct digest_ctx *fsum, uint64_t *literal)
 {
+	_Static_assert(RS_OUT_MAX >= 4 + PM_RSYNC_CHUNK, "a whole token fits in the frame");
 	for (;;) {
 		if (RS_OUT_MAX - c->outlen < 4 + PM_RSYNC_CHUNK && rs_flush(c) != 0)
 			return -1;
+		size_t room = RS_OUT_MAX - c->outlen - 4; /* >= PM_RSYNC_CHUNK after the flush */
 		uint8_t *d = c->out + 4 + c->outlen;
-		ssize_t r = read(fd, d + 4, PM_RSYNC_CHUNK);
+		ssize_t r = read(fd, d + 4, room < PM_RSYNC_CHUNK ? room : PM_RSYNC_CHUNK);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			break; /* an unreadable file ends short: its sum fails, the client says so */
+		if (r <= 0) /* an unreadable file ends short: its sum fails, the client says so */
+			break;
 		digest_ctx_update(fsum, d + 4, (size_t)r);
 		rsp_put_int(d, (int32_t)r);
 		c->outlen += 4 + (size_t)r;
@@ -1003,6 +1006,7 @@ static int rs_send_delta(struct rs_conn *c, int fd, const char *name, uint64_t s
 	size_t bl = (size_t)s->h.blength;
 	size_t cap = 4 * bl + 2 * PM_RSYNC_CHUNK + RS_READ_MAX;
 	size_t end = 0, k = 0, lit = 0; /* positions in buf */
+	size_t matched = 0;             /* file bytes matched since the last flush */
 	int eof = 0;
 	uint32_t s1 = 0, s2 = 0;
 	size_t wl = 0; /* window length; 0: sums must be recomputed */
@@ -1018,10 +1022,11 @@ static int rs_send_delta(struct rs_conn *c, int fd, const char *name, uint64_t s
 	}
 	uint8_t *buf = c->fbuf;
 	/* without a basis, content that looks random is sent stored too */
-	if (c->z != NULL &&
-	    compress_raw_reset(c->z, s->h.count == 0 && rs_file_random(fd, size) ? 0
-	                                                                         : rs_zlevel(name)) != 0)
-		return -1;
+	if (c->z != NULL) {
+		int level = s->h.count == 0 && rs_file_random(fd, size) ? 0 : rs_zlevel(name);
+		if (compress_raw_reset(c->z, level) != 0)
+			return -1;
+	}
 	c->last_run_end = 0;
 	c->z_owed = 0;
 	for (;;) {
@@ -1072,6 +1077,15 @@ static int rs_send_delta(struct rs_conn *c, int fd, const char *name, uint64_t s
 				return -1;
 			k += wl;
 			lit = k;
+			/* Matches are 4 bytes each: without this a whole file's
+			 * tokens would wait in the frame while the client, which
+			 * copies the blocks, idles. */
+			matched += wl;
+			if (matched >= RS_OUT_MAX) {
+				if (rs_flush(c) != 0)
+					return -1;
+				matched = 0;
+			}
 			wl = 0;
 			continue;
 		}

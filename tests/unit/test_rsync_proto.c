@@ -152,7 +152,8 @@ static void test_sum_head(void)
 		CHECK_INT("20-byte sums refused by default", -1, rsp_read_sum_head(&in, &h));
 		in_over(&in, &m, b, sizeof(b));
 		in.s2max = RSP_SUM_SHA1;
-		CHECK_INT("sum head bounds with SHA-1", len == 20 ? 0 : -1, rsp_read_sum_head(&in, &h));
+		CHECK_INT("sum head bounds with SHA-1", len == 20 ? 0 : -1,
+		          rsp_read_sum_head(&in, &h));
 	}
 }
 
