@@ -988,13 +988,14 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 		          c->hash_max_size);
 		return;
 	}
-	if (ftp_hash_submit(s, fd, rel, size, (int64_t)st.st_mtime, s->halgo, rest, hend - rest) !=
-	    0) {
+	const char *why = "";
+	if (ftp_hash_submit(s, fd, rel, size, (int64_t)st.st_mtime, s->halgo, rest, hend - rest,
+	                    &why) != 0) {
 		close(fd);
-		ftp_reply(s, 450, "Too many digests queued; try again later");
+		ftp_reply(s, 450, "%s", why);
 		return;
 	}
-	/* the reply comes from the worker (ftp.c) */
+	/* the reply comes from the worker (ftp_worker.c, delivered by ftp.c) */
 }
 
 /* --- informational --- */
