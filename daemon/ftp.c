@@ -231,8 +231,9 @@ static void ftp_job_result(struct ftp_sess *s, const struct ftp_job_result *r)
 	} else {
 		char head[256];
 		uint64_t last = r->len ? r->off + r->len - 1 : r->off;
-		snprintf(head, sizeof(head), "%s %llu-%llu %s ", hash_algo_name((enum hash_algo)r->algo),
-		         (unsigned long long)r->off, (unsigned long long)last, r->hex);
+		snprintf(head, sizeof(head), "%s %llu-%llu %s ",
+		         hash_algo_name((enum hash_algo)r->algo), (unsigned long long)r->off,
+		         (unsigned long long)last, r->hex);
 		ftp_reply_path(s, 213, head, r->rel[0] ? r->rel : "/", "", 0);
 	}
 	ftp_ready(s);

@@ -988,9 +988,9 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 		          c->hash_max_size);
 		return;
 	}
-	const char *why = "";
+	char why[160];
 	if (ftp_hash_submit(s, fd, rel, size, (int64_t)st.st_mtime, s->halgo, rest, hend - rest,
-	                    &why) != 0) {
+	                    why, sizeof(why)) != 0) {
 		close(fd);
 		ftp_reply(s, 450, "%s", why);
 		return;

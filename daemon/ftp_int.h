@@ -206,9 +206,9 @@ void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
 /* ftp_worker.c: password checks and digests off the loops */
 /* What a finished job gives back to its session. */
 struct ftp_job_result {
-	int auth;        /* 1: password check, 0: digest */
-	int ok;          /* the password matched / the digest is in hex */
-	int algo;        /* digest: enum hash_algo */
+	int auth;          /* 1: password check, 0: digest */
+	int ok;            /* the password matched / the digest is in hex */
+	int algo;          /* digest: enum hash_algo */
 	uint64_t off, len; /* digest: the range */
 	const char *rel;   /* digest: the file, root-relative */
 	const char *hex;
@@ -222,10 +222,10 @@ void ftp_worker_stop(void);
  * comes back through ftp_worker_done.  0, or -1 (queue full). */
 int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size_t passlen);
 /* Digest [off, off+len) of the open file fd (taken over on success) on the
- * digest threads.  0, or -1 with *why the reason (450's text): the queue
+ * digest threads.  0, or -1 with the reason in why (450's text): the queue
  * is full, or the client's address has PM_HASH_PER_ADDR digests already. */
 int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
-                    int algo, uint64_t off, uint64_t len, const char **why);
+                    int algo, uint64_t off, uint64_t len, char *why, size_t whysz);
 /* s leaves: its job (s->hjob) is dropped from the queue, or stopped when
  * running; no result comes back. */
 void ftp_worker_cancel(struct ftp_sess *s);

@@ -35,8 +35,6 @@
 #define FTP_ADDR_KEY 9 /* family byte + IPv4 address or IPv6 /64 */
 #define FTP_WORKERS_MAX                                                                            \
 	(PM_FTP_AUTH_WORKERS > PM_FTP_HASH_WORKERS ? PM_FTP_AUTH_WORKERS : PM_FTP_HASH_WORKERS)
-#define FTP_STR_(x) #x
-#define FTP_STR(x) FTP_STR_(x)
 
 enum ftp_job_state { FTP_JOB_QUEUED, FTP_JOB_RUNNING, FTP_JOB_DONE };
 
@@ -192,9 +190,9 @@ static unsigned ftp_queue_count_addr(const struct ftp_queue *q, const unsigned c
 }
 
 /* Queue j for s.  per_addr: the most jobs one address may have on q (0:
- * no share).  0, or -1 with *why set. */
+ * no share).  0, or -1 with the reason in why. */
 static int ftp_job_enqueue(struct ftp_sess *s, struct ftp_queue *q, struct ftp_hash_job *j,
-                           unsigned per_addr, const char **why)
+                           unsigned per_addr, char *why, size_t whysz)
 {
 	j->q = q;
 	j->loop = s->loop;
@@ -205,21 +203,24 @@ static int ftp_job_enqueue(struct ftp_sess *s, struct ftp_queue *q, struct ftp_h
 	pthread_mutex_lock(&q->lock);
 	if (q->nstarted == 0) {
 		pthread_mutex_unlock(&q->lock);
-		*why = "no worker thread is running; try again later";
+		snprintf(why, whysz, "No %s thread is running; try again later", q->name);
 		return -1;
 	}
 	if (q->len >= q->max) {
 		pthread_mutex_unlock(&q->lock);
-		*why = q == &ftp_q_hash ? "Too many digests queued for the whole server (the limit "
-		                          "is " FTP_STR(PM_FTP_HASH_QUEUE) "); try again later"
-		                        : "Too many password checks queued; try again later";
+		snprintf(why, whysz,
+		         "Too many %ss queued on the server (the limit is %u); try again later",
+		         q->name, q->max);
 		return -1;
 	}
 	/* SECURITY: one client (and its neighbours of the same /64) cannot
 	 * hold every worker and the queue behind them. */
 	if (per_addr != 0 && ftp_queue_count_addr(q, j->addr) >= per_addr) {
 		pthread_mutex_unlock(&q->lock);
-		*why = "Too many digests for your address (the limit is " FTP_STR(PM_HASH_PER_ADDR) " queued or running at once); try again when one is answered";
+		snprintf(why, whysz,
+		         "Too many %ss for your address (the limit is %u queued or running at "
+		         "once); try again when one is answered",
+		         q->name, per_addr);
 		return -1;
 	}
 	*q->tail = j;
@@ -234,7 +235,7 @@ static int ftp_job_enqueue(struct ftp_sess *s, struct ftp_queue *q, struct ftp_h
 int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size_t passlen)
 {
 	struct ftp_hash_job *j = calloc(1, sizeof(*j));
-	const char *why = "";
+	char why[160];
 
 	if (j == NULL || passlen > PM_AUTH_PASS_MAX)
 		goto fail;
@@ -243,7 +244,7 @@ int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size
 	snprintf(j->user, sizeof(j->user), "%s", user);
 	memcpy(j->pass, pass, passlen);
 	j->passlen = passlen;
-	if (ftp_job_enqueue(s, &ftp_q_auth, j, 0, &why) == 0)
+	if (ftp_job_enqueue(s, &ftp_q_auth, j, 0, why, sizeof(why)) == 0)
 		return 0;
 	log_warn("ftp: %s: password check refused: %s", s->peer_str, why);
 fail:
@@ -253,11 +254,11 @@ fail:
 }
 
 int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
-                    int algo, uint64_t off, uint64_t len, const char **why)
+                    int algo, uint64_t off, uint64_t len, char *why, size_t whysz)
 {
 	struct ftp_hash_job *j = calloc(1, sizeof(*j));
 
-	*why = "Out of memory; try again later";
+	snprintf(why, whysz, "Out of memory; try again later");
 	if (j == NULL || (j->rel = strdup(rel)) == NULL) {
 		free(j);
 		return -1;
@@ -268,7 +269,7 @@ int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, 
 	j->algo = algo;
 	j->off = off;
 	j->len = len;
-	if (ftp_job_enqueue(s, &ftp_q_hash, j, PM_HASH_PER_ADDR, why) != 0) {
+	if (ftp_job_enqueue(s, &ftp_q_hash, j, PM_HASH_PER_ADDR, why, whysz) != 0) {
 		j->fd = -1; /* refused: fd stays the caller's */
 		ftp_job_free(j);
 		return -1;

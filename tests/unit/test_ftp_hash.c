@@ -100,11 +100,14 @@ int main(void)
 	CHECK_INT("cached", 0, hash_file(fd, "f", 3, 100, HASH_MD5, 0, 3, hex, sizeof(hex), NULL));
 	CHECK_STR("cache hit keeps the digest", "900150983cd24fb0d6963f7d28e17f72", hex);
 	/* ...and a new mtime is a new key */
-	CHECK_INT("new mtime", 0, hash_file(fd, "f", 3, 101, HASH_MD5, 0, 3, hex, sizeof(hex), NULL));
+	CHECK_INT("new mtime", 0,
+	          hash_file(fd, "f", 3, 101, HASH_MD5, 0, 3, hex, sizeof(hex), NULL));
 	CHECK_STR("md5(xyz)", "d16fb36f0911f878998c136191af705e", hex);
 	/* a range past the end fails (the file is shorter than claimed) */
-	CHECK_INT("short file", -1, hash_file(fd, "g", 10, 1, HASH_MD5, 0, 10, hex, sizeof(hex), NULL));
-	CHECK_INT("hex buffer too small", -1, hash_file(fd, "h", 3, 1, HASH_SHA512, 0, 3, hex, 20, NULL));
+	CHECK_INT("short file", -1,
+	          hash_file(fd, "g", 10, 1, HASH_MD5, 0, 10, hex, sizeof(hex), NULL));
+	CHECK_INT("hex buffer too small", -1,
+	          hash_file(fd, "h", 3, 1, HASH_SHA512, 0, 3, hex, 20, NULL));
 	CHECK_INT("parse SHA-256", HASH_SHA256, hash_algo_parse("sha-256"));
 	CHECK_INT("parse SHA512", HASH_SHA512, hash_algo_parse("SHA512"));
 	CHECK_INT("parse md5", HASH_MD5, hash_algo_parse("md5"));
