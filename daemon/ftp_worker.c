@@ -166,12 +166,14 @@ static void *ftp_worker_main(void *arg)
 		q->running[slot] = NULL;
 		j->state = FTP_JOB_DONE;
 		pthread_mutex_unlock(&q->lock);
-		pthread_mutex_lock(&j->loop->done_lock);
-		j->next = j->loop->done;
-		j->loop->done = j;
-		pthread_mutex_unlock(&j->loop->done_lock);
+		/* once on the done list the loop may free j at any moment */
+		struct ftp_loop *l = j->loop;
+		pthread_mutex_lock(&l->done_lock);
+		j->next = l->done;
+		l->done = j;
+		pthread_mutex_unlock(&l->done_lock);
 		uint64_t one = 1;
-		if (write(j->loop->wakefd, &one, sizeof(one)) < 0) {
+		if (write(l->wakefd, &one, sizeof(one)) < 0) {
 			/* the counter is saturated: the loop is awake anyway */
 		}
 	}
