@@ -1209,7 +1209,14 @@ static void cmd_clnt(struct ftp_sess *s, char *arg)
 static void cmd_abor(struct ftp_sess *s, char *arg)
 {
 	if (s->hjob) {
-		ftp_reply(s, 225, "No transfer to abort");
+		/* a digest stops (nobody waits for it); a password check
+		 * still answers its PASS */
+		if (ftp_worker_abort_digest(s)) {
+			ftp_reply(s, 426, "HASH aborted");
+			ftp_reply(s, 226, "ABOR successful");
+		} else {
+			ftp_reply(s, 225, "No transfer to abort");
+		}
 		return;
 	}
 	ftp_data_abort(s);

@@ -229,6 +229,9 @@ int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, 
 /* s leaves: its job (s->hjob) is dropped from the queue, or stopped when
  * running; no result comes back. */
 void ftp_worker_cancel(struct ftp_sess *s);
+/* ABOR: when s waits for a digest, cancel it (as ftp_worker_cancel) and
+ * return 1; 0 when its job is a password check (kept) or it has none. */
+int ftp_worker_abort_digest(struct ftp_sess *s);
 /* On loop l's thread: hand each finished job to deliver (when its session
  * is still there) and free it. */
 void ftp_worker_done(struct ftp_loop *l, ftp_worker_deliver_fn deliver);

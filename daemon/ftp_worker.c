@@ -58,6 +58,7 @@ struct ftp_hash_job {
 	struct ftp_sess *sess; /* loop thread only; NULL when the session left */
 	enum ftp_job_state state;
 	atomic_int stop; /* nobody waits for the result: stop working */
+	const char *why; /* why it was stopped (set before stop) */
 	int auth;        /* 1: password check, 0: digest */
 	unsigned char addr[FTP_ADDR_KEY];
 	char peer[64];
@@ -120,11 +121,11 @@ static void ftp_job_free(struct ftp_hash_job *j)
 	free(j);
 }
 
-static void ftp_job_log_stopped(const struct ftp_hash_job *j, const char *when)
+static void ftp_job_log_stopped(const struct ftp_hash_job *j, const char *when, const char *why)
 {
 	char esc[512];
-	log_info("ftp: %s: HASH of /%s cancelled %s: the client left", j->peer,
-	         log_esc(esc, sizeof(esc), j->rel, strlen(j->rel)), when);
+	log_info("ftp: %s: HASH of /%s cancelled %s: %s", j->peer,
+	         log_esc(esc, sizeof(esc), j->rel, strlen(j->rel)), when, why);
 }
 
 static void *ftp_worker_main(void *arg)
@@ -159,7 +160,7 @@ static void *ftp_worker_main(void *arg)
 			j->rc = hash_file(j->fd, j->rel, j->size, j->mtime, (enum hash_algo)j->algo,
 			                  j->off, j->len, j->hex, sizeof(j->hex), &j->stop);
 			if (j->rc != 0 && atomic_load(&j->stop))
-				ftp_job_log_stopped(j, "while running");
+				ftp_job_log_stopped(j, "while running", j->why);
 		}
 
 		pthread_mutex_lock(&q->lock);
@@ -279,7 +280,7 @@ int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, 
 	return 0;
 }
 
-void ftp_worker_cancel(struct ftp_sess *s)
+static void ftp_job_cancel(struct ftp_sess *s, const char *why)
 {
 	struct ftp_hash_job *j = s->hjob;
 
@@ -300,12 +301,26 @@ void ftp_worker_cancel(struct ftp_sess *s)
 		q->len--;
 		pthread_mutex_unlock(&q->lock);
 		if (!j->auth)
-			ftp_job_log_stopped(j, "before it started");
+			ftp_job_log_stopped(j, "before it started", why);
 		ftp_job_free(j);
 		return;
 	}
+	j->why = why;
 	atomic_store(&j->stop, 1); /* running: stops within one block */
 	pthread_mutex_unlock(&q->lock);
+}
+
+void ftp_worker_cancel(struct ftp_sess *s)
+{
+	ftp_job_cancel(s, "the client left");
+}
+
+int ftp_worker_abort_digest(struct ftp_sess *s)
+{
+	if (s->hjob == NULL || s->hjob->auth)
+		return 0;
+	ftp_job_cancel(s, "the client sent ABOR");
+	return 1;
 }
 
 void ftp_worker_done(struct ftp_loop *l, ftp_worker_deliver_fn deliver)

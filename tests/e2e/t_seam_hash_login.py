@@ -6,7 +6,8 @@ those digests is still unanswered; a third digest from one address is 450
 naming the per-address limit; and digests whose clients disconnect stop:
 a small digest asked afterwards is answered long before one big digest
 could have finished (the time of one big digest is measured first, here,
-from a digest of 1/64 of one), and the daemon logs each cancelled digest.
+from a digest of 1/64 of one), and the daemon logs each cancelled digest;
+ABOR stops a running digest (426, 226) and the session goes on.
 The big digests are never waited for: the test takes seconds."""
 # pm-tsan: also run by make tsan (the worker queues are shared by the loops)
 import ftplib
@@ -187,6 +188,18 @@ def main():
                 time.sleep(0.1)
             pmtest.check("the log names every cancelled digest (%d of %d)" % (n, len(left)),
                          n == len(left), d.log_text()[-2000:])
+
+            # --- ABOR stops a digest, and the session goes on ---
+            new.send("HASH /cal.iso")
+            code, text = new.cmd("STAT")
+            pmtest.check("a big digest asked (STAT 211)", code == 211, (code, text))
+            new.send("ABOR")
+            codes = [new.reply()[0], new.reply()[0]]
+            pmtest.check_eq("ABOR during HASH: 426 then 226", [426, 226], codes)
+            pmtest.check_eq("the session goes on", 200, new.code("NOOP"))
+            pmtest.check("the log names the digest ABOR stopped",
+                         d.wait_log("HASH of /cal.iso cancelled while running: the client "
+                                    "sent ABOR", 5))
             new.code("QUIT")
             new.close()
     finally:
