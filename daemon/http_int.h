@@ -89,9 +89,13 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
                               const struct stat *st, const char *name, const struct config *cfg);
 /* http_file.c: drop the small files' answers kept in memory (shutdown). */
 void http_small_clear(void);
-/* http_file.c: the rate pacer (suspend/resume for byte limits). */
+/* http_pace.c: the rate pacer thread: start (0 or -1); stop: resume
+ * everyone now and refuse to suspend again (before MHD_stop_daemon). */
 int http_pace_start(void);
 void http_pace_stop(void);
+/* http_pace.c: suspend conn until due (clock_now_ns); 0, or -1 when it
+ * cannot (stopping, queue full: the caller then sends anyway). */
+int http_pace_suspend(struct MHD_Connection *conn, uint64_t due);
 
 /* http_listing.c: serve the listing of dir (a VIEW_DIR from view_resolve
  * for this request's principal); urlpath is the decoded URL path asked
