@@ -146,10 +146,11 @@ int config_parse_addrs(const char *s, struct config_addrs *out, char *err, size_
 /* "1.2.3.4:21" or "[::1]:21" for address i of a list (out: >= 64 bytes). */
 void config_addr_text(const struct sockaddr_storage *a, char *out, size_t outsz);
 
-/* The address to announce in a PASV reply to a client at peer: the first
- * pasv_address_map entry whose network holds peer (IPv4-mapped IPv6 peers
- * match IPv4 networks), else pasv_address; NULL when neither applies (use
- * the control connection's local address).  The string lives in c. */
+/* config_pasv.c: the address to announce in a PASV reply to a client at
+ * peer: the first pasv_address_map entry whose network holds peer
+ * (IPv4-mapped IPv6 peers match IPv4 networks), else pasv_address; NULL
+ * when neither applies (use the control connection's local address).
+ * The string lives in c. */
 const char *config_pasv_address_for(const struct config *c, const struct sockaddr_storage *peer);
 
 #endif
