@@ -133,9 +133,9 @@ void config_write_sample(FILE *f);
 /* The production configuration that `make install` installs: the sample
  * with absolute paths and every address on the standard ports. */
 void config_write_production(FILE *f);
-/* Write the reference as a markdown table (README) or man(5) body. */
+/* config_man.c: the reference as a markdown table (README) or man(5) body. */
 void config_write_reference(FILE *f, int man);
-/* Write a complete roff page: section 5 = pubmirror.conf(5) (syntax and
+/* config_man.c: a complete roff page: section 5 = pubmirror.conf(5) (syntax and
  * every key), section 8 = pubmirrord(8) (options, signals, files).  Any
  * other section writes nothing (callers check 5 or 8 first). */
 void config_write_man(FILE *f, int section);
