@@ -1,13 +1,16 @@
 /* http_auth.c - Basic login over HTTPS: the credentials of a request
- * checked against the users of auth.c, failed logins counted toward the
+ * (decoded here, the password with its length) checked against the
+ * users of auth.c, failed logins counted toward the
  * limiter's ban, the 401 that asks for a login.
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth.h"
 #include "clock.h"
 #include "http_int.h"
+#include "http_util.h"
 #include "limiter.h"
 #include "log.h"
 #include "metrics.h"
@@ -29,19 +32,24 @@ static enum MHD_Result ask_login(struct MHD_Connection *c, struct http_req *r)
  * (401 or 403) was queued with its result in *ret. */
 int http_auth_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Result *ret, int quiet)
 {
-	char *pass = NULL;
-	char *user = MHD_basic_auth_get_username_password(c, &pass);
+	const char *hdr = http_hdr(c, "Authorization");
+	struct http_basic cred;
+	const char *why = NULL;
 	struct limiter *lim = limiter_global();
 	uint64_t now = clock_now_ns();
 	int ok = 0;
 
-	if (user == NULL) {
+	if (hdr == NULL || strncasecmp(hdr, "Basic", 5) != 0 || (hdr[5] != ' ' && hdr[5] != '\t')) {
 		if (!quiet)
 			*ret = ask_login(c, r);
-		goto out;
+		return 0;
 	}
+	/* SECURITY: decoded here, bounded, with the password's length: a
+	 * password is never cut at a NUL (libmicrohttpd's helper returns C
+	 * strings), and a user name with a NUL or control byte is refused. */
+	int decoded = http_basic_decode(hdr, &cred, &why) == 0;
 	/* The name tried, for the log line (not authenticated: r->authed). */
-	snprintf(r->user, sizeof(r->user), "%s", user);
+	snprintf(r->user, sizeof(r->user), "%s", decoded ? cred.user : "");
 	if (lim && limiter_is_banned(lim, &r->hc->peer, now)) {
 		if (!quiet)
 			*ret =
@@ -49,16 +57,17 @@ int http_auth_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Resul
 			               "403 too many failed logins from your address; try later\n");
 		goto out;
 	}
-	size_t ul = strlen(user), pl = pass ? strlen(pass) : 0;
-	if (ul > 0 && ul <= PM_AUTH_USER_MAX && pl <= PM_AUTH_PASS_MAX && pass &&
-	    auth_check(user, pass, pl)) {
-		memcpy(r->user, user, ul + 1);
+	if (decoded && auth_check(cred.user, cred.pass, cred.passlen)) {
 		r->authed = 1;
 		if (lim)
 			limiter_auth_ok(lim, &r->hc->peer);
 		ok = 1;
 	} else {
-		log_auth_fail(&r->hc->peer, r->hc->tls ? "https" : "http", user);
+		/* Malformed credentials count as a failed login too. */
+		if (!decoded)
+			log_debug("http: malformed Basic credentials: %s", why);
+		log_auth_fail(&r->hc->peer, r->hc->tls ? "https" : "http",
+		              decoded ? cred.user : "");
 		metrics_auth_failure(r->hc->tls ? METRICS_HTTPS : METRICS_HTTP);
 		http_banning = r->hc; /* its own 401 still goes out (http_on_ban) */
 		int banned = lim && limiter_auth_fail(lim, &r->hc->peer, now);
@@ -72,11 +81,6 @@ int http_auth_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Resul
 			*ret = ask_login(c, r);
 	}
 out:
-	if (pass) {
-		explicit_bzero(pass, strlen(pass));
-		MHD_free(pass);
-	}
-	if (user)
-		MHD_free(user);
+	explicit_bzero(&cred, sizeof(cred));
 	return ok;
 }
