@@ -1,7 +1,7 @@
 /* http_auth.c - Basic login over HTTPS: the credentials of a request
- * (decoded here, the password with its length) checked against the
- * users of auth.c, failed logins counted toward the
- * limiter's ban, the 401 that asks for a login.
+ * (decoded here, the password with its length) checked against the users
+ * of auth.c, failed logins counted toward the limiter's ban, the 401 that
+ * asks for a login.
  */
 #include <stdio.h>
 #include <string.h>
