@@ -1556,7 +1556,37 @@ static const struct {
     {"https_listen", "*:443"},
     {"http_listen", "*:80"},
     {"http_mode", "redirect"},
+    {"rsync_listen", "*:873"},
 };
+
+/* Keys the production file shows commented out, each after a line that
+ * says why: the operator uncomments them (with the host's own names). */
+static const struct {
+	const char *key, *value, *why;
+} conf_production_commented[] = {
+    {"acme_directory", "https://acme-v02.api.letsencrypt.org/directory",
+     "Built-in ACME from Let's Encrypt: uncomment this and the next two lines."},
+    {"acme_domains", "mirror.example.org",
+     "The host's public DNS names (port 80 must reach this host for HTTP-01)."},
+    {"acme_email", "hostmaster@example.org", "Where the CA writes about expiry and problems."},
+};
+
+/* A key of conf_production_commented: its explanation and its line, both
+ * commented out (the key stays at its default).  1 when written. */
+static int write_commented(FILE *f, const char *key)
+{
+	for (size_t j = 0; j < sizeof(conf_production_commented) /
+	                           sizeof(conf_production_commented[0]);
+	     j++) {
+		if (strcmp(conf_production_commented[j].key, key) != 0)
+			continue;
+		fprintf(f, "\n# %s\n# %s = ", conf_production_commented[j].why, key);
+		write_value(f, conf_production_commented[j].value);
+		fputc('\n', f);
+		return 1;
+	}
+	return 0;
+}
 
 static void write_config(FILE *f, int production)
 {
@@ -1615,6 +1645,8 @@ static void write_config(FILE *f, int production)
 		     production && j < sizeof(conf_production) / sizeof(conf_production[0]); j++)
 			if (strcmp(conf_production[j].key, k->name) == 0)
 				v = conf_production[j].value;
+		if (production && write_commented(f, k->name))
+			continue;
 		fprintf(f, "\n%s =%s", k->name, v[0] ? " " : "");
 		write_value(f, v);
 		fputc('\n', f);
