@@ -78,6 +78,9 @@ static const struct conf_key conf_keys[] = {
      "PEM certificate (with chain); empty: a self-signed pair is generated in state_dir."},
     {"tls_key", CT_PATH, FIELD(tls_key), "", 0, 0, NULL, CK_NONE, NULL,
      "PEM private key of tls_cert (mode 0600 or stricter); set both or neither."},
+    {"tls_generated_max_age", CT_SECONDS, FIELD(tls_generated_max_age), "0", 0, 34300800ull, NULL,
+     CK_NONE, NULL,
+     "Generated pair: also renew it (while running) at this age; 0: 30 days before its end."},
     {"auth_file", CT_PATH, FIELD(auth_file), "", 0, 0, NULL, CK_NONE, NULL,
      "htpasswd file of users for HTTPS Basic auth and FTP after AUTH TLS; empty: none."},
     {"auth_paths", CT_PREFIXES, FIELD(auth_paths), "", 0, 0, NULL, CK_NONE, NULL,
@@ -1575,9 +1578,8 @@ static const struct {
  * commented out (the key stays at its default).  1 when written. */
 static int write_commented(FILE *f, const char *key)
 {
-	for (size_t j = 0; j < sizeof(conf_production_commented) /
-	                           sizeof(conf_production_commented[0]);
-	     j++) {
+	for (size_t j = 0;
+	     j < sizeof(conf_production_commented) / sizeof(conf_production_commented[0]); j++) {
 		if (strcmp(conf_production_commented[j].key, key) != 0)
 			continue;
 		fprintf(f, "\n# %s\n# %s = ", conf_production_commented[j].why, key);
