@@ -12,8 +12,8 @@
  * The other way, a pipe: the helper writes one byte when it has installed
  * a new pair (ACME); a thread of the serving process turns it into
  * SIGUSR2 to itself (reload the certificate).  A signal from the helper
- * would need CAP_KILL: the helper is root without capabilities, the
- * serving process another user.
+ * would need CAP_KILL: the helper is uid 0 with at most
+ * CAP_DAC_READ_SEARCH, the serving process another user.
  */
 #include "privsep.h"
 

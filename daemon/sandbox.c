@@ -823,15 +823,28 @@ int sandbox_enter(const struct config *c, char *err, size_t errsz)
 
 /* ---- the privileged helper ---- */
 
-/* Root without any capability: uid 0 still owns what root owns (certbot's
- * 0600 keys, the 0700 state_dir), which is all the helper needs; every
- * capability (reading others' files, signals to other users, binding,
- * chown...) goes, from the bounding set too where CAP_SETPCAP allows it
- * (a systemd unit has already bounded it). */
+/* Root with one capability at most: uid 0 owns what root owns (certbot's
+ * 0600 keys, the 0700 state_dir); CAP_DAC_READ_SEARCH, when the helper was
+ * given it, also reads a key the operator gave to another user (e.g. the
+ * service user, 0600).  It grants reading, nothing else: every other
+ * capability (writing others' files, signals to other users, binding,
+ * chown, setuid...) goes, from the bounding set too where CAP_SETPCAP
+ * allows it (a systemd unit has bounded it already, without
+ * CAP_DAC_READ_SEARCH: there only root's own files are read). */
 static int sb_drop_caps(char *err, size_t errsz)
 {
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) != 0) {
+		snprintf(err, errsz, "capget: %s", strerror(errno));
+		return -1;
+	}
+	const uint32_t keep = d[0].permitted & (1u << CAP_DAC_READ_SEARCH);
 	int bounded = 1;
 	for (int cap = 0; cap < 64; cap++) {
+		if (keep && cap == CAP_DAC_READ_SEARCH)
+			continue;
 		int have = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
 		if (have < 0)
 			break; /* past the kernel's last capability */
@@ -846,21 +859,23 @@ static int sb_drop_caps(char *err, size_t errsz)
 	          SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
 	      0, 0, 0);
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct d[2];
 	memset(d, 0, sizeof(d));
+	d[0].effective = d[0].permitted = keep;
 	if (syscall(SYS_capset, &h, d) != 0) {
 		snprintf(err, errsz, "capset: %s", strerror(errno));
 		return -1;
 	}
-	/* SECURITY: prove it. */
-	if (syscall(SYS_capget, &h, d) != 0 || d[0].effective || d[0].permitted || d[1].effective ||
-	    d[1].permitted) {
+	/* SECURITY: prove it (capabilities are per thread: this runs before
+	 * the helper starts any, so its threads inherit exactly this). */
+	if (syscall(SYS_capget, &h, d) != 0 || d[0].effective != keep || d[0].permitted != keep ||
+	    d[0].inheritable || d[1].effective || d[1].permitted || d[1].inheritable) {
 		snprintf(err, errsz, "dropping the capabilities did not stick");
 		return -1;
 	}
-	log_info("sandbox (privileged helper): uid 0 without capabilities%s",
-	         bounded ? ", bounding set empty" : "; the bounding set is the service manager's");
+	log_info("sandbox (privileged helper): uid 0 %s%s",
+	         keep ? "with CAP_DAC_READ_SEARCH only" : "without capabilities",
+	         bounded ? ", bounding set the same"
+	                 : "; the bounding set is the service manager's");
 	return 0;
 }
 

@@ -21,7 +21,8 @@ int sandbox_rlimits(const struct config *c, char *err, size_t errsz);
 int sandbox_enter(const struct config *c, char *err, size_t errsz);
 /* The privileged helper's confinement (privsep.c), in its process before
  * it serves a request: when root, it stays uid 0 but drops every
- * capability (and the bounding set where it may); no_new_privs, not
+ * capability but CAP_DAC_READ_SEARCH (when it has it: reading keys of any
+ * owner), from the bounding set too where it may; no_new_privs, not
  * dumpable; Landlock: read anywhere, write only in state_dir; seccomp: the
  * serving process's allowlist plus rename/unlink/mkdir/fchmod.  0 or -1. */
 int sandbox_enter_helper(const struct config *c, char *err, size_t errsz);
