@@ -68,7 +68,7 @@ die() { if [ "$SMOKE" = 1 ]; then notok "$*"; else echo "bench: $*" >&2; fi; exi
 # ---- processes: every PID we start, stopped on the way out ----------------
 PIDS=""
 stop_pid() { # pid: TERM, then KILL after 5 s; also its descendants
-	local p=$1 kids i
+	local p=$1 kids i k
 	kill -0 "$p" 2>/dev/null || return 0
 	kids=$(ps -o pid= --ppid "$p" 2>/dev/null)
 	kill -TERM "$p" 2>/dev/null

@@ -13,7 +13,7 @@ B=${1:-build}
 # Lowest first.  A module is a daemon/*.c file without its suffix.
 LAYER_base="limits clock buf fmt path digest hash compress net proxy config log tls tls_io file markdown metalink"
 LAYER_tree="index limiter metrics auth sums lslr lslr_store view listing_ftp listing_html proxy_accept"
-LAYER_proto="ftp ftp_cmd ftp_data http http_reply http_file http_listing http_tls http_metrics http_util http_meta4
+LAYER_proto="ftp ftp_cmd ftp_data ftp_worker http http_reply http_file http_listing http_tls http_metrics http_util http_meta4
 	rsync rsync_proto"
 LAYER_top="main sandbox privsep acme"
 LAYERS="base tree proto top"
