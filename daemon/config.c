@@ -45,6 +45,9 @@ const struct conf_key conf_keys[] = {
      "PEM certificate (with chain); empty: a self-signed pair is generated in state_dir."},
     {"tls_key", CT_PATH, FIELD(tls_key), "", 0, 0, NULL, CK_NONE, NULL,
      "PEM private key of tls_cert (mode 0600 or stricter); set both or neither."},
+    {"tls_generated_max_age", CT_SECONDS, FIELD(tls_generated_max_age), "0", 0, 34300800ull, NULL,
+     CK_NONE, NULL,
+     "Generated pair: also renew it (while running) at this age; 0: 30 days before its end."},
     {"auth_file", CT_PATH, FIELD(auth_file), "", 0, 0, NULL, CK_NONE, NULL,
      "htpasswd file of users for HTTPS Basic auth and FTP after AUTH TLS; empty: none."},
     {"auth_paths", CT_PREFIXES, FIELD(auth_paths), "", 0, 0, NULL, CK_NONE, NULL,
@@ -1449,7 +1452,36 @@ static const struct {
     {"https_listen", "*:443"},
     {"http_listen", "*:80"},
     {"http_mode", "redirect"},
+    {"rsync_listen", "*:873"},
 };
+
+/* Keys the production file shows commented out, each after a line that
+ * says why: the operator uncomments them (with the host's own names). */
+static const struct {
+	const char *key, *value, *why;
+} conf_production_commented[] = {
+    {"acme_directory", "https://acme-v02.api.letsencrypt.org/directory",
+     "Built-in ACME from Let's Encrypt: uncomment this and the next two lines."},
+    {"acme_domains", "mirror.example.org",
+     "The host's public DNS names (port 80 must reach this host for HTTP-01)."},
+    {"acme_email", "hostmaster@example.org", "Where the CA writes about expiry and problems."},
+};
+
+/* A key of conf_production_commented: its explanation and its line, both
+ * commented out (the key stays at its default).  1 when written. */
+static int write_commented(FILE *f, const char *key)
+{
+	for (size_t j = 0;
+	     j < sizeof(conf_production_commented) / sizeof(conf_production_commented[0]); j++) {
+		if (strcmp(conf_production_commented[j].key, key) != 0)
+			continue;
+		fprintf(f, "\n# %s\n# %s = ", conf_production_commented[j].why, key);
+		write_value(f, conf_production_commented[j].value);
+		fputc('\n', f);
+		return 1;
+	}
+	return 0;
+}
 
 static void write_config(FILE *f, int production)
 {
@@ -1508,6 +1540,8 @@ static void write_config(FILE *f, int production)
 		     production && j < sizeof(conf_production) / sizeof(conf_production[0]); j++)
 			if (strcmp(conf_production[j].key, k->name) == 0)
 				v = conf_production[j].value;
+		if (production && write_commented(f, k->name))
+			continue;
 		fprintf(f, "\n%s =%s", k->name, v[0] ? " " : "");
 		write_value(f, v);
 		fputc('\n', f);

@@ -66,6 +66,7 @@ struct config {
 	char acme_ca_file[PM_PATH_MAX]; /* extra CA for the ACME server; "" = system */
 	unsigned acme_renew_max_age;    /* seconds; 0 = renew at 2/3 of lifetime only */
 	unsigned acme_retry;            /* seconds between failed attempts */
+	unsigned tls_generated_max_age; /* seconds; 0 = renew 30 days before the end only */
 
 	/* listeners */
 	struct config_addrs ftp_listen;
