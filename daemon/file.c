@@ -48,17 +48,29 @@ int file_open_root(const char *root)
 	return fd;
 }
 
-int file_open_dir_at(int dirfd, const char *name, struct stat *st)
+/* fd (if it opened) kept when it is of the kind wanted, else closed with
+ * errno saying why.  SECURITY: FIFOs, sockets and devices are never
+ * served. */
+static int file_keep(int fd, enum file_want want, struct stat *st)
 {
-	int fd = openat(dirfd, name, FILE_OFLAGS | O_DIRECTORY | O_NOFOLLOW);
 	int e;
 
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, st) < 0)
 		goto fail;
-	if (!S_ISDIR(st->st_mode)) {
-		errno = ENOTDIR;
+	if (S_ISDIR(st->st_mode)) {
+		if (want == FILE_REG) {
+			errno = EISDIR;
+			goto fail;
+		}
+	} else if (S_ISREG(st->st_mode)) {
+		if (want == FILE_DIR) {
+			errno = ENOTDIR;
+			goto fail;
+		}
+	} else {
+		errno = want == FILE_DIR ? ENOTDIR : EINVAL;
 		goto fail;
 	}
 	return fd;
@@ -67,6 +79,11 @@ fail:
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+int file_open_dir_at(int dirfd, const char *name, struct stat *st)
+{
+	return file_keep(openat(dirfd, name, FILE_OFLAGS | O_DIRECTORY | O_NOFOLLOW), FILE_DIR, st);
 }
 
 static int file_openat2(int rootfd, const char *rel, int flags)
@@ -79,68 +96,129 @@ static int file_openat2(int rootfd, const char *rel, int flags)
 	return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
 }
 
-/* Fallback walk.  `work` holds what is left to resolve; a symlink's target
- * is put in front of the rest.  stack[0] is rootfd (not ours); the others
- * are directories we opened. */
-#define FILE_WALK_DEPTH (PM_PATH_DEPTH_MAX * 2)
+/* The path still to resolve, shared by file_walk and file_resolve_path:
+ * components are taken from the front; a symlink's target is put in front
+ * of what is left. */
+struct file_work {
+	char buf[2 * PM_PATH_MAX + 2];
+	char target[PM_PATH_MAX + 1];
+	size_t len, pos;
+	int links;
+};
 
-static int file_walk(int rootfd, const char *rel, int flags)
+/* SECURITY: bounds the path and refuses an absolute one (it never starts
+ * at "/" of the host).  -1 with errno set. */
+static int file_work_init(struct file_work *w, const char *rel)
 {
-	char work[2 * PM_PATH_MAX + 2], target[PM_PATH_MAX + 1];
-	int stack[FILE_WALK_DEPTH + 1];
-	int depth = 0, links = 0, fd = -1, e = 0;
-	size_t wlen = strlen(rel), pos = 0;
-
-	stack[0] = rootfd;
-	if (wlen >= sizeof(work)) {
+	w->len = strlen(rel);
+	w->pos = 0;
+	w->links = 0;
+	if (w->len >= sizeof(w->buf)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	/* SECURITY: an absolute path never starts at "/" of the host. */
 	if (rel[0] == '/') {
 		errno = EXDEV;
 		return -1;
 	}
-	memcpy(work, rel, wlen + 1);
+	memcpy(w->buf, rel, w->len + 1);
+	return 0;
+}
+
+/* The next component: *start and *n (0 at the end), with the slashes around
+ * it skipped, so that w->pos >= w->len means it is the last one.  -1
+ * (ENAMETOOLONG) for a component longer than PM_NAME_MAX. */
+static int file_work_next(struct file_work *w, size_t *start, size_t *n)
+{
+	while (w->pos < w->len && w->buf[w->pos] == '/')
+		w->pos++;
+	*start = w->pos;
+	while (w->pos < w->len && w->buf[w->pos] != '/')
+		w->pos++;
+	*n = w->pos - *start;
+	while (w->pos < w->len && w->buf[w->pos] == '/')
+		w->pos++;
+	if (*n > PM_NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static int file_work_is(const struct file_work *w, size_t start, size_t n, const char *name)
+{
+	return n == strlen(name) && memcmp(w->buf + start, name, n) == 0;
+}
+
+/* The symlink `name` (relative to dirfd) is put in front of what is left.
+ * SECURITY: at most FILE_SYMLINKS_MAX links (ELOOP); an absolute target is
+ * refused (EXDEV), as with RESOLVE_BENEATH; the result stays bounded
+ * (ENAMETOOLONG).  -1 with errno set. */
+static int file_work_follow(struct file_work *w, int dirfd, const char *name)
+{
+	size_t rest = w->len - w->pos;
+	ssize_t tn;
+
+	if (++w->links > FILE_SYMLINKS_MAX) {
+		errno = ELOOP;
+		return -1;
+	}
+	tn = readlinkat(dirfd, name, w->target, sizeof(w->target));
+	if (tn < 0)
+		return -1;
+	if ((size_t)tn >= sizeof(w->target) || tn == 0) {
+		errno = tn == 0 ? ENOENT : ENAMETOOLONG;
+		return -1;
+	}
+	if (w->target[0] == '/') {
+		errno = EXDEV;
+		return -1;
+	}
+	if ((size_t)tn + 1 + rest >= sizeof(w->buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* buf = target + "/" + rest (no trailing '/' for a final link) */
+	memmove(w->buf + tn + 1, w->buf + w->pos, rest);
+	memcpy(w->buf, w->target, (size_t)tn);
+	w->buf[tn] = '/';
+	w->len = (size_t)tn + 1 + rest;
+	if (rest == 0)
+		w->len--;
+	w->buf[w->len] = '\0';
+	w->pos = 0;
+	return 0;
+}
+
+/* Fallback walk.  stack[0] is rootfd (not ours); the others are
+ * directories we opened. */
+#define FILE_WALK_DEPTH (PM_PATH_DEPTH_MAX * 2)
+
+static int file_walk(int rootfd, const char *rel, int flags)
+{
+	struct file_work w;
+	int stack[FILE_WALK_DEPTH + 1];
+	int depth = 0, fd = -1, e = 0;
+
+	stack[0] = rootfd;
+	if (file_work_init(&w, rel) < 0)
+		return -1;
 
 	for (;;) {
 		char name[PM_NAME_MAX + 1];
-		size_t n = 0, start;
+		size_t n, start;
 		struct stat st;
 
-		while (pos < wlen && work[pos] == '/')
-			pos++;
-		start = pos;
-		while (pos < wlen && work[pos] != '/')
-			pos++;
-		n = pos - start;
-		while (pos < wlen && work[pos] == '/')
-			pos++;
-		int last = pos >= wlen;
+		if (file_work_next(&w, &start, &n) < 0) {
+			e = errno;
+			goto out;
+		}
+		int last = w.pos >= w.len;
 
-		if (n == 0) {
-			/* the end (or an empty path): open the current dir */
-			fd = openat(stack[depth], ".", flags);
-			if (fd < 0)
-				e = errno;
-			goto out;
-		}
-		if (n > PM_NAME_MAX) {
-			e = ENAMETOOLONG;
-			goto out;
-		}
-		memcpy(name, work + start, n);
-		name[n] = '\0';
-		if (n == 1 && name[0] == '.') {
-			if (last) {
-				fd = openat(stack[depth], ".", flags);
-				if (fd < 0)
-					e = errno;
-				goto out;
-			}
-			continue;
-		}
-		if (n == 2 && name[0] == '.' && name[1] == '.') {
+		int dot = file_work_is(&w, start, n, ".");
+		int dotdot = file_work_is(&w, start, n, "..");
+
+		if (dotdot) {
 			/* SECURITY: ".." is taken from our stack, never asked
 			 * of the filesystem, so it cannot leave the root. */
 			if (depth == 0) {
@@ -148,56 +226,28 @@ static int file_walk(int rootfd, const char *rel, int flags)
 				goto out;
 			}
 			close(stack[depth--]);
-			if (last) {
-				fd = openat(stack[depth], ".", flags);
-				if (fd < 0)
-					e = errno;
-				goto out;
-			}
-			continue;
 		}
+		if (n == 0 || ((dot || dotdot) && last)) {
+			/* the end (an empty path, a final "." or ".."): open
+			 * the current dir */
+			fd = openat(stack[depth], ".", flags);
+			if (fd < 0)
+				e = errno;
+			goto out;
+		}
+		if (dot || dotdot)
+			continue;
+		memcpy(name, w.buf + start, n);
+		name[n] = '\0';
 		if (fstatat(stack[depth], name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			e = errno;
 			goto out;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			ssize_t tn;
-			size_t rest = wlen - pos;
-
-			if (++links > FILE_SYMLINKS_MAX) {
-				e = ELOOP;
-				goto out;
-			}
-			tn = readlinkat(stack[depth], name, target, sizeof(target));
-			if (tn < 0) {
+			if (file_work_follow(&w, stack[depth], name) < 0) {
 				e = errno;
 				goto out;
 			}
-			if ((size_t)tn >= sizeof(target) || tn == 0) {
-				e = tn == 0 ? ENOENT : ENAMETOOLONG;
-				goto out;
-			}
-			/* SECURITY: absolute targets are refused, as with
-			 * RESOLVE_BENEATH. */
-			if (target[0] == '/') {
-				e = EXDEV;
-				goto out;
-			}
-			if ((size_t)tn + 1 + rest >= sizeof(work)) {
-				e = ENAMETOOLONG;
-				goto out;
-			}
-			/* work = target + "/" + rest (rest keeps a trailing
-			 * '/' meaning "must be a directory" implicitly via
-			 * the walk) */
-			memmove(work + tn + 1, work + pos, rest);
-			memcpy(work, target, (size_t)tn);
-			work[tn] = '/';
-			wlen = (size_t)tn + 1 + rest;
-			if (rest == 0)
-				wlen--; /* no trailing '/' for a final link */
-			work[wlen] = '\0';
-			pos = 0;
 			continue;
 		}
 		if (last) {
@@ -229,39 +279,27 @@ out:
 
 int file_resolve_path(int rootfd, const char *rel, char *out, size_t outsz)
 {
-	char work[2 * PM_PATH_MAX + 2], target[PM_PATH_MAX + 1];
-	size_t wlen = strlen(rel), pos = 0, olen = 0;
-	int links = 0;
+	struct file_work w;
+	size_t olen = 0;
 
-	if (outsz == 0 || wlen >= sizeof(work)) {
+	if (outsz == 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (rel[0] == '/') {
-		errno = EXDEV;
+	if (file_work_init(&w, rel) < 0)
 		return -1;
-	}
-	memcpy(work, rel, wlen + 1);
 	out[0] = '\0';
 	for (;;) {
 		size_t start, n;
 		struct stat st;
 
-		while (pos < wlen && work[pos] == '/')
-			pos++;
-		start = pos;
-		while (pos < wlen && work[pos] != '/')
-			pos++;
-		n = pos - start;
+		if (file_work_next(&w, &start, &n) < 0)
+			return -1;
 		if (n == 0)
 			return 0;
-		if (n > PM_NAME_MAX) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		if (n == 1 && work[start] == '.')
+		if (file_work_is(&w, start, n, "."))
 			continue;
-		if (n == 2 && work[start] == '.' && work[start + 1] == '.') {
+		if (file_work_is(&w, start, n, "..")) {
 			/* SECURITY: ".." is taken from the path built so far,
 			 * never above the root. */
 			if (olen == 0) {
@@ -283,7 +321,7 @@ int file_resolve_path(int rootfd, const char *rel, char *out, size_t outsz)
 		size_t mark = olen;
 		if (olen)
 			out[olen++] = '/';
-		memcpy(out + olen, work + start, n);
+		memcpy(out + olen, w.buf + start, n);
 		olen += n;
 		out[olen] = '\0';
 		/* every component of out before this one is a directory that
@@ -292,33 +330,11 @@ int file_resolve_path(int rootfd, const char *rel, char *out, size_t outsz)
 			return -1;
 		if (!S_ISLNK(st.st_mode))
 			continue;
-		if (++links > FILE_SYMLINKS_MAX) {
-			errno = ELOOP;
+		if (file_work_follow(&w, rootfd, out) < 0)
 			return -1;
-		}
-		ssize_t tn = readlinkat(rootfd, out, target, sizeof(target));
-		if (tn <= 0 || (size_t)tn >= sizeof(target)) {
-			errno = tn == 0 ? ENOENT : tn < 0 ? errno : ENAMETOOLONG;
-			return -1;
-		}
-		if (target[0] == '/') {
-			errno = EXDEV;
-			return -1;
-		}
 		/* the link's target is read from its directory */
 		olen = mark;
 		out[olen] = '\0';
-		size_t rest = wlen - pos;
-		if ((size_t)tn + 1 + rest >= sizeof(work)) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memmove(work + tn + 1, work + pos, rest);
-		memcpy(work, target, (size_t)tn);
-		work[tn] = '/';
-		wlen = (size_t)tn + 1 + rest;
-		work[wlen] = '\0';
-		pos = 0;
 	}
 }
 
@@ -326,7 +342,7 @@ int file_open(int rootfd, const char *rel, enum file_want want, struct stat *st)
 {
 	int flags = FILE_OFLAGS | (want == FILE_DIR ? O_DIRECTORY : 0);
 	const char *p = (rel && rel[0]) ? rel : ".";
-	int fd = -1, e;
+	int fd = -1;
 
 	if (!atomic_load(&file_forced_fallback) && atomic_load(&file_use_openat2)) {
 		fd = file_openat2(rootfd, p, flags);
@@ -337,31 +353,7 @@ int file_open(int rootfd, const char *rel, enum file_want want, struct stat *st)
 	} else {
 		fd = file_walk(rootfd, p, flags);
 	}
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, st) < 0)
-		goto fail;
-	if (S_ISDIR(st->st_mode)) {
-		if (want == FILE_REG) {
-			errno = EISDIR;
-			goto fail;
-		}
-	} else if (S_ISREG(st->st_mode)) {
-		if (want == FILE_DIR) {
-			errno = ENOTDIR;
-			goto fail;
-		}
-	} else {
-		/* SECURITY: FIFOs, sockets and devices are never served. */
-		errno = want == FILE_DIR ? ENOTDIR : EINVAL;
-		goto fail;
-	}
-	return fd;
-fail:
-	e = errno;
-	close(fd);
-	errno = e;
-	return -1;
+	return file_keep(fd, want, st);
 }
 
 int file_errno_http(int err)

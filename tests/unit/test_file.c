@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "limits.h"
 #include "unit.h"
 
 static char top[256], rootdir[300];
@@ -164,6 +165,9 @@ static void suite(int rootfd, const char *mode)
 	expect_ok(rootfd, "dir/link-up", FILE_REG, "hello\n", 0, mode);
 	expect_ok(rootfd, "link-dir/link-up", FILE_REG, "hello\n", 0, mode);
 	expect_ok(rootfd, "dir/../file.txt", FILE_REG, "hello\n", 0, mode);
+	expect_ok(rootfd, "dir/..", FILE_DIR, NULL, 1, mode);
+	expect_ok(rootfd, "dir/.", FILE_DIR, NULL, 1, mode);
+	expect_ok(rootfd, "./dir/sub/../", FILE_DIR, NULL, 1, mode);
 
 	expect_err(rootfd, "missing", FILE_ANY, ENOENT, 404, mode);
 	expect_err(rootfd, "dir/missing/x", FILE_ANY, ENOENT, 404, mode);
@@ -235,6 +239,64 @@ static void test_root_and_dirat(void)
 	CHECK_INT("EMFILE is 500", 500, file_errno_http(EMFILE));
 }
 
+/* file_resolve_path shares the fallback walk's path reader: the same
+ * bounds, the same refusals, and the resolved path beneath the root. */
+static void resolve_ok(int rootfd, const char *rel, const char *expected)
+{
+	char what[200], out[256];
+	int r;
+
+	snprintf(what, sizeof(what), "resolve \"%s\"", rel);
+	r = file_resolve_path(rootfd, rel, out, sizeof(out));
+	CHECK_INT(what, 0, r);
+	if (r == 0)
+		CHECK_STR(what, expected, out);
+}
+
+static void resolve_err(int rootfd, const char *rel, size_t outsz, int err)
+{
+	char what[200], out[256];
+	int e;
+
+	snprintf(what, sizeof(what), "resolve refuses \"%s\" (%zu)", rel, outsz);
+	errno = 0;
+	CHECK_INT(what, -1, file_resolve_path(rootfd, rel, out, outsz));
+	e = errno;
+	CHECK_STR(what, strerror(err), strerror(e));
+}
+
+static void test_resolve(int rootfd)
+{
+	char big[2 * PM_PATH_MAX + 8], name[PM_NAME_MAX + 2];
+
+	resolve_ok(rootfd, "", "");
+	resolve_ok(rootfd, "file.txt", "file.txt");
+	resolve_ok(rootfd, "./dir//inner.txt", "dir/inner.txt");
+	resolve_ok(rootfd, "dir/sub/", "dir/sub");
+	resolve_ok(rootfd, "dir/../file.txt", "file.txt");
+	resolve_ok(rootfd, "link-in", "file.txt");
+	resolve_ok(rootfd, "link-dir/inner.txt", "dir/inner.txt");
+	resolve_ok(rootfd, "link-dir/link-up", "file.txt");
+	resolve_err(rootfd, "missing/x", 256, ENOENT);
+	resolve_err(rootfd, "/etc/passwd", 256, EXDEV);
+	resolve_err(rootfd, "..", 256, EXDEV);
+	resolve_err(rootfd, "dir/../../outside.txt", 256, EXDEV);
+	resolve_err(rootfd, "link-passwd", 256, EXDEV);
+	resolve_err(rootfd, "link-slash/etc", 256, EXDEV);
+	resolve_err(rootfd, "link-dotdot", 256, EXDEV);
+	resolve_err(rootfd, "link-out", 256, EXDEV);
+	resolve_err(rootfd, "chain1", 256, EXDEV);
+	resolve_err(rootfd, "loop1", 256, ELOOP);
+	resolve_err(rootfd, "file.txt", 0, ENAMETOOLONG);
+	resolve_err(rootfd, "dir/inner.txt", 8, ENAMETOOLONG);
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	resolve_err(rootfd, name, 256, ENAMETOOLONG);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	resolve_err(rootfd, big, 256, ENAMETOOLONG);
+}
+
 int main(void)
 {
 	int rootfd;
@@ -251,6 +313,7 @@ int main(void)
 	file_set_openat2(0);
 	suite(rootfd, "fallback");
 	file_set_openat2(1);
+	test_resolve(rootfd);
 	close(rootfd);
 	test_root_and_dirat();
 	remove_tree();
