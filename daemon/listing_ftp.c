@@ -16,6 +16,20 @@ static const char listing_months[12][4] = {
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 };
 
+/* The prologue both forms share: -1 when the name cannot be sent (SECURITY:
+ * a name with CR/LF would forge lines or replies), else its UTC mtime in
+ * *tm (zeros if out of range). */
+static int listing_ftp_prepare(const struct index_entry *e, struct tm *tm)
+{
+	time_t t = (time_t)e->mtime;
+
+	if (buf_enc_len(e->name, e->namelen, BUF_ENC_FTP) == SIZE_MAX)
+		return -1;
+	if (gmtime_r(&t, tm) == NULL)
+		memset(tm, 0, sizeof(*tm));
+	return 0;
+}
+
 int listing_ls_line(struct buf *out, const struct index_entry *e, time_t now)
 {
 	struct tm tm;
@@ -24,11 +38,8 @@ int listing_ls_line(struct buf *out, const struct index_entry *e, time_t now)
 	size_t mark = out->len;
 	int dir = e->type == INDEX_DIR;
 
-	/* SECURITY: a name with CR/LF would forge lines or replies. */
-	if (buf_enc_len(e->name, e->namelen, BUF_ENC_FTP) == SIZE_MAX)
+	if (listing_ftp_prepare(e, &tm) < 0)
 		return -1;
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
 	/* ls: recent (within six months, not in the future) shows the time */
 	if (t <= now + 3600 && now - t < 183L * 24 * 3600)
 		snprintf(when, sizeof(when), "%s %2d %02d:%02d", listing_months[tm.tm_mon % 12],
@@ -50,14 +61,11 @@ fail:
 int listing_mlsx_facts(struct buf *out, const struct index_entry *e, const char *type_override)
 {
 	struct tm tm;
-	time_t t = (time_t)e->mtime;
 	size_t mark = out->len;
 	int dir = e->type == INDEX_DIR;
 
-	if (buf_enc_len(e->name, e->namelen, BUF_ENC_FTP) == SIZE_MAX)
+	if (listing_ftp_prepare(e, &tm) < 0)
 		return -1;
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
 	if (buf_printf(out,
 	               "type=%s;size=%" PRIu64 ";modify=%04d%02d%02d%02d%02d%02d;"
 	               "perm=%s;unique=%" PRIx32 "U%" PRIx64 "; ",
