@@ -77,6 +77,19 @@ static void emit(int i, const char *line, size_t n)
 	pthread_rwlock_unlock(&log_lock);
 }
 
+/* A line snprintf wrote (n as it returned) into line (size bytes): a cut
+ * line still ends in '\n'. */
+static void emit_line(int i, char *line, size_t size, int n)
+{
+	if (n < 0)
+		return;
+	if ((size_t)n >= size) {
+		n = (int)size - 1;
+		line[n - 1] = '\n';
+	}
+	emit(i, line, (size_t)n);
+}
+
 static int is_open(int i)
 {
 	pthread_rwlock_rdlock(&log_lock);
@@ -403,13 +416,7 @@ void log_access(const struct sockaddr_storage *peer, const char *user, const cha
 	                 "\"%s\" \"%s\"\n",
 	                 host, u, tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
 	                 tm.tm_min, tm.tm_sec, req, status, (unsigned long long)bytes, ref, ag);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
-		n = (int)sizeof(line) - 1;
-		line[n - 1] = '\n';
-	}
-	emit(LF_ACCESS, line, (size_t)n);
+	emit_line(LF_ACCESS, line, sizeof(line), n);
 }
 
 /* wu-ftpd writes names with spaces as '_' so that fields split on blanks;
@@ -450,13 +457,7 @@ void log_xfer(const struct sockaddr_storage *peer, unsigned secs, uint64_t bytes
 	                 tm.tm_sec, tm.tm_year + 1900, secs ? secs : 1, host,
 	                 (unsigned long long)bytes, pe, binary ? 'b' : 'a', anonymous ? 'a' : 'r',
 	                 id, (complete == 0 || complete == 'i') ? 'i' : 'c');
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
-		n = (int)sizeof(line) - 1;
-		line[n - 1] = '\n';
-	}
-	emit(LF_XFER, line, (size_t)n);
+	emit_line(LF_XFER, line, sizeof(line), n);
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
