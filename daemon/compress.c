@@ -52,7 +52,9 @@ fail:
 	return rc;
 }
 
-struct compress_stream *compress_stream_new(int level)
+/* raw: a raw deflate stream (no zlib header), else zlib's format (as
+ * deflateInit: window 2^MAX_WBITS, memLevel 8). */
+static struct compress_stream *compress_new(int level, int raw)
 {
 	struct compress_stream *s = calloc(1, sizeof(*s));
 
@@ -60,11 +62,17 @@ struct compress_stream *compress_stream_new(int level)
 		return NULL;
 	if (level < 0 || level > 9)
 		level = Z_DEFAULT_COMPRESSION;
-	if (deflateInit(&s->z, level) != Z_OK) {
+	if (deflateInit2(&s->z, level, Z_DEFLATED, raw ? -MAX_WBITS : MAX_WBITS, 8,
+	                 Z_DEFAULT_STRATEGY) != Z_OK) {
 		free(s);
 		return NULL;
 	}
 	return s;
+}
+
+struct compress_stream *compress_stream_new(int level)
+{
+	return compress_new(level, 0);
 }
 
 void compress_stream_free(struct compress_stream *s)
@@ -87,17 +95,7 @@ int compress_stream_write(struct compress_stream *s, const void *in, size_t n, i
 
 struct compress_stream *compress_raw_new(int level)
 {
-	struct compress_stream *s = calloc(1, sizeof(*s));
-
-	if (s == NULL)
-		return NULL;
-	if (level < 0 || level > 9)
-		level = Z_DEFAULT_COMPRESSION;
-	if (deflateInit2(&s->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-		free(s);
-		return NULL;
-	}
-	return s;
+	return compress_new(level, 1);
 }
 
 int compress_raw_reset(struct compress_stream *s, int level)
