@@ -104,11 +104,25 @@ static int uri_unreserved(unsigned char c, int keep_slash)
 	       c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/');
 }
 
+/* prefix and c's two hex digits: written into o (when not NULL); returns
+ * the count. */
+static size_t enc_hex(char *o, const char *prefix, unsigned char c)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(prefix);
+
+	if (o) {
+		memcpy(o, prefix, n);
+		o[n] = hex[c >> 4];
+		o[n + 1] = hex[c & 15];
+	}
+	return n + 2;
+}
+
 /* The encoded form of one byte: writes up to 6 bytes into o (when not
  * NULL) and returns the count, or SIZE_MAX when the byte is refused. */
 static size_t enc_byte(unsigned char c, enum buf_enc enc, char *o)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	const char *rep = NULL;
 
 	switch (enc) {
@@ -138,12 +152,7 @@ static size_t enc_byte(unsigned char c, enum buf_enc enc, char *o)
 	case BUF_ENC_URI:
 	case BUF_ENC_URI_COMPONENT:
 		if (!uri_unreserved(c, enc == BUF_ENC_URI)) {
-			if (o) {
-				o[0] = '%';
-				o[1] = hex[c >> 4];
-				o[2] = hex[c & 15];
-			}
-			return 3;
+			return enc_hex(o, "%", c);
 		}
 		break;
 	case BUF_ENC_JSON:
@@ -158,23 +167,12 @@ static size_t enc_byte(unsigned char c, enum buf_enc enc, char *o)
 		else if (c == '\t')
 			rep = "\\t";
 		else if (c < 0x20 || c == 0x7f) {
-			if (o) {
-				memcpy(o, "\\u00", 4);
-				o[4] = hex[c >> 4];
-				o[5] = hex[c & 15];
-			}
-			return 6;
+			return enc_hex(o, "\\u00", c);
 		}
 		break;
 	case BUF_ENC_LOG:
 		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-			if (o) {
-				o[0] = '\\';
-				o[1] = 'x';
-				o[2] = hex[c >> 4];
-				o[3] = hex[c & 15];
-			}
-			return 4;
+			return enc_hex(o, "\\x", c);
 		}
 		break;
 	case BUF_ENC_FTP:
