@@ -129,6 +129,21 @@ static const char *hms(const char *s, struct tm *tm)
 	return digits(s, 2, 2, &tm->tm_sec);
 }
 
+/* What follows the weekday's comma in the IMF-fixdate (sep ' ', 4-digit
+ * year) and RFC 850 (sep '-', 2-digit year) forms:
+ * " DD<sep>Mon<sep>YY[YY] HH:MM:SS GMT".  0, or -1 when p is not that. */
+static int day_month_year_gmt(const char *p, char sep, int ydigits, struct tm *tm, int *y)
+{
+	if (*p++ != ' ' || !(p = digits(p, 2, 2, &tm->tm_mday)) || *p++ != sep)
+		return -1;
+	if ((tm->tm_mon = month_of(p)) < 0 || p[3] != sep)
+		return -1;
+	p += 4;
+	if (!(p = digits(p, ydigits, ydigits, y)) || *p++ != ' ' || !(p = hms(p, tm)))
+		return -1;
+	return strcmp(p, " GMT") == 0 ? 0 : -1;
+}
+
 int http_date_parse(const char *s, time_t *t)
 {
 	struct tm tm;
@@ -139,28 +154,12 @@ int http_date_parse(const char *s, time_t *t)
 
 	if (comma && comma - s == 3) {
 		/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
-		p = comma + 1;
-		if (*p++ != ' ' || !(p = digits(p, 2, 2, &tm.tm_mday)) || *p++ != ' ')
-			return -1;
-		if ((tm.tm_mon = month_of(p)) < 0 || p[3] != ' ')
-			return -1;
-		p += 4;
-		if (!(p = digits(p, 4, 4, &y)) || *p++ != ' ' || !(p = hms(p, &tm)))
-			return -1;
-		if (strcmp(p, " GMT") != 0)
+		if (day_month_year_gmt(comma + 1, ' ', 4, &tm, &y) != 0)
 			return -1;
 		tm.tm_year = y - 1900;
 	} else if (comma) {
 		/* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
-		p = comma + 1;
-		if (*p++ != ' ' || !(p = digits(p, 2, 2, &tm.tm_mday)) || *p++ != '-')
-			return -1;
-		if ((tm.tm_mon = month_of(p)) < 0 || p[3] != '-')
-			return -1;
-		p += 4;
-		if (!(p = digits(p, 2, 2, &y)) || *p++ != ' ' || !(p = hms(p, &tm)))
-			return -1;
-		if (strcmp(p, " GMT") != 0)
+		if (day_month_year_gmt(comma + 1, '-', 2, &tm, &y) != 0)
 			return -1;
 		tm.tm_year = y < 70 ? y + 100 : y;
 	} else {

@@ -59,6 +59,17 @@ static void test_dates(void)
 	CHECK_INT("empty", -1, http_date_parse("", &t));
 	CHECK_INT("past 2038", 0, http_date_parse("Fri, 01 Jan 2100 00:00:00 GMT", &t));
 	CHECK_INT("past 2038 value", 4102444800LL, t);
+	/* the two comma forms share one reader: each keeps its own
+	 * separator and year width */
+	CHECK_INT("rfc850 year 70", 0, http_date_parse("Thursday, 01-Jan-70 00:00:00 GMT", &t));
+	CHECK_INT("rfc850 year 70 value", 0, t);
+	CHECK_INT("rfc850 4-digit year", -1,
+	          http_date_parse("Sunday, 06-Nov-1994 08:49:37 GMT", &t));
+	CHECK_INT("rfc850 with blanks", -1, http_date_parse("Sunday, 06 Nov 94 08:49:37 GMT", &t));
+	CHECK_INT("imf with dashes", -1, http_date_parse("Sun, 06-Nov-1994 08:49:37 GMT", &t));
+	CHECK_INT("imf mixed", -1, http_date_parse("Sun, 06 Nov-1994 08:49:37 GMT", &t));
+	CHECK_INT("imf 2-digit year", -1, http_date_parse("Sun, 06 Nov 94 08:49:37 GMT", &t));
+	CHECK_INT("imf no GMT", -1, http_date_parse("Sun, 06 Nov 1994 08:49:37", &t));
 }
 
 static void test_ranges(void)
