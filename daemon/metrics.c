@@ -85,26 +85,24 @@ void metrics_bytes_sent(enum metrics_proto p, uint64_t n)
 		M_ADD(m->bytes, n);
 }
 
+/* One more on *good when ok, else on *bad. */
+static void metrics_ok_bad(_Atomic uint64_t *good, _Atomic uint64_t *bad, int ok)
+{
+	M_ADD(*(ok ? good : bad), 1);
+}
+
 void metrics_transfer(enum metrics_proto p, int complete)
 {
 	struct metrics_proto_ctr *m = metrics_of(p);
-	if (m == NULL)
-		return;
-	if (complete)
-		M_ADD(m->xfer_ok, 1);
-	else
-		M_ADD(m->xfer_bad, 1);
+	if (m)
+		metrics_ok_bad(&m->xfer_ok, &m->xfer_bad, complete);
 }
 
 void metrics_tls_handshake(enum metrics_proto p, int ok)
 {
 	struct metrics_proto_ctr *m = metrics_of(p);
-	if (m == NULL)
-		return;
-	if (ok)
-		M_ADD(m->tls_ok, 1);
-	else
-		M_ADD(m->tls_bad, 1);
+	if (m)
+		metrics_ok_bad(&m->tls_ok, &m->tls_bad, ok);
 }
 
 void metrics_request(enum metrics_proto p, unsigned status, double secs)
@@ -127,10 +125,7 @@ void metrics_request(enum metrics_proto p, unsigned status, double secs)
 
 void metrics_proxy_header(int ok)
 {
-	if (ok)
-		M_ADD(metrics_proxy_ok, 1);
-	else
-		M_ADD(metrics_proxy_bad, 1);
+	metrics_ok_bad(&metrics_proxy_ok, &metrics_proxy_bad, ok);
 }
 
 void metrics_auth_failure(enum metrics_proto p)
