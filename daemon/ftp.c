@@ -26,7 +26,7 @@
 #include "limiter.h"
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "proxy_accept.h"
 
 #define FTP_ACCEPT_BATCH 64
 #define FTP_OUT_PAUSE (16 * 1024) /* stop reading commands above this backlog */
@@ -476,45 +476,6 @@ static void ftp_greet(struct ftp_sess *s)
 	ftp_reply(s, 220, "pubmirror anonymous FTP server ready (read-only)");
 }
 
-int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why)
-{
-	unsigned char hdr[PROXY_HEADER_MAX];
-	struct sockaddr_storage dst;
-	size_t used = 0;
-	ssize_t n;
-
-	*why = "connection closed before the PROXY header";
-	do
-		n = recv(fd, hdr, sizeof(hdr), MSG_PEEK);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	if (n <= 0)
-		return -1;
-	enum proxy_result r = proxy_parse(hdr, (size_t)n, src, &dst, &used, why);
-	switch (r) {
-	case PROXY_NEED_MORE:
-		if ((size_t)n == sizeof(hdr)) {
-			*why = "PROXY header too long";
-			return -1;
-		}
-		return 0;
-	case PROXY_BAD:
-		return -1;
-	case PROXY_OK:
-	case PROXY_LOCAL:
-		break;
-	}
-	*has_src = r == PROXY_OK;
-	/* consume exactly the header: what follows (a command, a TLS
-	 * ClientHello) stays for the session */
-	if (recv(fd, hdr, used, 0) != (ssize_t)used) {
-		*why = "short read of the PROXY header";
-		return -1;
-	}
-	return 1;
-}
-
 /* Admit a new session: limiter verdict, then the greeting (or the TLS
  * handshake of implicit FTPS first). */
 static int ftp_admit(struct ftp_sess *s)
@@ -808,18 +769,17 @@ static void ftp_sess_run_once(struct ftp_sess *s)
 {
 	if (s->proxy_pending) {
 		const char *why = "";
-		struct sockaddr_storage src;
-		int has_src = 0;
-		int r = ftp_proxy_take(s->ctrl.fd, &src, &has_src, &why);
-		if (r == 0)
+		struct sockaddr_storage src, dst;
+		enum proxy_step r = proxy_accept_step(s->ctrl.fd, &src, &dst, &why);
+		if (r == PROXY_STEP_WAIT)
 			return;
-		if (r < 0) {
+		if (r == PROXY_STEP_REFUSE) {
 			log_info("ftp: %s: refused: %s", s->peer_str, why);
 			ftp_sess_kill(s);
 			return;
 		}
 		s->proxy_pending = 0;
-		if (has_src) {
+		if (r == PROXY_STEP_ADDR) {
 			s->peer = src;
 			s->proxied = 1;
 			net_addr_str(&src, 0, s->peer_str, sizeof(s->peer_str));

@@ -27,6 +27,7 @@
 #include "view.h"
 #include "net.h"
 #include "path.h"
+#include "proxy_accept.h"
 
 /* --- listing helpers (MLSD here, MLST in ftp_cmd.c) --- */
 
@@ -608,20 +609,20 @@ static int ftp_data_proxy(struct ftp_sess *s)
 	int progress = 0;
 
 	for (int i = 0; i < PM_FTP_PROXY_PENDING && d->conn.fd < 0; i++) {
-		struct sockaddr_storage src;
-		int has_src = 0;
+		struct sockaddr_storage src, dst;
 		const char *why = "";
 		if (d->pfd[i] < 0)
 			continue;
-		int r = ftp_proxy_take(d->pfd[i], &src, &has_src, &why);
-		if (r == 0)
+		enum proxy_step r = proxy_accept_step(d->pfd[i], &src, &dst, &why);
+		if (r == PROXY_STEP_WAIT)
 			continue;
 		progress = 1;
-		if (r > 0 && !(has_src && net_same_host(&src, &s->peer))) {
-			r = -1;
+		if (r != PROXY_STEP_REFUSE &&
+		    !(r == PROXY_STEP_ADDR && net_same_host(&src, &s->peer))) {
+			r = PROXY_STEP_REFUSE;
 			why = "its PROXY header names another client";
 		}
-		if (r < 0) {
+		if (r == PROXY_STEP_REFUSE) {
 			log_warn("ftp: %s: proxied data connection refused: %s", s->peer_str, why);
 			close(d->pfd[i]);
 			d->pfd[i] = -1;

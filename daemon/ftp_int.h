@@ -191,10 +191,6 @@ int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, 
 /* Check a user's password on the worker pool; ftp_cmd_auth_done answers. */
 int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size_t passlen);
 int ftp_busy(const struct ftp_sess *s);
-/* Read a PROXY protocol header at the start of fd (peeked, then consumed
- * exactly, so the bytes after it stay in the socket).  1 done (*src set,
- * *has_src 0 for a LOCAL header), 0 more bytes needed, -1 refused (why). */
-int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why);
 void ftp_stat_add(int which, uint64_t n);
 enum { FTP_STAT_BYTES, FTP_STAT_XFERS, FTP_STAT_HS, FTP_STAT_HS_FAIL, FTP_STAT_REUSE_REFUSED };
 
