@@ -106,9 +106,15 @@ int ftp_data_has_setup(const struct ftp_sess *s)
 	return d && (d->lfd >= 0 || d->active || d->conn.fd >= 0);
 }
 
-int ftp_data_busy(const struct ftp_sess *s)
+/* A transfer is running (command given, not finished). */
+static int ftp_data_busy(const struct ftp_sess *s)
 {
 	return s->data && s->data->xs != XS_NONE;
+}
+
+int ftp_busy(const struct ftp_sess *s)
+{
+	return s->hjob != NULL || ftp_data_busy(s);
 }
 
 /* Release the transfer's source and buffers (not the set-up). */

@@ -1,6 +1,7 @@
 /* ftp_int.h - what ftp.c (event loops, sessions, control connection),
- * ftp_cmd.c (the command table) and ftp_data.c (data channels and
- * transfers) share.  Not an interface for other modules: use ftp.h. */
+ * ftp_sess.c (replies, scheduling, transfer slots), ftp_cmd.c (the
+ * command table) and ftp_data.c (data channels and transfers) share.
+ * Not an interface for other modules: use ftp.h. */
 #ifndef PUBMIRROR_FTP_INT_H
 #define PUBMIRROR_FTP_INT_H
 
@@ -154,7 +155,10 @@ struct ftp_sess {
 #define FTP_FACT_UNIQUE 16u
 #define FTP_FACT_ALL 31u
 
-/* ftp.c */
+/* ftp_sess.c: replies, close, scheduling on the loop, transfer slots
+ * (called by everything below; it calls none of the other FTP files).
+ * ftp.c: the event loop, sessions' lifecycle, the worker pool.
+ * ftp_busy (a transfer or a worker job running) is ftp_data.c's. */
 /* now - then, or 0 when then is later (stamps taken after now was read). */
 static inline uint64_t ftp_elapsed(uint64_t now, uint64_t then)
 {
@@ -167,6 +171,8 @@ void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
  * are in use: the descriptors they need were reserved at start-up
  * (limits.h), so a bounded number of transfers never runs out of them. */
 int ftp_xfer_take(struct ftp_sess *s);
+/* Give s's transfer slot back (nothing when it holds none). */
+void ftp_xfer_give(struct ftp_sess *s);
 /* Out of descriptors (EMFILE/ENFILE) for s doing what: logged, at most
  * once a second for the whole server. */
 void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err);
@@ -222,8 +228,6 @@ void ftp_data_begin(struct ftp_sess *s, const char *what);
 int ftp_data_run(struct ftp_sess *s);
 /* ABOR. */
 void ftp_data_abort(struct ftp_sess *s);
-/* A transfer is running (command given, not finished). */
-int ftp_data_busy(const struct ftp_sess *s);
 /* Timeout check (once a second). */
 void ftp_data_timeouts(struct ftp_sess *s, uint64_t now);
 /* STAT without argument: one line about the transfer, or nothing. */
