@@ -400,11 +400,8 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		getsockname(fd, (struct sockaddr *)&s->local, &llen);
 		net_addr_str(&peer, 0, s->peer_str, sizeof(s->peer_str));
 		buf_init(&s->out, 1024 * 1024);
-		s->t_start = s->t_cmd = clock_now_ns();
-		s->ascii = 1;
-		s->halgo = HASH_SHA256;
-		s->zlevel = 6;
-		s->mlst_mask = FTP_FACT_ALL;
+		ftp_sess_defaults(s);
+		s->t_cmd = s->t_start;
 		s->cev.kind = FTP_EV_CTRL;
 		s->cev.s = s;
 		s->implicit = lev->implicit;
@@ -715,7 +712,7 @@ static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 			ftp_sess_kill(s);
 			continue;
 		}
-		if (!s->logged_in &&
+		if (!ftp_is_logged_in(s) &&
 		    ftp_elapsed(now, s->t_start) > (uint64_t)PM_FTP_LOGIN_TIMEOUT * 1000000000u) {
 			if (s->ctrl_hs)
 				ftp_sess_kill(s);

@@ -171,14 +171,14 @@ static void ftp_data_xferlog(struct ftp_sess *s, int complete)
 	/* xferlog's size is the file's bytes (as wu-ftpd and vsftpd log it),
 	 * not the compressed count of MODE Z; the JSON line keeps the wire. */
 	log_xfer(&s->peer, (unsigned)secs, d->z ? d->zin : d->bytes, d->path ? d->path : "?",
-	         !d->ascii, s->anonymous, s->anonymous ? s->anon_id : s->user,
+	         !d->ascii, ftp_is_anon(s), ftp_is_anon(s) ? s->anon_id : s->user,
 	         complete ? 'c' : 'i');
 	if (log_json_enabled()) {
 		struct log_event ev = {
 		    .event = "transfer",
 		    .proto = s->implicit || s->ctrl.tls ? "ftps" : "ftp",
 		    .peer = &s->peer,
-		    .user = s->anonymous ? NULL : s->user,
+		    .user = ftp_is_anon(s) ? NULL : s->user,
 		    .method = "RETR",
 		    .path = d->path,
 		    .status = complete ? 226 : 426,

@@ -98,7 +98,21 @@ struct ftp_data {
 	int log_xfer; /* RETR: one xferlog line */
 };
 
-enum ftp_user_state { FTP_USER_NONE, FTP_USER_ANON, FTP_USER_NAMED };
+/* Where a session's login stands.  Changed only by ftp_sess_login
+ * (ftp_sess.c), which allows just these steps and refuses the rest:
+ *   any -> NONE                       (AUTH TLS resets; USER or PASS refused)
+ *   NONE, USER_* -> USER_ANON, USER_NAMED   (USER)
+ *   USER_ANON -> ANON                 (PASS: an e-mail address)
+ *   USER_NAMED -> CHECKING            (PASS over TLS, on the worker pool)
+ *   CHECKING -> NAMED                 (the password matched) */
+enum ftp_login {
+	FTP_LOGIN_NONE,       /* nothing given yet */
+	FTP_LOGIN_USER_ANON,  /* USER anonymous / ftp: PASS logs in */
+	FTP_LOGIN_USER_NAMED, /* USER name (over TLS): PASS is checked */
+	FTP_LOGIN_CHECKING,   /* the password is being checked */
+	FTP_LOGIN_ANON,       /* logged in anonymously */
+	FTP_LOGIN_NAMED,      /* logged in as user */
+};
 
 struct ftp_sess {
 	struct ftp_loop *loop;
@@ -127,8 +141,7 @@ struct ftp_sess {
 	struct buf out;
 	size_t outpos;
 	/* login */
-	enum ftp_user_state ustate;
-	int logged_in, anonymous;
+	enum ftp_login login; /* ftp_sess_login */
 	char user[PM_AUTH_USER_MAX + 1];
 	char anon_id[64];
 	unsigned bad;
@@ -155,6 +168,23 @@ struct ftp_sess {
 #define FTP_FACT_UNIQUE 16u
 #define FTP_FACT_ALL 31u
 
+/* 1 when s is logged in (anonymously or as a user). */
+static inline int ftp_is_logged_in(const struct ftp_sess *s)
+{
+	return s->login == FTP_LOGIN_ANON || s->login == FTP_LOGIN_NAMED;
+}
+/* 1 when s is logged in anonymously. */
+static inline int ftp_is_anon(const struct ftp_sess *s)
+{
+	return s->login == FTP_LOGIN_ANON;
+}
+/* Move s's login to state to (see enum ftp_login).  0, or -1 when the step
+ * is not one of those allowed: logged, and the session is closed (421). */
+int ftp_sess_login(struct ftp_sess *s, enum ftp_login to);
+/* A session's settings as a new connection has them (login, directory,
+ * TYPE, MODE, PROT, HASH algorithm, MLST facts...): at accept and after
+ * AUTH TLS. */
+void ftp_sess_defaults(struct ftp_sess *s);
 /* ftp_sess.c: replies, close, scheduling on the loop, transfer slots
  * (called by everything below; it calls none of the other FTP files).
  * ftp.c: the event loop, sessions' lifecycle, the worker pool.
