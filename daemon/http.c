@@ -371,12 +371,16 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 		return http_error(c, r, 500, "500 out of memory\n");
 	}
 	enum view_status vs = view_resolve(ix, cfg, NULL, rel, o);
+	/* "<file>.meta4" that the tree does not hold for anyone asks for the
+	 * Metalink of <file>, which then goes through the view itself.  (An
+	 * anonymous VIEW_LOGIN does not say whether a protected name exists:
+	 * the view's answer for a user, who sees every protected entry, does;
+	 * the client still has to log in for either.) */
 	int m4 = 0;
-	if (vs == VIEW_ABSENT && !slash && meta4_strip(rel)) {
+	if (vs != VIEW_OK && !slash) {
+		if (view_resolve(ix, cfg, "", rel, o) == VIEW_ABSENT && meta4_strip(rel))
+			m4 = 1;
 		vs = view_resolve(ix, cfg, NULL, rel, o);
-		if (vs == VIEW_OK && (o->kind != VIEW_FILE || o->virt))
-			vs = VIEW_ABSENT;
-		m4 = 1;
 	}
 	if (vs == VIEW_LOGIN) {
 		/* SECURITY: credentials only ever travel inside TLS. */
@@ -396,7 +400,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, co
 			vs = view_resolve(ix, cfg, r->user, rel, o);
 	}
 
-	if (vs != VIEW_OK) {
+	if (vs != VIEW_OK || (m4 && (o->kind != VIEW_FILE || o->virt))) {
 		ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
 	} else if (o->kind == VIEW_DIR) {
 		char up[PM_PATH_MAX + 2];

@@ -68,7 +68,7 @@ die() { if [ "$SMOKE" = 1 ]; then notok "$*"; else echo "bench: $*" >&2; fi; exi
 # ---- processes: every PID we start, stopped on the way out ----------------
 PIDS=""
 stop_pid() { # pid: TERM, then KILL after 5 s; also its descendants
-	local p=$1 kids i
+	local p=$1 kids i k
 	kill -0 "$p" 2>/dev/null || return 0
 	kids=$(ps -o pid= --ppid "$p" 2>/dev/null)
 	kill -TERM "$p" 2>/dev/null
@@ -135,8 +135,9 @@ fi
 
 # Enough descriptors for 10,000 idle sessions on each side, where the hard
 # limit allows.  pubmirrord needs max_clients + 2 x max_transfers + 64
-# descriptors (one per client, two per transfer) and refuses to start
-# without them; the benchmark never has more than CONC_TARGET transfers at
+# descriptors (one per client, two per transfer), plus up to 256 refusal
+# slots for each FTP loop and for the HTTP daemons (3 x 256 here: limits.h,
+# pm_fds_needed), and refuses to start without them; the benchmark never has more than CONC_TARGET transfers at
 # once, so max_transfers is 1,000 and max_clients takes the rest (10,000
 # idle sessions fit under a hard limit of 20,000).  A pubmirrord without
 # max_transfers (PUBMIRRORD=an older build) reserves three per client: its
@@ -152,7 +153,7 @@ if [ "$FD_LIMIT" != unlimited ]; then
 	[ -n "$PM_MAXT" ] && [ $((3 * PM_MAXT + 64)) -gt "$FD_LIMIT" ] &&
 		PM_MAXT=$(((FD_LIMIT - 64) / 3))
 	if [ -n "$PM_MAXT" ]; then
-		fit=$((FD_LIMIT - 64 - 2 * PM_MAXT))
+		fit=$((FD_LIMIT - 64 - 3 * 256 - 2 * PM_MAXT))
 	else
 		fit=$(((FD_LIMIT - 64) / 3))
 	fi

@@ -25,7 +25,13 @@ def need(*tools):
 
 
 class Pebble:
-    def __init__(self, tmp, http_port):
+    def __init__(self, tmp, http_port, nonce_reject=None):
+        # pebble refuses 5% of good nonces by default (badNonce), which a
+        # client must retry.  Debian's certbot 2.1 crashes on that error
+        # path under Python 3.11 ("AttributeError: can't set attribute",
+        # certbot issue 9539, fixed in later releases), so its test turns
+        # it off; the built-in client's test keeps pebble's default.
+        self.nonce_reject = nonce_reject
         self.tmp = tmp
         self.port = pmtest.free_port()
         self.mgmt = pmtest.free_port()
@@ -67,6 +73,8 @@ class Pebble:
                 stdout=self.logf, stderr=subprocess.STDOUT)
             pmtest.wait_port(self.dns_mgmt, proc=self.dnsproc)
         env = dict(os.environ, PEBBLE_VA_NOSLEEP="1")
+        if self.nonce_reject is not None:
+            env["PEBBLE_WFE_NONCEREJECT"] = str(self.nonce_reject)
         self.proc = subprocess.Popen(
             ["pebble", "-config", self.conf, "-dnsserver", "127.0.0.1:%d" % self.dns],
             stdout=self.logf, stderr=subprocess.STDOUT, env=env)

@@ -227,6 +227,8 @@ class Daemon:
                                      stderr=subprocess.STDOUT, env=env)
         self.pid = self.proc.pid
         ports = [p for p in (self.ftp_port, self.https_port) if p]
+        if self.sets.get("https_listen") == "off":
+            ports = [self.ftp_port]
         for p in ports:
             if not wait_port(p, proc=self.proc):
                 raise RuntimeError("pubmirrord did not start; log:\n" + self.log_text())

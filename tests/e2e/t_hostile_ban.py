@@ -75,11 +75,13 @@ def ftp_until_ban(d):
     c = hostile.Ctl(d, src=src)
     c.reply()
     code, lines = c.cmd("USER alice")
-    check_eq("USER alice over plain FTP answers 331", 331, code)
-    code, lines = c.cmd("PASS secret")
-    check_eq("the right password over plain FTP answers 530", 530, code)
+    # refused at USER, so that no password follows in clear (as vsftpd's
+    # force_local_logins_ssl)
+    check_eq("USER alice over plain FTP answers 530", 530, code)
     check("plain FTP user login refused: TLS first",
-          b"User logins are accepted only over TLS: use AUTH TLS first" in lines[0], lines)
+          b"Non-anonymous logins need TLS: send AUTH TLS before USER" in lines[0], lines)
+    code, lines = c.cmd("PASS secret")
+    check_eq("a password after the refused USER answers 503", 503, code)
     c.close()
     c = hostile.Ctl(d, src=src)
     c.reply()
