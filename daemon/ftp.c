@@ -333,13 +333,15 @@ static int ftp_admit(struct ftp_sess *s)
 			log_err("ftp: %s: cannot start TLS", s->peer_str);
 			return -1;
 		}
-		s->ctrl_hs = 1;
-		s->greet_pending = 1;
+		if (ftp_sess_phase(s, FTP_PHASE_TLS_GREET) != 0)
+			return -1;
 		/* Implicit FTPS: data is protected unless the client says
 		 * PROT C. */
 		s->pbsz = 1;
 		s->prot_p = 1;
 	} else {
+		if (ftp_sess_phase(s, FTP_PHASE_OPEN) != 0)
+			return -1;
 		ftp_greet(s);
 	}
 	return 0;
@@ -406,13 +408,14 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		s->cev.s = s;
 		s->implicit = lev->implicit;
 		unsigned pflag = lev->implicit ? CONFIG_PROXY_FTPS : CONFIG_PROXY_FTP;
-		s->proxy_pending = (c->proxy_protocol & pflag) != 0;
+		if ((c->proxy_protocol & pflag) != 0)
+			ftp_sess_phase(s, FTP_PHASE_PROXY);
 		s->next = l->all;
 		if (l->all)
 			l->all->prev = s;
 		l->all = s;
 		if (ftp_ev_add(l, fd, &s->cev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0 ||
-		    (!s->proxy_pending && ftp_admit(s) != 0)) {
+		    (s->phase != FTP_PHASE_PROXY && ftp_admit(s) != 0)) {
 			ftp_sess_kill(s);
 			continue;
 		}
@@ -502,7 +505,7 @@ static int ftp_sess_commands(struct ftp_sess *s)
 
 	for (int rounds = 0; rounds < 64; rounds++) {
 		char *nl;
-		while (!s->closing && !s->auth_pending && !s->ctrl_hs &&
+		while (!s->closing && s->phase == FTP_PHASE_OPEN &&
 		       s->out.len - s->outpos < FTP_OUT_PAUSE &&
 		       (nl = memchr(s->in, '\n', s->inlen)) != NULL) {
 			size_t linelen = (size_t)(nl - s->in);
@@ -534,14 +537,14 @@ static int ftp_sess_commands(struct ftp_sess *s)
 			ftp_cmd_line(s, line, linelen);
 			/* SECURITY: the line may have held a password */
 			explicit_bzero(line, sizeof(line));
-			if (s->auth_pending) {
+			if (s->phase == FTP_PHASE_AUTH_REPLY) {
 				/* SECURITY: bytes pipelined after AUTH were sent in
 				 * clear text; they must not run inside TLS. */
 				explicit_bzero(s->in, s->inlen);
 				s->inlen = 0;
 			}
 		}
-		if (s->closing || s->ctrl_hs || s->auth_pending)
+		if (s->closing || s->phase != FTP_PHASE_OPEN)
 			return progress;
 		if (s->inlen == sizeof(s->in)) {
 			if (memchr(s->in, '\n', s->inlen) == NULL) {
@@ -578,7 +581,7 @@ static int ftp_sess_commands(struct ftp_sess *s)
 
 static void ftp_sess_run_once(struct ftp_sess *s)
 {
-	if (s->proxy_pending) {
+	if (s->phase == FTP_PHASE_PROXY) {
 		const char *why = "";
 		struct sockaddr_storage src, dst;
 		enum proxy_step r = proxy_accept_step(s->ctrl.fd, &src, &dst, &why);
@@ -589,7 +592,6 @@ static void ftp_sess_run_once(struct ftp_sess *s)
 			ftp_sess_kill(s);
 			return;
 		}
-		s->proxy_pending = 0;
 		if (r == PROXY_STEP_ADDR) {
 			s->peer = src;
 			s->proxied = 1;
@@ -603,17 +605,15 @@ static void ftp_sess_run_once(struct ftp_sess *s)
 	for (int round = 0; round < 32 && !s->dead; round++) {
 		int progress = 0;
 
-		if (s->ctrl_hs) {
+		if (ftp_in_handshake(s)) {
 			char why[160] = "";
 			int r = tls_io_handshake(&s->ctrl, why, sizeof(why));
 			if (r == 1) {
-				s->ctrl_hs = 0;
+				int greet = s->phase == FTP_PHASE_TLS_GREET;
 				ftp_stat_add(FTP_STAT_HS, 1);
 				progress = 1;
-				if (s->greet_pending) {
-					s->greet_pending = 0;
+				if (ftp_sess_phase(s, FTP_PHASE_OPEN) == 0 && greet)
 					ftp_greet(s);
-				}
 			} else if (errno != EAGAIN) {
 				ftp_stat_add(FTP_STAT_HS_FAIL, 1);
 				char esc[200];
@@ -623,7 +623,7 @@ static void ftp_sess_run_once(struct ftp_sess *s)
 				return;
 			}
 		}
-		if (!s->ctrl_hs) {
+		if (!ftp_in_handshake(s)) {
 			while (s->outpos < s->out.len) {
 				ssize_t w = s->ctrl.ops->write(&s->ctrl, s->out.data + s->outpos,
 				                               s->out.len - s->outpos);
@@ -648,13 +648,12 @@ static void ftp_sess_run_once(struct ftp_sess *s)
 					ftp_sess_kill(s);
 					return;
 				}
-				if (s->auth_pending) {
-					s->auth_pending = 0;
-					if (tls_io_start(&s->ctrl, NULL) != 0) {
+				if (s->phase == FTP_PHASE_AUTH_REPLY) {
+					if (ftp_sess_phase(s, FTP_PHASE_TLS_AUTH) != 0 ||
+					    tls_io_start(&s->ctrl, NULL) != 0) {
 						ftp_sess_kill(s);
 						return;
 					}
-					s->ctrl_hs = 1;
 					progress = 1;
 					continue;
 				}
@@ -664,7 +663,7 @@ static void ftp_sess_run_once(struct ftp_sess *s)
 			progress = 1;
 		if (s->dead)
 			return;
-		if (!s->ctrl_hs && !s->closing && ftp_sess_commands(s))
+		if (!ftp_in_handshake(s) && !s->closing && ftp_sess_commands(s))
 			progress = 1;
 		if (!progress)
 			return;
@@ -707,14 +706,15 @@ static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 		}
 		if (s->dead || s->closing)
 			continue;
-		if (s->proxy_pending && ftp_elapsed(now, s->t_start) > 10 * 1000000000ull) {
+		if (s->phase == FTP_PHASE_PROXY &&
+		    ftp_elapsed(now, s->t_start) > 10 * 1000000000ull) {
 			log_info("ftp: %s: no PROXY header within 10 seconds", s->peer_str);
 			ftp_sess_kill(s);
 			continue;
 		}
 		if (!ftp_is_logged_in(s) &&
 		    ftp_elapsed(now, s->t_start) > (uint64_t)PM_FTP_LOGIN_TIMEOUT * 1000000000u) {
-			if (s->ctrl_hs)
+			if (ftp_in_handshake(s))
 				ftp_sess_kill(s);
 			else
 				ftp_sess_close(s, 421, "Login timeout: log in within 60 seconds");

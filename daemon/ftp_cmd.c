@@ -1258,7 +1258,7 @@ static void cmd_auth(struct ftp_sess *s, char *arg)
 	ftp_cmd_reset(s);
 	ftp_reply(s, 234, "AUTH %s ok: start the TLS negotiation",
 	          strcmp(arg, "SSL") == 0 ? "SSL" : "TLS");
-	s->auth_pending = 1;
+	ftp_sess_phase(s, FTP_PHASE_AUTH_REPLY);
 }
 
 static void cmd_pbsz(struct ftp_sess *s, char *arg)

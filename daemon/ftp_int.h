@@ -114,6 +114,26 @@ enum ftp_login {
 	FTP_LOGIN_NAMED,      /* logged in as user */
 };
 
+/* Where a session's control connection stands, before and around its
+ * commands.  Changed only by ftp_sess_phase (ftp_sess.c), which allows
+ * just these steps and refuses the rest:
+ *   NEW -> PROXY                  (a proxy_protocol listener: header first)
+ *   NEW, PROXY -> TLS_GREET       (admitted on the implicit FTPS port)
+ *   NEW, PROXY -> OPEN            (admitted: greeting sent)
+ *   TLS_GREET -> OPEN             (handshake done: greeting sent)
+ *   OPEN -> AUTH_REPLY            (AUTH TLS answered 234)
+ *   AUTH_REPLY -> TLS_AUTH        (the 234 is out: handshake)
+ *   TLS_AUTH -> OPEN              (handshake done)
+ * Closing (s->closing) and gone (s->dead) can come in any phase. */
+enum ftp_phase {
+	FTP_PHASE_NEW,        /* accepted, not admitted yet */
+	FTP_PHASE_PROXY,      /* waiting for the PROXY header */
+	FTP_PHASE_TLS_GREET,  /* implicit FTPS: handshake, then the greeting */
+	FTP_PHASE_OPEN,       /* commands are read and run */
+	FTP_PHASE_AUTH_REPLY, /* start TLS once the 234 is out */
+	FTP_PHASE_TLS_AUTH,   /* the handshake AUTH TLS asked for */
+};
+
 struct ftp_sess {
 	struct ftp_loop *loop;
 	struct ftp_sess *next, *prev, *rnext, *tnext;
@@ -122,16 +142,13 @@ struct ftp_sess {
 	struct conn ctrl;
 	struct sockaddr_storage peer, local;
 	char peer_str[64];
-	int counted;       /* limiter_conn_open said OK */
-	int proxy_pending; /* waiting for the PROXY header */
-	int proxied;       /* peer came from a PROXY header */
-	int reject;        /* greeting is a 421 */
+	int counted; /* limiter_conn_open said OK */
+	int proxied; /* peer came from a PROXY header */
+	int reject;  /* greeting is a 421 */
 	const char *reject_text;
-	int ctrl_hs;       /* control TLS handshake running */
-	int metered;       /* counted in metrics_conn_open */
-	int greet_pending; /* greeting after the implicit handshake */
-	int auth_pending;  /* start TLS once the 234 is out */
-	int closing;       /* close once the output is out */
+	enum ftp_phase phase; /* ftp_sess_phase */
+	int metered;          /* counted in metrics_conn_open */
+	int closing;          /* close once the output is out */
 	uint64_t close_by;
 	uint32_t cevents;
 	int ctrl_drained; /* last read said EAGAIN and no event came since */
@@ -181,6 +198,15 @@ static inline int ftp_is_anon(const struct ftp_sess *s)
 /* Move s's login to state to (see enum ftp_login).  0, or -1 when the step
  * is not one of those allowed: logged, and the session is closed (421). */
 int ftp_sess_login(struct ftp_sess *s, enum ftp_login to);
+/* Move s's control connection to phase to (see enum ftp_phase).  0, or
+ * -1 when the step is not one of those allowed: logged, and the session
+ * is closed (421). */
+int ftp_sess_phase(struct ftp_sess *s, enum ftp_phase to);
+/* 1 while the control connection's TLS handshake runs. */
+static inline int ftp_in_handshake(const struct ftp_sess *s)
+{
+	return s->phase == FTP_PHASE_TLS_GREET || s->phase == FTP_PHASE_TLS_AUTH;
+}
 /* A session's settings as a new connection has them (login, directory,
  * TYPE, MODE, PROT, HASH algorithm, MLST facts...): at accept and after
  * AUTH TLS. */

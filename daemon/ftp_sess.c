@@ -231,6 +231,31 @@ int ftp_sess_login(struct ftp_sess *s, enum ftp_login to)
 	return 0;
 }
 
+int ftp_sess_phase(struct ftp_sess *s, enum ftp_phase to)
+{
+#define P(x) (1u << FTP_PHASE_##x)
+	static const unsigned allowed[] = {
+	    [FTP_PHASE_NEW] = P(PROXY) | P(TLS_GREET) | P(OPEN),
+	    [FTP_PHASE_PROXY] = P(TLS_GREET) | P(OPEN),
+	    [FTP_PHASE_TLS_GREET] = P(OPEN),
+	    [FTP_PHASE_OPEN] = P(AUTH_REPLY),
+	    [FTP_PHASE_AUTH_REPLY] = P(TLS_AUTH),
+	    [FTP_PHASE_TLS_AUTH] = P(OPEN),
+	};
+#undef P
+	if ((unsigned)s->phase >= sizeof(allowed) / sizeof(allowed[0]) ||
+	    (allowed[s->phase] & (1u << to)) == 0) {
+		/* SECURITY: e.g. commands before the PROXY header or in clear
+		 * text after AUTH TLS: a bug, and the session ends */
+		log_err("ftp: %s: control phase %d cannot go to %d; closing", s->peer_str,
+		        (int)s->phase, (int)to);
+		ftp_sess_close(s, 421, "Internal error; closing");
+		return -1;
+	}
+	s->phase = to;
+	return 0;
+}
+
 void ftp_sess_defaults(struct ftp_sess *s)
 {
 	s->login = FTP_LOGIN_NONE;

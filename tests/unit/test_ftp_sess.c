@@ -1,7 +1,7 @@
-/* test_ftp_sess.c - an FTP session's login state: every step of the table
- * in ftp_sess_login is allowed and every other one refused (the session
- * then closes with 421), and ftp_sess_defaults gives a session the
- * settings of a new connection. */
+/* test_ftp_sess.c - an FTP session's states: every step of the tables in
+ * ftp_sess_login (login) and ftp_sess_phase (control connection) is
+ * allowed and every other one refused (the session then closes with 421),
+ * and ftp_sess_defaults gives a session the settings of a new connection. */
 #include <stdlib.h>
 
 #include "unit.h"
@@ -24,9 +24,68 @@ static int documented(enum ftp_login from, enum ftp_login to)
 	return from == FTP_LOGIN_CHECKING && to == FTP_LOGIN_NAMED;
 }
 
+static const char *const phases[] = {"NEW", "PROXY", "TLS_GREET", "OPEN", "AUTH_REPLY", "TLS_AUTH"};
+
+/* 1 when from -> to is one of the steps enum ftp_phase documents. */
+static int phase_documented(enum ftp_phase from, enum ftp_phase to)
+{
+	switch (to) {
+	case FTP_PHASE_PROXY:
+		return from == FTP_PHASE_NEW;
+	case FTP_PHASE_TLS_GREET:
+		return from == FTP_PHASE_NEW || from == FTP_PHASE_PROXY;
+	case FTP_PHASE_OPEN:
+		return from == FTP_PHASE_NEW || from == FTP_PHASE_PROXY ||
+		       from == FTP_PHASE_TLS_GREET || from == FTP_PHASE_TLS_AUTH;
+	case FTP_PHASE_AUTH_REPLY:
+		return from == FTP_PHASE_OPEN;
+	case FTP_PHASE_TLS_AUTH:
+		return from == FTP_PHASE_AUTH_REPLY;
+	case FTP_PHASE_NEW:
+		break;
+	}
+	return 0;
+}
+
+static void phase_table(void)
+{
+	char what[96];
+
+	for (int from = FTP_PHASE_NEW; from <= FTP_PHASE_TLS_AUTH; from++) {
+		for (int to = FTP_PHASE_NEW; to <= FTP_PHASE_TLS_AUTH; to++) {
+			struct ftp_loop l = {0};
+			struct ftp_sess *s = calloc(1, sizeof(*s));
+			if (s == NULL)
+				exit(2);
+			s->loop = &l;
+			buf_init(&s->out, 4096);
+			s->phase = (enum ftp_phase)from;
+			int want = phase_documented(from, to) ? 0 : -1;
+			snprintf(what, sizeof(what), "phase %s -> %s %s", phases[from], phases[to],
+			         want == 0 ? "allowed" : "refused");
+			CHECK_INT(what, want, ftp_sess_phase(s, (enum ftp_phase)to));
+			snprintf(what, sizeof(what), "phase %s -> %s: phase after", phases[from],
+			         phases[to]);
+			CHECK_INT(what, want == 0 ? to : from, s->phase);
+			snprintf(what, sizeof(what), "phase %s -> %s: closing only when refused",
+			         phases[from], phases[to]);
+			CHECK_INT(what, want != 0, s->closing);
+			snprintf(what, sizeof(what), "phase %s -> %s: handshake predicate",
+			         phases[from], phases[to]);
+			CHECK_INT(what,
+			          s->phase == FTP_PHASE_TLS_GREET || s->phase == FTP_PHASE_TLS_AUTH,
+			          ftp_in_handshake(s));
+			buf_free(&s->out);
+			free(s);
+		}
+	}
+}
+
 int main(void)
 {
 	char what[96];
+
+	phase_table();
 
 	for (int from = FTP_LOGIN_NONE; from <= FTP_LOGIN_NAMED; from++) {
 		for (int to = FTP_LOGIN_NONE; to <= FTP_LOGIN_NAMED; to++) {
