@@ -204,7 +204,22 @@ void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err)
 	         pm_max_transfers(c->max_clients, c->max_transfers), atomic_load(&ftp_xfers));
 }
 
-/* --- login state and defaults --- */
+/* --- login state, control phase and defaults --- */
+
+/* May a state machine go from state from to state to, by its table of
+ * allowed steps (one bit per target state)?  When not: logged, and the
+ * session closes.  SECURITY: a step the table does not name is a bug
+ * (commands before the PROXY header, in clear text after AUTH TLS, a
+ * login nobody checked): the session ends rather than guess. */
+static int ftp_sess_step(struct ftp_sess *s, const char *what, const unsigned *allowed, size_t n,
+                         unsigned from, unsigned to)
+{
+	if (from < n && (allowed[from] & (1u << to)) != 0)
+		return 0;
+	log_err("ftp: %s: %s %u cannot go to %u; closing", s->peer_str, what, from, to);
+	ftp_sess_close(s, 421, "Internal error; closing");
+	return -1;
+}
 
 int ftp_sess_login(struct ftp_sess *s, enum ftp_login to)
 {
@@ -218,15 +233,9 @@ int ftp_sess_login(struct ftp_sess *s, enum ftp_login to)
 	    [FTP_LOGIN_NAMED] = L(NONE),
 	};
 #undef L
-	if ((unsigned)s->login >= sizeof(allowed) / sizeof(allowed[0]) ||
-	    (allowed[s->login] & (1u << to)) == 0) {
-		/* SECURITY: a step the table does not name is a bug; the
-		 * session ends rather than guess who it belongs to */
-		log_err("ftp: %s: login state %d cannot go to %d; closing", s->peer_str,
-		        (int)s->login, (int)to);
-		ftp_sess_close(s, 421, "Internal error; closing");
+	if (ftp_sess_step(s, "login state", allowed, sizeof(allowed) / sizeof(allowed[0]),
+	                  (unsigned)s->login, (unsigned)to) != 0)
 		return -1;
-	}
 	s->login = to;
 	return 0;
 }
@@ -243,15 +252,9 @@ int ftp_sess_phase(struct ftp_sess *s, enum ftp_phase to)
 	    [FTP_PHASE_TLS_AUTH] = P(OPEN),
 	};
 #undef P
-	if ((unsigned)s->phase >= sizeof(allowed) / sizeof(allowed[0]) ||
-	    (allowed[s->phase] & (1u << to)) == 0) {
-		/* SECURITY: e.g. commands before the PROXY header or in clear
-		 * text after AUTH TLS: a bug, and the session ends */
-		log_err("ftp: %s: control phase %d cannot go to %d; closing", s->peer_str,
-		        (int)s->phase, (int)to);
-		ftp_sess_close(s, 421, "Internal error; closing");
+	if (ftp_sess_step(s, "control phase", allowed, sizeof(allowed) / sizeof(allowed[0]),
+	                  (unsigned)s->phase, (unsigned)to) != 0)
 		return -1;
-	}
 	s->phase = to;
 	return 0;
 }
