@@ -2,8 +2,9 @@
  * own epoll, all accepting from every listener (EPOLLEXCLUSIVE); the
  * sessions of a thread stay on it.  Sockets are non-blocking and edge
  * triggered: a session runs until every operation says EAGAIN, or until its
- * turn's budget is spent (then it goes back on the ready list).  Hashing
- * runs on a small worker pool so a big file never stalls a loop.
+ * turn's budget is spent (then it goes back on the ready list).  Password
+ * checks and hashing run on worker threads (ftp_worker.c) so neither a
+ * slow crypt nor a big file stalls a loop.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,8 +31,6 @@
 
 #define FTP_ACCEPT_BATCH 64
 #define FTP_OUT_PAUSE (16 * 1024) /* stop reading commands above this backlog */
-#define FTP_HASH_WORKERS 2
-#define FTP_HASH_QUEUE_MAX 256
 
 static struct ftp_loop *ftp_loops;
 static unsigned ftp_nloops;
@@ -68,166 +67,23 @@ static void ftp_on_ban(void *arg, const struct sockaddr_storage *addr)
 	}
 }
 
-/* --- digests on the worker pool --- */
+/* --- results of the worker threads (ftp_worker.c) --- */
 
-/* A job for the worker pool: a digest (HASH) or a password check (PASS of
- * an auth_file user: crypt can take tens of milliseconds, too long to run
- * on a loop that serves thousands of sessions). */
-struct ftp_hash_job {
-	struct ftp_hash_job *next;
-	struct ftp_loop *loop;
-	struct ftp_sess *sess; /* loop thread only; NULL when the session left */
-	int auth;              /* 1: password check, 0: digest */
-	char user[PM_AUTH_USER_MAX + 1];
-	char pass[PM_AUTH_PASS_MAX + 1];
-	size_t passlen;
-	int fd;
-	char *rel;
-	uint64_t size, off, len;
-	int64_t mtime;
-	int algo;
-	int rc;
-	char hex[160];
-};
-
-static pthread_mutex_t ftp_hq_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t ftp_hq_cond = PTHREAD_COND_INITIALIZER;
-static struct ftp_hash_job *ftp_hq_head, **ftp_hq_tail = &ftp_hq_head;
-static unsigned ftp_hq_len;
-static int ftp_hq_stop;
-static pthread_t ftp_hq_th[FTP_HASH_WORKERS];
-static int ftp_hq_n;
-
-static void *ftp_hash_worker(void *arg)
+static void ftp_job_result(struct ftp_sess *s, const struct ftp_job_result *r)
 {
-	for (;;) {
-		pthread_mutex_lock(&ftp_hq_lock);
-		while (ftp_hq_head == NULL && !ftp_hq_stop)
-			pthread_cond_wait(&ftp_hq_cond, &ftp_hq_lock);
-		if (ftp_hq_head == NULL) {
-			pthread_mutex_unlock(&ftp_hq_lock);
-			return NULL;
-		}
-		struct ftp_hash_job *j = ftp_hq_head;
-		ftp_hq_head = j->next;
-		if (ftp_hq_head == NULL)
-			ftp_hq_tail = &ftp_hq_head;
-		ftp_hq_len--;
-		pthread_mutex_unlock(&ftp_hq_lock);
-
-		if (j->auth) {
-			j->rc = auth_check(j->user, j->pass, j->passlen) ? 0 : -1;
-			explicit_bzero(j->pass, sizeof(j->pass));
-		} else {
-			j->rc = hash_file(j->fd, j->rel, j->size, j->mtime, (enum hash_algo)j->algo,
-			                  j->off, j->len, j->hex, sizeof(j->hex));
-		}
-		pthread_mutex_lock(&j->loop->done_lock);
-		j->next = j->loop->done;
-		j->loop->done = j;
-		pthread_mutex_unlock(&j->loop->done_lock);
-		uint64_t one = 1;
-		if (write(j->loop->wakefd, &one, sizeof(one)) < 0) {
-			/* the counter is saturated: the loop is awake anyway */
-		}
+	if (r->auth) {
+		ftp_cmd_auth_done(s, r->ok);
+	} else if (!r->ok) {
+		ftp_reply(s, 550, "Could not read the file to hash it");
+	} else {
+		char head[256];
+		uint64_t last = r->len ? r->off + r->len - 1 : r->off;
+		snprintf(head, sizeof(head), "%s %llu-%llu %s ",
+		         hash_algo_name((enum hash_algo)r->algo), (unsigned long long)r->off,
+		         (unsigned long long)last, r->hex);
+		ftp_reply_path(s, 213, head, r->rel[0] ? r->rel : "/", "", 0);
 	}
-}
-
-static int ftp_job_enqueue(struct ftp_sess *s, struct ftp_hash_job *j)
-{
-	j->loop = s->loop;
-	j->sess = s;
-	pthread_mutex_lock(&ftp_hq_lock);
-	if (ftp_hq_len >= FTP_HASH_QUEUE_MAX || ftp_hq_n == 0) {
-		pthread_mutex_unlock(&ftp_hq_lock);
-		return -1;
-	}
-	*ftp_hq_tail = j;
-	ftp_hq_tail = &j->next;
-	ftp_hq_len++;
-	pthread_cond_signal(&ftp_hq_cond);
-	pthread_mutex_unlock(&ftp_hq_lock);
-	s->hjob = j;
-	return 0;
-}
-
-int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size_t passlen)
-{
-	struct ftp_hash_job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL || passlen > PM_AUTH_PASS_MAX)
-		goto fail;
-	j->auth = 1;
-	j->fd = -1;
-	snprintf(j->user, sizeof(j->user), "%s", user);
-	memcpy(j->pass, pass, passlen);
-	j->passlen = passlen;
-	if (ftp_job_enqueue(s, j) == 0)
-		return 0;
-fail:
-	if (j)
-		explicit_bzero(j->pass, sizeof(j->pass));
-	free(j);
-	return -1;
-}
-
-int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
-                    int algo, uint64_t off, uint64_t len)
-{
-	struct ftp_hash_job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL || (j->rel = strdup(rel)) == NULL) {
-		free(j);
-		return -1;
-	}
-	j->fd = fd;
-	j->size = size;
-	j->mtime = mtime;
-	j->algo = algo;
-	j->off = off;
-	j->len = len;
-	if (ftp_job_enqueue(s, j) != 0) {
-		free(j->rel);
-		free(j);
-		return -1;
-	}
-	return 0;
-}
-
-static void ftp_hash_done(struct ftp_loop *l)
-{
-	pthread_mutex_lock(&l->done_lock);
-	struct ftp_hash_job *j = l->done;
-	l->done = NULL;
-	pthread_mutex_unlock(&l->done_lock);
-	while (j) {
-		struct ftp_hash_job *next = j->next;
-		struct ftp_sess *s = j->sess;
-		if (s && j->auth) {
-			s->hjob = NULL;
-			ftp_cmd_auth_done(s, j->rc == 0);
-			ftp_ready(s);
-		} else if (s) {
-			s->hjob = NULL;
-			if (j->rc != 0) {
-				ftp_reply(s, 550, "Could not read the file to hash it");
-			} else {
-				char head[256];
-				uint64_t last = j->len ? j->off + j->len - 1 : j->off;
-				snprintf(head, sizeof(head), "%s %llu-%llu %s ",
-				         hash_algo_name((enum hash_algo)j->algo),
-				         (unsigned long long)j->off, (unsigned long long)last,
-				         j->hex);
-				ftp_reply_path(s, 213, head, j->rel[0] ? j->rel : "/", "", 0);
-			}
-			ftp_ready(s);
-		}
-		if (j->fd >= 0)
-			close(j->fd);
-		free(j->rel);
-		free(j);
-		j = next;
-	}
+	ftp_ready(s);
 }
 
 /* --- transfer slots --- */
@@ -252,10 +108,7 @@ static void ftp_sess_kill(struct ftp_sess *s)
 		return;
 	ftp_data_free(s);
 	ftp_xfer_give(s);
-	if (s->hjob) {
-		s->hjob->sess = NULL; /* the worker's result is dropped */
-		s->hjob = NULL;
-	}
+	ftp_worker_cancel(s); /* SECURITY: nobody waits for its digest any more */
 	conn_close(&s->ctrl);
 	buf_free(&s->out);
 	if (s->counted && limiter_global())
@@ -766,7 +619,7 @@ static void *ftp_loop_main(void *arg)
 				if (read(l->wakefd, &v, sizeof(v)) < 0) {
 					/* nothing pending */
 				}
-				ftp_hash_done(l);
+				ftp_worker_done(l, ftp_job_result);
 				if (atomic_exchange(&l->ban_check, 0))
 					ftp_ban_sweep(l);
 				break;
@@ -873,12 +726,7 @@ int ftp_start(const struct ftp_listeners *ls)
 	ftp_loops = calloc(n, sizeof(*ftp_loops));
 	if (ftp_loops == NULL)
 		return -1;
-	pthread_mutex_lock(&ftp_hq_lock);
-	ftp_hq_stop = 0;
-	pthread_mutex_unlock(&ftp_hq_lock);
-	for (int i = 0; i < FTP_HASH_WORKERS; i++)
-		if (pthread_create(&ftp_hq_th[ftp_hq_n], NULL, ftp_hash_worker, NULL) == 0)
-			ftp_hq_n++;
+	ftp_worker_start();
 	atomic_store(&ftp_stop_flag, 0);
 	for (unsigned t = 0; t < n; t++) {
 		struct ftp_loop *l = &ftp_loops[t];
@@ -935,15 +783,9 @@ void ftp_stop(unsigned drain_seconds)
 		pthread_join(ftp_loops[t].th, NULL);
 		close(ftp_loops[t].ep);
 	}
-	pthread_mutex_lock(&ftp_hq_lock);
-	ftp_hq_stop = 1;
-	pthread_cond_broadcast(&ftp_hq_cond);
-	pthread_mutex_unlock(&ftp_hq_lock);
-	for (int i = 0; i < ftp_hq_n; i++)
-		pthread_join(ftp_hq_th[i], NULL);
-	ftp_hq_n = 0;
+	ftp_worker_stop();
 	for (unsigned t = 0; t < ftp_nloops; t++) {
-		ftp_hash_done(&ftp_loops[t]); /* sessions are gone: just frees */
+		ftp_worker_done(&ftp_loops[t], ftp_job_result); /* sessions are gone: just frees */
 		close(ftp_loops[t].wakefd);
 		pthread_mutex_destroy(&ftp_loops[t].done_lock);
 	}

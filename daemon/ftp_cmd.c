@@ -1001,13 +1001,14 @@ static void cmd_hash(struct ftp_sess *s, char *arg)
 		          c->hash_max_size);
 		return;
 	}
-	if (ftp_hash_submit(s, fd, rel, size, (int64_t)st.st_mtime, s->halgo, rest, hend - rest) !=
-	    0) {
+	char why[160];
+	if (ftp_hash_submit(s, fd, rel, size, (int64_t)st.st_mtime, s->halgo, rest, hend - rest,
+	                    why, sizeof(why)) != 0) {
 		close(fd);
-		ftp_reply(s, 450, "Too many digests queued; try again later");
+		ftp_reply(s, 450, "%s", why);
 		return;
 	}
-	/* the reply comes from the worker (ftp.c) */
+	/* the reply comes from the worker (ftp_worker.c, delivered by ftp.c) */
 }
 
 /* --- informational --- */
@@ -1221,7 +1222,14 @@ static void cmd_clnt(struct ftp_sess *s, char *arg)
 static void cmd_abor(struct ftp_sess *s, char *arg)
 {
 	if (s->hjob) {
-		ftp_reply(s, 225, "No transfer to abort");
+		/* a digest stops (nobody waits for it); a password check
+		 * still answers its PASS */
+		if (ftp_worker_abort_digest(s)) {
+			ftp_reply(s, 426, "HASH aborted");
+			ftp_reply(s, 226, "ABOR successful");
+		} else {
+			ftp_reply(s, 225, "No transfer to abort");
+		}
 		return;
 	}
 	ftp_data_abort(s);

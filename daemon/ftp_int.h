@@ -1,6 +1,7 @@
 /* ftp_int.h - what ftp.c (event loops, sessions, control connection),
  * ftp_sess.c (replies, scheduling, transfer slots), ftp_cmd.c (the
- * command table) and ftp_data.c (data channels and transfers) share.
+ * command table), ftp_data.c (data channels and transfers) and
+ * ftp_worker.c (password checks and digests) share.
  * Not an interface for other modules: use ftp.h. */
 #ifndef PUBMIRROR_FTP_INT_H
 #define PUBMIRROR_FTP_INT_H
@@ -46,7 +47,7 @@ struct ftp_loop {
 	struct ftp_sess *throttled; /* waiting for the limiter (tnext) */
 	struct ftp_sess *dead;      /* freed at the end of the iteration */
 	pthread_mutex_t done_lock;
-	struct ftp_hash_job *done; /* finished digests from the workers */
+	struct ftp_hash_job *done; /* finished jobs from ftp_worker.c */
 	unsigned nreject;
 	_Atomic int ban_check; /* an address was banned: look at every session */
 	int stopping;
@@ -213,7 +214,7 @@ static inline int ftp_in_handshake(const struct ftp_sess *s)
 void ftp_sess_defaults(struct ftp_sess *s);
 /* ftp_sess.c: replies, close, scheduling on the loop, transfer slots
  * (called by everything below; it calls none of the other FTP files).
- * ftp.c: the event loop, sessions' lifecycle, the worker pool.
+ * ftp.c: the event loop and sessions' lifecycle.
  * ftp_busy (a transfer or a worker job running) is ftp_data.c's. */
 /* now - then, or 0 when then is later (stamps taken after now was read). */
 static inline uint64_t ftp_elapsed(uint64_t now, uint64_t then)
@@ -248,10 +249,6 @@ void ftp_ready(struct ftp_sess *s);
 /* Suspend s until when (limiter). */
 void ftp_throttle(struct ftp_sess *s, uint64_t when);
 int ftp_ev_add(struct ftp_loop *l, int fd, struct ftp_ev *ev, uint32_t events);
-int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
-                    int algo, uint64_t off, uint64_t len);
-/* Check a user's password on the worker pool; ftp_cmd_auth_done answers. */
-int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size_t passlen);
 int ftp_busy(const struct ftp_sess *s);
 void ftp_stat_add(int which, uint64_t n);
 enum { FTP_STAT_BYTES, FTP_STAT_XFERS, FTP_STAT_HS, FTP_STAT_HS_FAIL, FTP_STAT_REUSE_REFUSED };
@@ -263,6 +260,39 @@ void ftp_cmd_line(struct ftp_sess *s, char *line, size_t n);
 int ftp_cmd_busy_ok(const char *line, size_t n);
 /* The result of ftp_auth_submit (ok: the password matched). */
 void ftp_cmd_auth_done(struct ftp_sess *s, int ok);
+
+/* ftp_worker.c: password checks and digests off the loops */
+/* What a finished job gives back to its session. */
+struct ftp_job_result {
+	int auth;          /* 1: password check, 0: digest */
+	int ok;            /* the password matched / the digest is in hex */
+	int algo;          /* digest: enum hash_algo */
+	uint64_t off, len; /* digest: the range */
+	const char *rel;   /* digest: the file, root-relative */
+	const char *hex;
+};
+typedef void (*ftp_worker_deliver_fn)(struct ftp_sess *s, const struct ftp_job_result *r);
+/* Start / stop the worker threads (stop: after the loops, once no
+ * session is left). */
+void ftp_worker_start(void);
+void ftp_worker_stop(void);
+/* Check a user's password on the password-check threads; the result
+ * comes back through ftp_worker_done.  0, or -1 (queue full). */
+int ftp_auth_submit(struct ftp_sess *s, const char *user, const char *pass, size_t passlen);
+/* Digest [off, off+len) of the open file fd (taken over on success) on the
+ * digest threads.  0, or -1 with the reason in why (450's text): the queue
+ * is full, or the client's address has PM_HASH_PER_ADDR digests already. */
+int ftp_hash_submit(struct ftp_sess *s, int fd, const char *rel, uint64_t size, int64_t mtime,
+                    int algo, uint64_t off, uint64_t len, char *why, size_t whysz);
+/* s leaves: its job (s->hjob) is dropped from the queue, or stopped when
+ * running; no result comes back. */
+void ftp_worker_cancel(struct ftp_sess *s);
+/* ABOR: when s waits for a digest, cancel it (as ftp_worker_cancel) and
+ * return 1; 0 when its job is a password check (kept) or it has none. */
+int ftp_worker_abort_digest(struct ftp_sess *s);
+/* On loop l's thread: hand each finished job to deliver (when its session
+ * is still there) and free it. */
+void ftp_worker_done(struct ftp_loop *l, ftp_worker_deliver_fn deliver);
 
 /* ftp_data.c */
 /* MLSx facts of e restricted to the facts chosen by OPTS MLST. 0 or -1. */

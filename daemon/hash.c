@@ -2,6 +2,7 @@
  * (see hash.h).  A popular file is read and hashed once; a changed file
  * (other size or mtime) misses the cache and is hashed again. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,7 @@ static void hash_cache_put(const char *rel, uint64_t size, int64_t mtime, int a,
 }
 
 int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime, enum hash_algo a, uint64_t off,
-              uint64_t len, char *hex, size_t hexsz)
+              uint64_t len, char *hex, size_t hexsz, const atomic_int *stop)
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[DIGEST_MAX];
@@ -118,6 +119,8 @@ int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime, enum hash_a
 		goto fail;
 	uint64_t pos = off, end = off + len;
 	while (pos < end) {
+		if (stop != NULL && atomic_load(stop))
+			goto fail; /* nobody waits for the digest any more */
 		size_t want = end - pos > HASH_READ_BUF ? HASH_READ_BUF : (size_t)(end - pos);
 		ssize_t r = pread(fd, block, want, (off_t)pos);
 		if (r < 0 && errno == EINTR)

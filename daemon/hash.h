@@ -4,6 +4,7 @@
 #ifndef PUBMIRROR_HASH_H
 #define PUBMIRROR_HASH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,8 +15,10 @@ int hash_algo_parse(const char *name);
 const char *hash_algo_name(enum hash_algo a);
 
 /* Digest of bytes [off, off+len) of the open file fd (identified for the
- * cache by rel, size, mtime) as lowercase hex into hex.  0 or -1. */
+ * cache by rel, size, mtime) as lowercase hex into hex.  0 or -1.  stop
+ * (NULL: never) is read before each block: once it is non-zero the work
+ * ends with -1 (a digest nobody waits for is not finished). */
 int hash_file(int fd, const char *rel, uint64_t size, int64_t mtime, enum hash_algo a, uint64_t off,
-              uint64_t len, char *hex, size_t hexsz);
+              uint64_t len, char *hex, size_t hexsz, const atomic_int *stop);
 
 #endif

@@ -29,6 +29,13 @@
 #define PM_FTP_LOGIN_TIMEOUT 60        /* seconds to log in */
 #define PM_FTP_DATA_CONNECT_TIMEOUT 30 /* seconds for the data connection */
 #define PM_FTP_STALL_TIMEOUT 120       /* seconds without progress on a transfer */
+/* FTP's worker threads: password checks (crypt) and HASH digests each have
+ * their own queue and threads, so a login never waits behind a digest. */
+#define PM_FTP_AUTH_WORKERS 2
+#define PM_FTP_AUTH_QUEUE 256 /* password checks waiting */
+#define PM_FTP_HASH_WORKERS 2
+#define PM_FTP_HASH_QUEUE 256 /* digests waiting */
+#define PM_HASH_PER_ADDR 2    /* digests queued or running per IPv4 address / IPv6 /64 */
 
 /* Descriptors: one per client (its control connection or HTTP socket), two
  * per transfer (the data connection or passive listener, and the file),

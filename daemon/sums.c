@@ -587,7 +587,7 @@ static int dg_pass(struct index *ix, uint64_t stamp)
 			 * hashed after the next publish. */
 			if ((uint64_t)st.st_size == e->size && (int64_t)st.st_mtime == e->mtime &&
 			    hash_file(fd, rel, e->size, e->mtime, HASH_SHA256, 0, e->size, hex,
-			              sizeof(hex)) == 0)
+			              sizeof(hex), NULL) == 0)
 				dg_put(rel, e->size, e->mtime, e->ino, stamp, hex);
 			close(fd);
 			/* At most half of one core: rest as long as we worked. */
