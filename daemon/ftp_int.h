@@ -99,7 +99,8 @@ struct ftp_data {
 	int log_xfer; /* RETR: one xferlog line */
 };
 
-/* Where a session's login stands.  Changed only by ftp_sess_login
+/* Where a session's login stands.  Set to NONE by ftp_sess_defaults (a
+ * new connection, AUTH TLS), otherwise changed only by ftp_sess_login
  * (ftp_sess.c), which allows just these steps and refuses the rest:
  *   any -> NONE                       (AUTH TLS resets; USER or PASS refused)
  *   NONE, USER_* -> USER_ANON, USER_NAMED   (USER)
