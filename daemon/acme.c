@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +61,7 @@ void acme_unlock(void)
 
 struct acme {
 	struct config *c;
-	pid_t notify;
+	void (*notify)(void);
 	EVP_PKEY *account;
 	char jwk_x[64], jwk_y[64];
 	char nonce[ACME_NONCE_MAX];
@@ -826,7 +825,7 @@ static void *acme_main(void *arg)
 		         a->c->acme_directory);
 		if (acme_issue(a, err, sizeof(err)) == 0) {
 			log_info("acme: new certificate installed for %s", a->c->acme_domains);
-			kill(a->notify, SIGUSR2);
+			a->notify();
 		} else {
 			ERR_clear_error();
 			log_err("acme: %s; the certificate in force stays; next attempt in %u s",
@@ -837,7 +836,7 @@ static void *acme_main(void *arg)
 	return NULL;
 }
 
-int acme_start(struct config *c, pid_t notify)
+int acme_start(struct config *c, void (*notify)(void))
 {
 	pthread_t t;
 	struct acme *a = &acme_st;

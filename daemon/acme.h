@@ -21,10 +21,10 @@ struct config;
 int acme_init(const struct config *c, char *tp, size_t tpsz, char *err, size_t errsz);
 /* Start the thread that obtains the certificate and renews it at 2/3 of
  * its lifetime (or at acme_renew_max_age), retrying every acme_retry
- * seconds while the CA fails; after each new pair it sends SIGUSR2 to
- * notify (the serving process), which reloads the certificate.  Takes
- * ownership of c.  0 or -1. */
-int acme_start(struct config *c, pid_t notify);
+ * seconds while the CA fails; after each new pair it calls notify (the
+ * helper tells the serving process, which reloads the certificate as for
+ * SIGUSR2).  Takes ownership of c.  0 or -1. */
+int acme_start(struct config *c, void (*notify)(void));
 /* Held while the pair files change (the helper opens them under it). */
 void acme_lock(void);
 void acme_unlock(void);

@@ -22,41 +22,9 @@
 
 #include "buf.h"
 #include "config.h"
+#include "config_int.h"
 #include "limits.h"
 #include "path.h"
-
-enum conf_type {
-	CT_STRING,    /* text, length-checked; printable (no control chars) */
-	CT_PATH,      /* a file system path; same checks as CT_STRING */
-	CT_BOOL,      /* yes/no/on/off/true/false/1/0 -> int */
-	CT_UINT,      /* plain number -> unsigned */
-	CT_SIZE,      /* bytes, K/M/G/T suffixes (1024) -> uint64_t */
-	CT_RATE,      /* bytes per second, as CT_SIZE; 0 = unlimited */
-	CT_SECONDS,   /* number with optional s/m/h/d -> unsigned or uint64_t */
-	CT_ENUM,      /* one of choices[] -> its index, stored as an int enum */
-	CT_FLAGS,     /* comma-separated subset of choices[] -> bit i = 1 << i */
-	CT_ADDRS,     /* off, or host:port,[v6]:port,*:port -> config_addrs */
-	CT_PORTRANGE, /* LOW-HIGH -> pasv_min, pasv_max */
-	CT_PREFIXES,  /* comma-separated path prefixes -> config_prefixes */
-	CT_NETMAP,    /* CIDR=ADDR, ... -> config_netmap */
-	CT_IPV4,      /* empty, or one numeric IPv4 address -> char[] */
-};
-
-/* Extra rule for a text value, beyond length and control characters. */
-enum conf_check { CK_NONE, CK_USER, CK_BANNER, CK_URLS, CK_MODULE };
-
-struct conf_key {
-	const char *name;
-	enum conf_type type;
-	size_t off;                 /* offsetof(struct config, field) */
-	size_t size;                /* sizeof the field */
-	const char *def;            /* default, as text */
-	uint64_t min, max;          /* numbers: bounds; text: min = minimum length */
-	const char *const *choices; /* CT_ENUM, CT_FLAGS: NULL-terminated */
-	enum conf_check check;
-	const char *section; /* starts a group in the sample file */
-	const char *doc;     /* one line */
-};
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 
@@ -67,9 +35,8 @@ static const char *const reuse_modes[] = {"off", "preferred", "required", NULL};
 static const char *const proxy_names[] = {"ftp", "ftps", "https", "http", NULL};
 
 #define U32MAX 4294967295ull
-#define NOMAX UINT64_MAX
 
-static const struct conf_key conf_keys[] = {
+const struct conf_key conf_keys[] = {
     {"root", CT_PATH, FIELD(root), "mirror-root", 1, 0, NULL, CK_NONE, "Files",
      "The served tree (read-only; nothing is ever written into it)."},
     {"state_dir", CT_PATH, FIELD(state_dir), "state", 1, 0, NULL, CK_NONE, NULL,
@@ -78,6 +45,9 @@ static const struct conf_key conf_keys[] = {
      "PEM certificate (with chain); empty: a self-signed pair is generated in state_dir."},
     {"tls_key", CT_PATH, FIELD(tls_key), "", 0, 0, NULL, CK_NONE, NULL,
      "PEM private key of tls_cert (mode 0600 or stricter); set both or neither."},
+    {"tls_generated_max_age", CT_SECONDS, FIELD(tls_generated_max_age), "0", 0, 34300800ull, NULL,
+     CK_NONE, NULL,
+     "Generated pair: also renew it (while running) at this age; 0: 30 days before its end."},
     {"auth_file", CT_PATH, FIELD(auth_file), "", 0, 0, NULL, CK_NONE, NULL,
      "htpasswd file of users for HTTPS Basic auth and FTP after AUTH TLS; empty: none."},
     {"auth_paths", CT_PREFIXES, FIELD(auth_paths), "", 0, 0, NULL, CK_NONE, NULL,
@@ -175,6 +145,7 @@ static const struct conf_key conf_keys[] = {
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+const size_t conf_nkeys = NKEYS;
 
 /* set_value stores CT_ENUM as an int and CT_BOOL/CT_FLAGS as int/unsigned. */
 _Static_assert(sizeof(enum config_http_mode) == sizeof(int), "enum size");
@@ -297,7 +268,7 @@ int config_parse_size(const char *s, uint64_t *out)
 }
 
 /* A number the way a person would write it back: 4G, 30d, 1000000. */
-static void num_text(enum conf_type t, uint64_t v, char *out, size_t outsz)
+void conf_num_text(enum conf_type t, uint64_t v, char *out, size_t outsz)
 {
 	static const char size_sfx[] = "KMGT";
 	static const char secs_sfx[] = "smhd";
@@ -548,7 +519,7 @@ int config_parse_addrs(const char *s, struct config_addrs *out, char *err, size_
 }
 
 /* ------------------------------------------------------------------ */
-/* Prefixes and the PASV network map                                  */
+/* Prefixes and the PASV network map (used by config_pasv.c)         */
 /* ------------------------------------------------------------------ */
 
 static int prefix_item(const char *s, size_t n, void *arg, char *err, size_t errsz)
@@ -643,46 +614,6 @@ static int netmap_item(const char *s, size_t n, void *arg, char *err, size_t err
 	return 0;
 }
 
-/* 1 when the first plen bits of a and b (len bytes each) are equal. */
-static int bits_match(const unsigned char *a, const unsigned char *b, int plen)
-{
-	int full = plen / 8, rest = plen % 8;
-
-	if (memcmp(a, b, (size_t)full) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	unsigned char mask = (unsigned char)(0xff << (8 - rest));
-	return (a[full] & mask) == (b[full] & mask);
-}
-
-const char *config_pasv_address_for(const struct config *c, const struct sockaddr_storage *peer)
-{
-	const unsigned char *p4 = NULL, *p6 = NULL;
-	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	if (peer && peer->ss_family == AF_INET) {
-		p4 = (const unsigned char *)&((const struct sockaddr_in *)peer)->sin_addr;
-	} else if (peer && peer->ss_family == AF_INET6) {
-		p6 = (const unsigned char *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
-		if (memcmp(p6, v4mapped, 12) == 0)
-			p4 = p6 + 12;
-	}
-	for (int i = 0; i < c->pasv_address_map.n; i++) {
-		const struct sockaddr_storage *net = &c->pasv_address_map.m[i].net;
-		int plen = c->pasv_address_map.m[i].prefix;
-		const unsigned char *n4 =
-		    (const unsigned char *)&((const struct sockaddr_in *)net)->sin_addr;
-		const unsigned char *n6 =
-		    (const unsigned char *)&((const struct sockaddr_in6 *)net)->sin6_addr;
-		if (net->ss_family == AF_INET && p4 && bits_match(p4, n4, plen))
-			return c->pasv_address_map.m[i].addr;
-		if (net->ss_family == AF_INET6 && p6 && bits_match(p6, n6, plen))
-			return c->pasv_address_map.m[i].addr;
-	}
-	return c->pasv_address[0] ? c->pasv_address : NULL;
-}
-
 /* ------------------------------------------------------------------ */
 /* One value                                                           */
 /* ------------------------------------------------------------------ */
@@ -765,7 +696,7 @@ static int parse_bool(const char *v, int *out)
 	return -1;
 }
 
-static void list_choices(const char *const *ch, char *out, size_t outsz)
+void conf_list_choices(const char *const *ch, char *out, size_t outsz)
 {
 	size_t o = 0;
 
@@ -799,7 +730,7 @@ static int flag_item(const char *s, size_t n, void *arg, char *err, size_t errsz
 	int i = choice_index(k->choices, s, n);
 
 	if (i < 0) {
-		list_choices(k->choices, list, sizeof(list));
+		conf_list_choices(k->choices, list, sizeof(list));
 		snprintf(raw, sizeof(raw), "%.*s", (int)(n < 90 ? n : 90), s);
 		say(err, errsz, "\"%s\" is not one of %s", shown(sh, sizeof(sh), raw), list);
 		return -1;
@@ -851,12 +782,12 @@ static int set_number(const struct conf_key *k, struct config *c, const char *v,
 	if (k->size == sizeof(unsigned) && max > U32MAX)
 		max = U32MAX;
 	if (x < k->min) {
-		num_text(k->type, k->min, lim, sizeof(lim));
+		conf_num_text(k->type, k->min, lim, sizeof(lim));
 		say(err, errsz, "%s is below the minimum %s", shown(sh, sizeof(sh), v), lim);
 		return -1;
 	}
 	if (x > max) {
-		num_text(k->type, max, lim, sizeof(lim));
+		conf_num_text(k->type, max, lim, sizeof(lim));
 		say(err, errsz, "%s is above the maximum %s", shown(sh, sizeof(sh), v), lim);
 		return -1;
 	}
@@ -918,7 +849,7 @@ static int set_value(const struct conf_key *k, struct config *c, const char *v, 
 	case CT_ENUM: {
 		int i = choice_index(k->choices, v, strlen(v));
 		if (i < 0) {
-			list_choices(k->choices, list, sizeof(list));
+			conf_list_choices(k->choices, list, sizeof(list));
 			say(err, errsz, "\"%s\" is not one of %s", shown(sh, sizeof(sh), v), list);
 			return -1;
 		}
@@ -1479,43 +1410,8 @@ void config_shutdown(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* Generated text: sample, reference, man pages                        */
+/* Generated text: the sample files (reference, man pages: config_man.c) */
 /* ------------------------------------------------------------------ */
-
-static const char *type_text(const struct conf_key *k)
-{
-	switch (k->type) {
-	case CT_STRING:
-		return "text";
-	case CT_PATH:
-		return "path";
-	case CT_BOOL:
-		return "yes/no";
-	case CT_UINT:
-		return "number";
-	case CT_SIZE:
-		return "size";
-	case CT_RATE:
-		return "rate";
-	case CT_SECONDS:
-		return "seconds";
-	case CT_ENUM:
-		return "choice";
-	case CT_FLAGS:
-		return "list";
-	case CT_ADDRS:
-		return "addresses";
-	case CT_PORTRANGE:
-		return "port range";
-	case CT_PREFIXES:
-		return "paths";
-	case CT_NETMAP:
-		return "network map";
-	case CT_IPV4:
-		return "address";
-	}
-	return "?";
-}
 
 /* A default as the sample writes it: quoted when the bare text would not
  * read back the same. */
@@ -1556,7 +1452,36 @@ static const struct {
     {"https_listen", "*:443"},
     {"http_listen", "*:80"},
     {"http_mode", "redirect"},
+    {"rsync_listen", "*:873"},
 };
+
+/* Keys the production file shows commented out, each after a line that
+ * says why: the operator uncomments them (with the host's own names). */
+static const struct {
+	const char *key, *value, *why;
+} conf_production_commented[] = {
+    {"acme_directory", "https://acme-v02.api.letsencrypt.org/directory",
+     "Built-in ACME from Let's Encrypt: uncomment this and the next two lines."},
+    {"acme_domains", "mirror.example.org",
+     "The host's public DNS names (port 80 must reach this host for HTTP-01)."},
+    {"acme_email", "hostmaster@example.org", "Where the CA writes about expiry and problems."},
+};
+
+/* A key of conf_production_commented: its explanation and its line, both
+ * commented out (the key stays at its default).  1 when written. */
+static int write_commented(FILE *f, const char *key)
+{
+	for (size_t j = 0;
+	     j < sizeof(conf_production_commented) / sizeof(conf_production_commented[0]); j++) {
+		if (strcmp(conf_production_commented[j].key, key) != 0)
+			continue;
+		fprintf(f, "\n# %s\n# %s = ", conf_production_commented[j].why, key);
+		write_value(f, conf_production_commented[j].value);
+		fputc('\n', f);
+		return 1;
+	}
+	return 0;
+}
 
 static void write_config(FILE *f, int production)
 {
@@ -1597,12 +1522,12 @@ static void write_config(FILE *f, int production)
 		fprintf(f, "\n# %s\n# default: %s", k->doc, k->def[0] ? k->def : "(empty)");
 		if (k->type == CT_ENUM || k->type == CT_FLAGS) {
 			char list[128];
-			list_choices(k->choices, list, sizeof(list));
+			conf_list_choices(k->choices, list, sizeof(list));
 			fprintf(f, "; %s %s", k->type == CT_ENUM ? "one of" : "any of", list);
 		} else if (k->type == CT_UINT || k->type == CT_SECONDS) {
 			char lo[32], hi[32];
-			num_text(k->type, k->min, lo, sizeof(lo));
-			num_text(k->type, k->max, hi, sizeof(hi));
+			conf_num_text(k->type, k->min, lo, sizeof(lo));
+			conf_num_text(k->type, k->max, hi, sizeof(hi));
 			fprintf(f, "; range %s to %s", lo, hi);
 		}
 		if (k->type == CT_PATH && v[0] && v[0] != '/') {
@@ -1615,6 +1540,8 @@ static void write_config(FILE *f, int production)
 		     production && j < sizeof(conf_production) / sizeof(conf_production[0]); j++)
 			if (strcmp(conf_production[j].key, k->name) == 0)
 				v = conf_production[j].value;
+		if (production && write_commented(f, k->name))
+			continue;
 		fprintf(f, "\n%s =%s", k->name, v[0] ? " " : "");
 		write_value(f, v);
 		fputc('\n', f);
@@ -1629,247 +1556,4 @@ void config_write_sample(FILE *f)
 void config_write_production(FILE *f)
 {
 	write_config(f, 1);
-}
-
-/* roff text: escape backslashes and a leading dot or quote. */
-static void roff(FILE *f, const char *s)
-{
-	if (*s == '.' || *s == '\'')
-		fputs("\\&", f);
-	for (; *s; s++) {
-		if (*s == '\\')
-			fputs("\\e", f);
-		else if (*s == '-')
-			fputs("\\-", f);
-		else
-			fputc(*s, f);
-	}
-}
-
-/* Markdown table cell: | would end the cell. */
-static void md(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '|')
-			fputs("\\|", f);
-		else
-			fputc(*s, f);
-	}
-}
-
-void config_write_reference(FILE *f, int man)
-{
-	if (!man) {
-		fputs("| key | default | meaning |\n|---|---|---|\n", f);
-		for (size_t i = 0; i < NKEYS; i++) {
-			const struct conf_key *k = &conf_keys[i];
-			fprintf(f, "| `%s` | %s%s%s | ", k->name, k->def[0] ? "`" : "",
-			        k->def[0] ? k->def : "(empty)", k->def[0] ? "`" : "");
-			md(f, k->doc);
-			fputs(" |\n", f);
-		}
-		return;
-	}
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct conf_key *k = &conf_keys[i];
-		if (k->section) {
-			fputs(".SS ", f);
-			roff(f, k->section);
-			fputc('\n', f);
-		}
-		fprintf(f, ".TP\n.BI \"%s = \" \"%s\"\n", k->name, type_text(k));
-		roff(f, k->doc);
-		fputs("\n.br\nDefault: ", f);
-		if (k->def[0]) {
-			fputs("\\fB", f);
-			roff(f, k->def);
-			fputs("\\fR", f);
-		} else {
-			fputs("empty", f);
-		}
-		if (k->type == CT_ENUM || k->type == CT_FLAGS) {
-			char list[128];
-			list_choices(k->choices, list, sizeof(list));
-			fputs(".  Choices: ", f);
-			roff(f, list);
-		}
-		if (k->type == CT_UINT ||
-		    ((k->type == CT_SECONDS || k->type == CT_SIZE) && k->max != NOMAX)) {
-			char lo[32], hi[32];
-			num_text(k->type, k->min, lo, sizeof(lo));
-			num_text(k->type, k->max, hi, sizeof(hi));
-			fprintf(f, ".  Range: %s to %s", lo, hi);
-		}
-		fputs(".\n", f);
-	}
-}
-
-static void man_conf(FILE *f)
-{
-	fputs(".TH PUBMIRROR.CONF 5 \"\" \"pubmirror\" \"File Formats\"\n"
-	      ".SH NAME\n"
-	      "pubmirror.conf \\- configuration file of pubmirrord\n"
-	      ".SH SYNOPSIS\n"
-	      ".I /etc/pubmirror/pubmirror.conf\n"
-	      ".SH DESCRIPTION\n"
-	      "The file holds one setting per line, written\n"
-	      ".IR key \" = \" value .\n"
-	      "Blank lines and lines whose first non-blank character is\n"
-	      ".B #\n"
-	      "are ignored.  Blanks around the key and value are dropped.  A value may be\n"
-	      "enclosed in double quotes; inside them,\n"
-	      ".B \\e\"\n"
-	      "stands for a quote and\n"
-	      ".B \\e\\e\n"
-	      "for a backslash.  A line may hold at most\n",
-	      f);
-	fprintf(f, "%d bytes.  A key given twice in one file is an error naming both lines;\n",
-	        PM_CONF_LINE_MAX);
-	fputs("an unknown key is an error.  Keys not given keep their defaults.\n"
-	      ".B pubmirrord \\-\\-set\n"
-	      ".IR key = value\n"
-	      "overrides a key after the file is read.\n"
-	      ".PP\n"
-	      "Errors are reported as\n"
-	      ".IR file : line \": \" key \": \" reason\n"
-	      "and\n"
-	      ".B pubmirrord \\-t\n"
-	      "checks a file without starting.\n"
-	      ".SS Value types\n"
-	      ".TP\n.B yes/no\n"
-	      "yes, no, on, off, true, false, 1 or 0.\n"
-	      ".TP\n.B size, rate\n"
-	      "Bytes (or bytes per second), with an optional suffix K, M, G or T (powers\n"
-	      "of 1024).  A rate of 0 means unlimited.\n"
-	      ".TP\n.B seconds\n"
-	      "A number of seconds, or a number with suffix s, m, h or d.\n"
-	      ".TP\n.B addresses\n"
-	      ".B off\n"
-	      "or a comma-separated list of\n"
-	      ".IR address : port ,\n"
-	      ".RI [ IPv6 ]: port\n"
-	      "or\n"
-	      ".RI *: port\n"
-	      "(all IPv4 addresses).  Addresses are numeric; names are not resolved.\n",
-	      f);
-	fprintf(f, "At most %d per key.\n", PM_CONF_ADDRS_MAX);
-	fputs(".TP\n.B port range\n"
-	      ".IR low \\- high ,\n"
-	      "within 1024\\-65535.\n"
-	      ".TP\n.B paths\n"
-	      "Comma-separated path prefixes below the served root;\n"
-	      ".B /\n"
-	      "means the whole site.\n"
-	      ".TP\n.B network map\n"
-	      "Comma-separated\n"
-	      ".IR network / length = address\n"
-	      "entries; the network may be IPv4 or IPv6, the address is IPv4.\n"
-	      ".SH KEYS\n",
-	      f);
-	config_write_reference(f, 1);
-	fputs(".SH EXAMPLE\n"
-	      ".nf\n"
-	      "root = /srv/mirror\n"
-	      "ftp_listen = *:21, [::]:21\n"
-	      "https_listen = *:443, [::]:443\n"
-	      "http_listen = *:80, [::]:80\n"
-	      "rsync_listen = *:873, [::]:873\n"
-	      "tls_cert = /etc/letsencrypt/live/mirror.example.org/fullchain.pem\n"
-	      "tls_key = /etc/letsencrypt/live/mirror.example.org/privkey.pem\n"
-	      "rate_per_ip = 10M\n"
-	      ".fi\n"
-	      ".SH SEE ALSO\n"
-	      ".BR pubmirrord (8)\n",
-	      f);
-}
-
-static void man_daemon(FILE *f)
-{
-	fputs(".TH PUBMIRRORD 8 \"\" \"pubmirror\" \"System Administration\"\n"
-	      ".SH NAME\n"
-	      "pubmirrord \\- anonymous public-download mirror server (FTP, FTPS, HTTPS)\n"
-	      ".SH SYNOPSIS\n"
-	      ".B pubmirrord\n"
-	      ".RB [ \\-c\n"
-	      ".IR file ]\n"
-	      ".RB [ \\-t ]\n"
-	      ".RB [ \\-f ]\n"
-	      ".RB [ \\-\\-set\n"
-	      ".IR key = value ]...\n"
-	      ".RB [ \\-h ]\n"
-	      ".RB [ \\-V ]\n"
-	      ".SH DESCRIPTION\n"
-	      ".B pubmirrord\n"
-	      "serves one read-only tree to anonymous FTP clients (plain, explicit\n"
-	      "AUTH TLS and implicit FTPS) and to HTTPS clients (directory listings,\n"
-	      "Range, conditional GET, optional Basic auth on chosen paths), from one\n"
-	      "process that shares one file index and one rate limiter between the\n"
-	      "protocols.  It binds its ports, then drops to an unprivileged user\n"
-	      "inside a file-system and system-call sandbox.\n"
-	      ".SH OPTIONS\n"
-	      ".TP\n.BI \\-c \" file\"\n"
-	      "Read the configuration from\n"
-	      ".I file\n"
-	      "(default: conf/pubmirror.conf when run from the source tree).\n"
-	      ".TP\n.B \\-t\n"
-	      "Check the configuration and exit: status 0 when good; otherwise the\n"
-	      "error as\n"
-	      ".IR file : line \": \" key \": \" reason\n"
-	      "and a non-zero status.\n"
-	      ".TP\n.B \\-f\n"
-	      "Stay in the foreground; with an empty error_log, errors go to stderr.\n"
-	      ".TP\n.BI \\-\\-set \" key\" = value\n"
-	      "Override one configuration key after the file is read (repeatable).\n"
-	      ".TP\n.B \\-h\n"
-	      "Print a short usage and exit.\n"
-	      ".TP\n.B \\-V\n"
-	      "Print the version and exit.\n"
-	      ".TP\n.B \\-\\-dump\\-config\n"
-	      "Print the sample configuration (every key, its default and doc line).\n"
-	      ".TP\n.B \\-\\-reference\n"
-	      "Print the configuration reference as a markdown table.\n"
-	      ".TP\n.BI \\-\\-man \" section\"\n"
-	      "Print this page (8) or\n"
-	      ".BR pubmirror.conf (5).\n"
-	      ".SH SIGNALS\n"
-	      ".TP\n.B SIGHUP\n"
-	      "Reload the configuration, the certificate and the users file and rescan\n"
-	      "the tree.  A configuration with errors is refused and the old one stays\n"
-	      "in force.  Listening addresses are kept from start-up.\n"
-	      ".TP\n.B SIGTERM\n"
-	      "Stop accepting, let running transfers finish for up to drain_timeout\n"
-	      "seconds, then exit.\n"
-	      ".TP\n.B SIGINT\n"
-	      "As SIGTERM, but running transfers get only 1 second to finish\n"
-	      "(an interactive Ctrl-C should not wait for drain_timeout).\n"
-	      ".TP\n.B SIGUSR1\n"
-	      "Reopen the log files (after rotation).\n"
-	      ".SH FILES\n"
-	      ".TP\n.I /etc/pubmirror/pubmirror.conf\n"
-	      "The configuration; see\n"
-	      ".BR pubmirror.conf (5).\n"
-	      ".TP\n.IB state_dir /cert.pem \", \" state_dir /key.pem\n"
-	      "The self-signed certificate and key generated when tls_cert and tls_key\n"
-	      "are not set.\n"
-	      ".TP\n.IR error_log \", \" access_log \", \" xfer_log \", \" json_log\n"
-	      "Logs: errors (or syslog), HTTP requests in combined log format, FTP\n"
-	      "transfers in xferlog format, and JSON lines for both protocols.\n"
-	      "Passwords are never logged.\n"
-	      ".SH EXIT STATUS\n"
-	      "0 on a clean stop or a good\n"
-	      ".BR \\-t ;\n"
-	      "non-zero on a configuration or start-up error.\n"
-	      ".SH SEE ALSO\n"
-	      ".BR pubmirror.conf (5),\n"
-	      ".BR ftp (1),\n"
-	      ".BR curl (1)\n",
-	      f);
-}
-
-void config_write_man(FILE *f, int section)
-{
-	if (section == 5)
-		man_conf(f);
-	else if (section == 8)
-		man_daemon(f);
 }

@@ -66,6 +66,7 @@ struct config {
 	char acme_ca_file[PM_PATH_MAX]; /* extra CA for the ACME server; "" = system */
 	unsigned acme_renew_max_age;    /* seconds; 0 = renew at 2/3 of lifetime only */
 	unsigned acme_retry;            /* seconds between failed attempts */
+	unsigned tls_generated_max_age; /* seconds; 0 = renew 30 days before the end only */
 
 	/* listeners */
 	struct config_addrs ftp_listen;
@@ -133,9 +134,9 @@ void config_write_sample(FILE *f);
 /* The production configuration that `make install` installs: the sample
  * with absolute paths and every address on the standard ports. */
 void config_write_production(FILE *f);
-/* Write the reference as a markdown table (README) or man(5) body. */
+/* config_man.c: the reference as a markdown table (README) or man(5) body. */
 void config_write_reference(FILE *f, int man);
-/* Write a complete roff page: section 5 = pubmirror.conf(5) (syntax and
+/* config_man.c: a complete roff page: section 5 = pubmirror.conf(5) (syntax and
  * every key), section 8 = pubmirrord(8) (options, signals, files).  Any
  * other section writes nothing (callers check 5 or 8 first). */
 void config_write_man(FILE *f, int section);
@@ -146,10 +147,11 @@ int config_parse_addrs(const char *s, struct config_addrs *out, char *err, size_
 /* "1.2.3.4:21" or "[::1]:21" for address i of a list (out: >= 64 bytes). */
 void config_addr_text(const struct sockaddr_storage *a, char *out, size_t outsz);
 
-/* The address to announce in a PASV reply to a client at peer: the first
- * pasv_address_map entry whose network holds peer (IPv4-mapped IPv6 peers
- * match IPv4 networks), else pasv_address; NULL when neither applies (use
- * the control connection's local address).  The string lives in c. */
+/* config_pasv.c: the address to announce in a PASV reply to a client at
+ * peer: the first pasv_address_map entry whose network holds peer
+ * (IPv4-mapped IPv6 peers match IPv4 networks), else pasv_address; NULL
+ * when neither applies (use the control connection's local address).
+ * The string lives in c. */
 const char *config_pasv_address_for(const struct config *c, const struct sockaddr_storage *peer);
 
 #endif

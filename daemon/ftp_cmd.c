@@ -26,7 +26,6 @@
 #include "limiter.h"
 #include "listing.h"
 #include "log.h"
-#include "lslr.h"
 #include "metrics.h"
 #include "net.h"
 #include "path.h"
@@ -83,14 +82,7 @@ static int ftp_kind(const struct ftp_sess *s, const struct index *ix, const char
 
 	if (c == NULL || view_resolve(ix, c, ftp_principal(s), rel, o) != VIEW_OK)
 		return FT_NONE;
-	if (o->kind == VIEW_DIR)
-		return FT_DIR;
-	if (o->virt) {
-		static __thread struct index_entry ve; /* valid until this thread's next call */
-		o->e = lslr_entry(ix, &ve);
-		return o->e ? FT_FILE : FT_NONE;
-	}
-	return FT_FILE;
+	return o->kind == VIEW_DIR ? FT_DIR : FT_FILE;
 }
 
 /* SECURITY: a protected file or listing travels only over a protected

@@ -23,7 +23,6 @@
 #include "limiter.h"
 #include "listing.h"
 #include "log.h"
-#include "lslr.h"
 #include "view.h"
 #include "net.h"
 #include "path.h"
@@ -386,13 +385,9 @@ static int ftp_data_produce(struct ftp_sess *s)
 			if (d->pos > 0)
 				break;
 			e = &d->one;
-		} else if (d->pos == d->dir->count && d->dir->path[0] == '\0' &&
-		           lslr_entry(d->ix, &ve) != NULL) {
-			e = &ve; /* the virtual ls-lR.gz, last in the root */
-			if (d->view == NULL || !view_child_visible(d->view, e)) {
-				d->pos++;
-				continue;
-			}
+		} else if (d->pos == d->dir->count && d->view != NULL &&
+		           view_extra_child(d->view, &ve, NULL) != NULL) {
+			e = &ve; /* the generated entries (ls-lR.gz), last */
 		} else {
 			if (d->pos >= d->dir->count || d->pos >= PM_LIST_ENTRIES_MAX)
 				break;

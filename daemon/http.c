@@ -1,6 +1,10 @@
 /* http.c - HTTPS (and the optional plain-HTTP port) through libmicrohttpd:
- * daemons on the listeners bound by main, the request dispatcher, redirects,
- * Basic auth, connection limits, common headers and the access log.
+ * daemons on the listeners bound by main (start, certificate renewal,
+ * drain and stop), and libmicrohttpd's connection and request callbacks
+ * (limits at accept, the access log).  The access handler is
+ * http_dispatch.c; Basic login http_auth.c; embedded assets
+ * http_assets.c; ACME challenges http_acme.c; the connection registry and
+ * its sweeper http_sweep.c.
  *
  * libmicrohttpd 0.9.75 notes that shape this file:
  * - a response queued on the first call of the access handler closes the
@@ -31,28 +35,16 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "auth.h"
-#include "buf.h"
-#include "file.h"
 #include "http.h"
 #include "http_int.h"
-#include "http_util.h"
 #include "log.h"
-#include "lslr.h"
-#include "metalink.h"
 #include "metrics.h"
 #include "proxy_accept.h"
 #include "net.h"
-#include "path.h"
-#include "view.h"
 #include "tls.h"
-#include "web_assets.h"
 
 #define HTTP_DAEMONS_MAX 16
 #define HTTP_RETIRED_MAX 64
-#define ACME_PREFIX "/.well-known/acme-challenge/"
-#define ASSET_PREFIX "/.pubmirror/"
-#define HTTP_REALM "Basic realm=\"pubmirror\", charset=\"UTF-8\""
 
 struct hd {
 	struct MHD_Daemon *d;
@@ -71,434 +63,7 @@ static int nretired;
 static pthread_t reaper;
 static pthread_cond_t reaper_cv = PTHREAD_COND_INITIALIZER;
 static int reaper_on;
-static int acme_fd = -1;
-static char acme_thumbprint[64]; /* built-in ACME; set before http_start */
 static struct proxy_accept *proxies[HTTP_DAEMONS_MAX];
-
-/* ---------- small helpers ---------- */
-
-static enum MHD_Result http_error_why(struct MHD_Connection *c, struct http_req *r, unsigned status,
-                                      const char *what, const char *why)
-{
-	char msg[256];
-	snprintf(msg, sizeof(msg), "%s: %s\n", what, why);
-	return http_error(c, r, status, msg);
-}
-
-static enum MHD_Result redirect(struct MHD_Connection *c, struct http_req *r, unsigned status,
-                                const char *location)
-{
-	static const char text[] = "Moved\n";
-	struct MHD_Response *resp = http_text_response(text);
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Location", location);
-	return http_queue(c, r, status, resp, sizeof(text) - 1);
-}
-
-static int safe_header_bytes(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return 0;
-	return 1;
-}
-
-/* ---------- embedded assets under /.pubmirror/ ---------- */
-
-struct asset {
-	const char *name;
-	const unsigned char *data;
-	const size_t *len;
-	const char *type;
-};
-
-static const struct asset assets[] = {
-    {"style.css", web_style_css, &web_style_css_len, "text/css; charset=utf-8"},
-    {"filter.js", web_filter_js, &web_filter_js_len, "text/javascript; charset=utf-8"},
-    {"dir.svg", web_dir_svg, &web_dir_svg_len, "image/svg+xml"},
-    {"file.svg", web_file_svg, &web_file_svg_len, "image/svg+xml"},
-    {"up.svg", web_up_svg, &web_up_svg_len, "image/svg+xml"},
-};
-
-static enum MHD_Result serve_asset(struct MHD_Connection *c, struct http_req *r, const char *name)
-{
-	for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++) {
-		const struct asset *a = &assets[i];
-		if (strcmp(name, a->name) != 0)
-			continue;
-		uint64_t h = 1469598103934665603ull;
-		for (size_t k = 0; k < *a->len; k++)
-			h = (h ^ a->data[k]) * 1099511628211ull;
-		char etag[32];
-		snprintf(etag, sizeof(etag), "\"a%016" PRIx64 "\"", h);
-		const char *inm = http_hdr(c, "If-None-Match");
-		int nm = inm && http_etag_match_list(inm, etag);
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-		    nm ? 0 : *a->len, nm ? (void *)"" : (void *)a->data, MHD_RESPMEM_PERSISTENT);
-		if (resp == NULL)
-			return MHD_NO;
-		if (!nm)
-			MHD_add_response_header(resp, "Content-Type", a->type);
-		MHD_add_response_header(resp, "ETag", etag);
-		MHD_add_response_header(resp, "Cache-Control", "public, max-age=86400");
-		return http_queue(c, r, nm ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp,
-		                  nm ? 0 : *a->len);
-	}
-	return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
-}
-
-/* ---------- plain HTTP: redirect to HTTPS, ACME ---------- */
-
-/* Host header without port, validated (name, IPv4, [IPv6]).  0 or -1. */
-static int host_of(const char *h, char *out, size_t outsz)
-{
-	size_t n = 0;
-	if (h == NULL || *h == '\0')
-		return -1;
-	if (h[0] == '[') {
-		const char *e = strchr(h, ']');
-		if (e == NULL)
-			return -1;
-		n = (size_t)(e - h) + 1;
-		for (size_t i = 1; i + 1 < n; i++)
-			if (!strchr("0123456789abcdefABCDEF:.", h[i]))
-				return -1;
-	} else {
-		while (h[n] && h[n] != ':') {
-			char ch = h[n];
-			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
-				return -1;
-			n++;
-		}
-	}
-	if (n == 0 || n >= outsz)
-		return -1;
-	memcpy(out, h, n);
-	out[n] = '\0';
-	return 0;
-}
-
-static enum MHD_Result redirect_https(struct MHD_Connection *c, struct http_req *r,
-                                      const struct config *cfg)
-{
-	char host[300], loc[PM_HTTP_HEADER_MAX];
-	if (host_of(http_hdr(c, "Host"), host, sizeof(host)) != 0)
-		return http_error(c, r, MHD_HTTP_BAD_REQUEST,
-		                  "400 a valid Host header is needed\n");
-	if (cfg->https_listen.n == 0)
-		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 no HTTPS service\n");
-	if (!safe_header_bytes(r->uri) || r->uri[0] != '/')
-		return http_error(c, r, MHD_HTTP_BAD_REQUEST, "400 malformed request target\n");
-	unsigned port = net_port(&cfg->https_listen.a[0]);
-	char ps[16] = "";
-	if (port != 443)
-		snprintf(ps, sizeof(ps), ":%u", port);
-	int n = snprintf(loc, sizeof(loc), "https://%s%s%s", host, ps, r->uri);
-	if (n < 0 || (size_t)n >= sizeof(loc))
-		return http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 request target too long\n");
-	return redirect(c, r, MHD_HTTP_MOVED_PERMANENTLY, loc);
-}
-
-static enum MHD_Result serve_acme(struct MHD_Connection *c, struct http_req *r, const char *token,
-                                  const struct config *cfg)
-{
-	size_t n = strlen(token);
-	/* SECURITY: RFC 8555 tokens are base64url; nothing else is looked up. */
-	if ((acme_fd < 0 && acme_thumbprint[0] == '\0') || n == 0 || n > PM_NAME_MAX ||
-	    strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != n)
-		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
-	struct stat st;
-	char rel[PM_NAME_MAX + 64];
-	int fd = -1;
-	if (acme_fd >= 0) {
-		/* certbot --webroot -w DIR writes DIR/.well-known/acme-challenge/T;
-		 * a directory holding the tokens themselves works too. */
-		snprintf(rel, sizeof(rel), ".well-known/acme-challenge/%s", token);
-		fd = file_open(acme_fd, rel, FILE_REG, &st);
-		if (fd < 0)
-			fd = file_open(acme_fd, token, FILE_REG, &st);
-	}
-	if (fd >= 0)
-		return http_serve_fd(c, r, fd, &st, token, cfg);
-	if (acme_thumbprint[0] != '\0') {
-		/* Built-in ACME: the key authorization (RFC 8555 8.1) is the
-		 * token and the account key's thumbprint, public by design. */
-		snprintf(rel, sizeof(rel), "%s.%s", token, acme_thumbprint);
-		return http_error(c, r, MHD_HTTP_OK, rel);
-	}
-	return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
-}
-
-/* ---------- Basic auth ---------- */
-
-static enum MHD_Result ask_login(struct MHD_Connection *c, struct http_req *r)
-{
-	static const char text[] = "401 login required\n";
-	struct MHD_Response *resp = http_text_response(text);
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, "WWW-Authenticate", HTTP_REALM);
-	return http_queue(c, r, MHD_HTTP_UNAUTHORIZED, resp, sizeof(text) - 1);
-}
-
-/* The connection whose failed login is being counted on this thread. */
-static _Thread_local struct http_conn *http_banning;
-
-/* 1: authenticated (r->user set); 0: not, and unless quiet an answer
- * (401 or 403) was queued with its result in *ret. */
-static int check_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Result *ret,
-                       int quiet)
-{
-	char *pass = NULL;
-	char *user = MHD_basic_auth_get_username_password(c, &pass);
-	struct limiter *lim = limiter_global();
-	uint64_t now = clock_now_ns();
-	int ok = 0;
-
-	if (user == NULL) {
-		if (!quiet)
-			*ret = ask_login(c, r);
-		goto out;
-	}
-	/* The name tried, for the log line (not authenticated: r->authed). */
-	snprintf(r->user, sizeof(r->user), "%s", user);
-	if (lim && limiter_is_banned(lim, &r->hc->peer, now)) {
-		if (!quiet)
-			*ret =
-			    http_error(c, r, MHD_HTTP_FORBIDDEN,
-			               "403 too many failed logins from your address; try later\n");
-		goto out;
-	}
-	size_t ul = strlen(user), pl = pass ? strlen(pass) : 0;
-	if (ul > 0 && ul <= PM_AUTH_USER_MAX && pl <= PM_AUTH_PASS_MAX && pass &&
-	    auth_check(user, pass, pl)) {
-		memcpy(r->user, user, ul + 1);
-		r->authed = 1;
-		if (lim)
-			limiter_auth_ok(lim, &r->hc->peer);
-		ok = 1;
-	} else {
-		log_auth_fail(&r->hc->peer, r->hc->tls ? "https" : "http", user);
-		metrics_auth_failure(r->hc->tls ? METRICS_HTTPS : METRICS_HTTP);
-		http_banning = r->hc; /* its own 401 still goes out (http_on_ban) */
-		int banned = lim && limiter_auth_fail(lim, &r->hc->peer, now);
-		http_banning = NULL;
-		if (banned) {
-			char a[64];
-			net_addr_str(&r->hc->peer, 0, a, sizeof(a));
-			log_warn("http: %s banned after failed logins", a);
-		}
-		if (!quiet)
-			*ret = ask_login(c, r);
-	}
-out:
-	if (pass) {
-		explicit_bzero(pass, strlen(pass));
-		MHD_free(pass);
-	}
-	if (user)
-		MHD_free(user);
-	return ok;
-}
-
-/* ---------- the dispatcher ---------- */
-
-static enum MHD_Result over_limit(struct MHD_Connection *c, struct http_req *r,
-                                  const struct config *cfg)
-{
-	const char *msg = r->hc->verdict == LIMITER_BANNED
-	                      ? "503 your address is banned for a while after failed logins\n"
-	                  : r->hc->verdict == LIMITER_PER_IP
-	                      ? "503 too many connections from your address; retry later\n"
-	                      : "503 server full; retry later\n";
-	struct MHD_Response *resp = http_text_response(msg);
-	char ra[24];
-	if (resp == NULL)
-		return MHD_NO;
-	snprintf(ra, sizeof(ra), "%u",
-	         r->hc->verdict == LIMITER_BANNED && cfg->ban_time ? cfg->ban_time : 5);
-	MHD_add_response_header(resp, "Retry-After", ra);
-	MHD_add_response_header(resp, "Connection", "close");
-	return http_queue(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, resp, strlen(msg));
-}
-
-/* "<file>.meta4" with no such name in the tree asks for the Metalink of
- * <file>: strip the suffix from rel in place (1), else leave it (0).  The
- * stripped path then goes through the view like any other. */
-static int meta4_strip(char *rel)
-{
-	size_t n = strlen(rel), sl = strlen(METALINK_SUFFIX);
-	if (n <= sl || strcmp(rel + n - sl, METALINK_SUFFIX) != 0 || rel[n - sl - 1] == '/')
-		return 0;
-	rel[n - sl] = '\0';
-	return 1;
-}
-
-static enum MHD_Result dispatch(struct MHD_Connection *c, struct http_req *r, const char *url)
-{
-	const struct config *cfg = config_get();
-	int tls = r->hc && r->hc->tls;
-	char dec[PM_PATH_MAX + 1], rel[PM_PATH_MAX];
-	const char *why = NULL;
-	const char *q = strchr(r->uri, '?');
-	enum MHD_Result ret;
-
-	if (strncmp(url, ACME_PREFIX, strlen(ACME_PREFIX)) == 0 && !tls)
-		return serve_acme(c, r, url + strlen(ACME_PREFIX), cfg);
-	if (!tls && cfg->http_mode == CONFIG_HTTP_REDIRECT)
-		return redirect_https(c, r, cfg);
-	if (strncmp(url, ASSET_PREFIX, strlen(ASSET_PREFIX)) == 0)
-		return serve_asset(c, r, url + strlen(ASSET_PREFIX));
-
-	if (url[0] != '/')
-		return http_error(c, r, MHD_HTTP_BAD_REQUEST,
-		                  "400 request target must start with /\n");
-	if (path_url_decode(url, strlen(url), dec, sizeof(dec), &why) != 0)
-		return http_error_why(c, r, MHD_HTTP_BAD_REQUEST, "400 bad URL", why);
-	size_t dl = strlen(dec);
-	int slash = dl > 0 && dec[dl - 1] == '/';
-	if (path_resolve("", dec, dl, rel, sizeof(rel), &why) != 0)
-		return http_error_why(c, r, MHD_HTTP_BAD_REQUEST, "400 bad path", why);
-	/* SECURITY: what this client may see is the view's answer, on the
-	 * object the path leads to (symlinks followed): hidden names do not
-	 * exist, protected ones need a login. */
-	struct index *ix = index_acquire();
-	struct view_obj *o = malloc(sizeof(*o));
-	if (o == NULL) {
-		index_release(ix);
-		return http_error(c, r, 500, "500 out of memory\n");
-	}
-	enum view_status vs = view_resolve(ix, cfg, NULL, rel, o);
-	/* "<file>.meta4" that the tree does not hold for anyone asks for the
-	 * Metalink of <file>, which then goes through the view itself.  (An
-	 * anonymous VIEW_LOGIN does not say whether a protected name exists:
-	 * the view's answer for a user, who sees every protected entry, does;
-	 * the client still has to log in for either.) */
-	int m4 = 0;
-	if (vs != VIEW_OK && !slash) {
-		if (view_resolve(ix, cfg, "", rel, o) == VIEW_ABSENT && meta4_strip(rel))
-			m4 = 1;
-		vs = view_resolve(ix, cfg, NULL, rel, o);
-	}
-	if (vs == VIEW_LOGIN) {
-		/* SECURITY: credentials only ever travel inside TLS. */
-		if (!tls)
-			ret = http_error(c, r, MHD_HTTP_FORBIDDEN,
-			                 "403 this path needs a login over HTTPS\n");
-		else if (check_login(c, r, &ret, 0))
-			vs = view_resolve(ix, cfg, r->user, rel, o);
-		if (!r->authed)
-			goto done;
-	} else if (tls && cfg->auth_paths.n > 0 && http_hdr(c, "Authorization") != NULL) {
-		/* A logged-in client sees protected entries in listings above
-		 * them; wrong credentials here count toward the ban (they would
-		 * otherwise be a free oracle) and the answer is the anonymous
-		 * one. */
-		if (check_login(c, r, &ret, 1))
-			vs = view_resolve(ix, cfg, r->user, rel, o);
-	}
-
-	if (vs != VIEW_OK || (m4 && (o->kind != VIEW_FILE || o->virt))) {
-		ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
-	} else if (o->kind == VIEW_DIR) {
-		char up[PM_PATH_MAX + 2];
-		snprintf(up, sizeof(up), "/%s%s", rel, rel[0] ? "/" : "");
-		/* A listing is served only at its canonical URL ("/dir/"): other
-		 * spellings ("/dir", "//dir/", "/dir/x/..") are redirected there,
-		 * so that the page's relative links resolve as they should. */
-		if (strcmp(dec, up) != 0) {
-			struct buf loc;
-			buf_init(&loc, PM_HTTP_HEADER_MAX);
-			int bad = buf_append_enc(&loc, up, strlen(up), BUF_ENC_URI);
-			if (!bad && q && safe_header_bytes(q))
-				bad = buf_puts(&loc, q);
-			ret = bad ? http_error(c, r, MHD_HTTP_URI_TOO_LONG, "414 too long\n")
-			          : redirect(c, r, MHD_HTTP_MOVED_PERMANENTLY, loc.data);
-			buf_free(&loc);
-		} else {
-			ret = http_serve_listing(c, r, o, up, q ? q + 1 : NULL, cfg);
-		}
-	} else if (slash) {
-		ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
-	} else if (m4 || (!o->virt && metalink_accepted(http_hdr(c, "Accept")) &&
-	                  http_hdr(c, "Range") == NULL)) {
-		ret = http_serve_meta4(c, r, o, cfg);
-	} else if (o->virt) {
-		struct stat vst;
-		int vfd = view_open(o, &vst);
-		if (vfd < 0) {
-			ret = http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
-		} else {
-			r->file = 1;
-			ret = http_serve_fd(c, r, vfd, &vst, LSLR_NAME, cfg);
-		}
-	} else {
-		r->file = 1;
-		/* the resolved path: the file the decision was taken on */
-		ret = http_serve_file(c, r, ix, ix->rootfd, o->real, cfg);
-	}
-done:
-	free(o);
-	index_release(ix);
-	return ret;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
-{
-	struct http_req *r = *con_cls;
-	(void)cls;
-	(void)upload_data;
-
-	if (r == NULL || r->hc == NULL)
-		return MHD_NO; /* out of memory at accept or request start: drop */
-	http_reply_meta(method, version);
-	int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
-	int options = strcmp(method, "OPTIONS") == 0;
-	r->head = head;
-	if (r->calls++ == 0) {
-		atomic_store(&r->hc->head_since, 0); /* the head is complete */
-		/* Answering on this first call would close the connection
-		 * (libmicrohttpd 0.9.75); do so only when we mean to. */
-		if (r->hc && !r->hc->counted)
-			return over_limit(c, r, config_get());
-		const char *cl = http_hdr(c, "Content-Length");
-		int has_body = (cl != NULL && strcmp(cl, "0") != 0) ||
-		               http_hdr(c, "Transfer-Encoding") != NULL;
-		/* SECURITY: never read a body we do not want; answering now
-		 * closes the connection, which is what we want then. */
-		if (has_body && !get && !head && !options)
-			goto refuse_method;
-		if (has_body)
-			return http_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE,
-			                  "413 request bodies are not accepted\n");
-		return MHD_YES;
-	}
-	if (*upload_data_size != 0) {
-		*upload_data_size = 0; /* not reached: bodies are refused above */
-		return MHD_YES;
-	}
-	if (options) {
-		struct MHD_Response *resp =
-		    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-		if (resp == NULL)
-			return MHD_NO;
-		MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");
-		return http_queue(c, r, MHD_HTTP_NO_CONTENT, resp, 0);
-	}
-	if (get || head)
-		return dispatch(c, r, url);
-refuse_method:;
-	static const char text[] = "405 only GET, HEAD and OPTIONS are served\n";
-	struct MHD_Response *resp = http_text_response(text);
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");
-	return http_queue(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, sizeof(text) - 1);
-}
 
 /* ---------- libmicrohttpd callbacks ---------- */
 
@@ -576,67 +141,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
-/* Every open connection, for the slow-request sweeper. */
-static pthread_mutex_t hc_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct http_conn *hc_all;
-static _Atomic uint64_t hc_head_limit_ns = (uint64_t)PM_HTTP_TIMEOUT * 1000000000u;
-
-static void hc_link(struct http_conn *hc)
-{
-	pthread_mutex_lock(&hc_mu);
-	hc->prev = NULL;
-	hc->next = hc_all;
-	if (hc_all)
-		hc_all->prev = hc;
-	hc_all = hc;
-	pthread_mutex_unlock(&hc_mu);
-}
-
-static void hc_unlink(struct http_conn *hc)
-{
-	pthread_mutex_lock(&hc_mu);
-	if (hc->prev)
-		hc->prev->next = hc->next;
-	else
-		hc_all = hc->next;
-	if (hc->next)
-		hc->next->prev = hc->prev;
-	pthread_mutex_unlock(&hc_mu);
-}
-
-/* Shut down connections whose request head has taken longer than the
- * limit.  libmicrohttpd then sees the socket fail and closes it; the fd is
- * still valid here because CLOSED is notified (and unlinks under hc_mu)
- * before libmicrohttpd closes it. */
-static void hc_sweep(void)
-{
-	uint64_t now = clock_now_ns(), lim = atomic_load(&hc_head_limit_ns);
-	uint64_t rlim = (uint64_t)PM_REFUSE_TIMEOUT * 1000000000u;
-	pthread_mutex_lock(&hc_mu);
-	for (struct http_conn *hc = hc_all; hc; hc = hc->next) {
-		uint64_t since = atomic_load(&hc->head_since);
-		if (since == 0 || hc->cut || hc->fd < 0 ||
-		    now - since <= (hc->refusing && rlim < lim ? rlim : lim))
-			continue;
-		hc->cut = 1;
-		shutdown(hc->fd, SHUT_RDWR);
-		char a[64];
-		net_addr_str(&hc->peer, 0, a, sizeof(a));
-		log_info("http: %s took longer than %" PRIu64 " s to send a request head; closed",
-		         a, lim / 1000000000u);
-	}
-	pthread_mutex_unlock(&hc_mu);
-}
-
-/* Connections the limiter refused that wait for their 503 (all daemons). */
-static atomic_uint hc_refusing;
-
 /* SECURITY: the per-address and global limits bite at accept.  A
  * connection the limiter would refuse costs nothing when all
  * PM_REFUSING_MAX refusal slots are busy: libmicrohttpd closes it at once,
  * before any TLS handshake.  Otherwise it is admitted to hear a 503 with a
  * reason (on_connection takes the limiter's verdict, which decides, and
- * hc_sweep cuts it after PM_REFUSE_TIMEOUT). */
+ * http_sweep cuts it after PM_REFUSE_TIMEOUT). */
 static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
 	struct limiter *lim = limiter_global();
@@ -650,28 +160,7 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
 		return MHD_YES;
 	const struct config *cfg = config_get();
 	unsigned slots = pm_refusing_max(cfg ? cfg->max_clients : 0);
-	return atomic_load(&hc_refusing) < slots ? MHD_YES : MHD_NO;
-}
-
-/* Ban hook: cut the connections of a newly banned address (its requests in
- * flight end; libmicrohttpd sees the socket fail and closes it). */
-static void http_on_ban(void *arg, const struct sockaddr_storage *addr)
-{
-	struct limiter *lim = limiter_global();
-	uint64_t now = clock_now_ns();
-	(void)arg;
-	(void)addr;
-	if (lim == NULL)
-		return;
-	pthread_mutex_lock(&hc_mu);
-	for (struct http_conn *hc = hc_all; hc; hc = hc->next) {
-		if (hc->cut || hc->fd < 0 || hc == http_banning ||
-		    !limiter_is_banned(lim, &hc->peer, now))
-			continue;
-		hc->cut = 1;
-		shutdown(hc->fd, SHUT_RDWR);
-	}
-	pthread_mutex_unlock(&hc_mu);
+	return http_refusing_count() < slots ? MHD_YES : MHD_NO;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -696,7 +185,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		hc->counted = hc->verdict == LIMITER_OK;
 		if (!hc->counted) {
 			hc->refusing = 1;
-			atomic_fetch_add(&hc_refusing, 1);
+			http_refusing_add(1);
 		}
 		metrics_conn_open(tls ? METRICS_HTTPS : METRICS_HTTP);
 		if (!hc->counted)
@@ -718,14 +207,14 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 				http_tls_attach(ci->tls_session, hc->fd);
 		}
 		atomic_store(&hc->head_since, clock_now_ns());
-		hc_link(hc);
+		http_conn_link(hc);
 		*socket_context = hc;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		struct http_conn *hc = *socket_context;
 		if (hc) {
 			if (hc->tls)
 				http_tls_detach(hc->fd);
-			hc_unlink(hc);
+			http_conn_unlink(hc);
 			metrics_conn_close(hc->tls ? METRICS_HTTPS : METRICS_HTTP);
 			if (hc->tls && hc->requests == 0)
 				metrics_tls_handshake(METRICS_HTTPS,
@@ -733,7 +222,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			if (hc->counted && lim)
 				limiter_conn_close(lim, &hc->peer);
 			if (hc->refusing)
-				atomic_fetch_sub(&hc_refusing, 1);
+				http_refusing_add(-1);
 			free(hc);
 			*socket_context = NULL;
 		}
@@ -771,7 +260,7 @@ static int hd_start(struct hd *h)
 	unsigned timeout = cfg->idle_timeout && cfg->idle_timeout < PM_HTTP_TIMEOUT
 	                       ? cfg->idle_timeout
 	                       : PM_HTTP_TIMEOUT;
-	atomic_store(&hc_head_limit_ns, (uint64_t)timeout * 1000000000u);
+	http_sweep_set_limit(timeout);
 	/* Counted connections (max_clients, all protocols) and the refusal
 	 * slots: the descriptor budget of limits.h (pm_fds_needed). */
 	unsigned limit =
@@ -814,8 +303,8 @@ static int hd_start(struct hd *h)
 	}
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-	h->d = MHD_start_daemon(flags, 0, accept_policy, NULL, on_request, NULL, MHD_OPTION_ARRAY,
-	                        ops, MHD_OPTION_END);
+	h->d = MHD_start_daemon(flags, 0, accept_policy, NULL, http_on_request, NULL,
+	                        MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 	if (h->d == NULL)
 		goto fail;
 	return 0;
@@ -865,7 +354,7 @@ static void *reaper_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&hd_mu);
-		hc_sweep();
+		http_sweep();
 		pthread_mutex_lock(&hd_mu);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -876,19 +365,6 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
-static void acme_open(const struct config *cfg)
-{
-	if (acme_fd >= 0)
-		close(acme_fd);
-	acme_fd = -1;
-	if (cfg->acme_webroot[0]) {
-		acme_fd = file_open_root(cfg->acme_webroot);
-		if (acme_fd < 0)
-			log_warn("http: acme_webroot: cannot open: %s", strerror(errno));
-	}
-}
-
-/* proxy_accept hands over a connection with the client's real address. */
 static int http_proxy_deliver(void *arg, int fd, const struct sockaddr_storage *peer,
                               socklen_t peerlen, const struct sockaddr_storage *local)
 {
@@ -942,7 +418,7 @@ static void on_publish(struct index *ix, void *arg)
 int http_start(const struct http_listeners *l)
 {
 	static int registered;
-	acme_open(config_get());
+	http_acme_open(config_get());
 	if (l->nhttps > 0)
 		http_tls_init();
 	if (!registered) {
@@ -976,14 +452,9 @@ fail:
 	return -1;
 }
 
-void http_set_acme_thumbprint(const char *tp)
-{
-	snprintf(acme_thumbprint, sizeof(acme_thumbprint), "%s", tp);
-}
-
 void http_reload(void)
 {
-	acme_open(config_get());
+	http_acme_open(config_get());
 	/* Auth paths or users may have changed what anonymous clients see. */
 	http_listing_cache_clear();
 	http_small_clear();
@@ -1063,7 +534,5 @@ void http_stop(unsigned drain_seconds)
 	ndaemons = 0;
 	http_listing_cache_clear();
 	http_small_clear();
-	if (acme_fd >= 0)
-		close(acme_fd);
-	acme_fd = -1;
+	http_acme_close();
 }

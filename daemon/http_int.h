@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "index.h"
@@ -88,9 +89,13 @@ enum MHD_Result http_serve_fd(struct MHD_Connection *c, struct http_req *r, int 
                               const struct stat *st, const char *name, const struct config *cfg);
 /* http_file.c: drop the small files' answers kept in memory (shutdown). */
 void http_small_clear(void);
-/* http_file.c: the rate pacer (suspend/resume for byte limits). */
+/* http_pace.c: the rate pacer thread: start (0 or -1); stop: resume
+ * everyone now and refuse to suspend again (before MHD_stop_daemon). */
 int http_pace_start(void);
 void http_pace_stop(void);
+/* http_pace.c: suspend conn until due (clock_now_ns); 0, or -1 when it
+ * cannot (stopping, queue full: the caller then sends anyway). */
+int http_pace_suspend(struct MHD_Connection *conn, uint64_t due);
 
 /* http_listing.c: serve the listing of dir (a VIEW_DIR from view_resolve
  * for this request's principal); urlpath is the decoded URL path asked
@@ -111,6 +116,44 @@ void http_tls_init(void);
 void http_tls_attach(void *session, int fd);
 void http_tls_detach(int fd);
 void http_tls_hold(int fd);
+
+/* http_dispatch.c: libmicrohttpd's access handler (every daemon). */
+enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_data_size, void **con_cls);
+
+/* http_auth.c: check the request's Basic credentials.  1: authenticated
+ * (r->user set, r->authed); 0: not, and unless quiet an answer (401 or
+ * 403) was queued with its result in *ret.  Failed logins count toward
+ * the ban. */
+int http_auth_login(struct MHD_Connection *c, struct http_req *r, enum MHD_Result *ret, int quiet);
+
+/* http_assets.c: the embedded asset name (under /.pubmirror/), or 404. */
+enum MHD_Result http_serve_asset(struct MHD_Connection *c, struct http_req *r, const char *name);
+
+/* http_acme.c: the ACME http-01 answer for token (plain HTTP only). */
+enum MHD_Result http_serve_acme(struct MHD_Connection *c, struct http_req *r, const char *token,
+                                const struct config *cfg);
+/* http_acme.c: (re)open acme_webroot (start, reload); close it (stop). */
+void http_acme_open(const struct config *cfg);
+void http_acme_close(void);
+
+/* http_sweep.c: the registry of open connections.  link when one starts,
+ * unlink when it closes (before libmicrohttpd closes its fd). */
+void http_conn_link(struct http_conn *hc);
+void http_conn_unlink(struct http_conn *hc);
+/* http_sweep.c: cut connections whose request head is late (called
+ * about once a second); the limit in seconds (set at daemon start). */
+void http_sweep(void);
+void http_sweep_set_limit(unsigned seconds);
+/* http_sweep.c: connections admitted only to hear a 503 (all daemons). */
+void http_refusing_add(int delta);
+unsigned http_refusing_count(void);
+/* http_sweep.c: the limiter's ban hook: cut the banned address's
+ * connections, except http_banning (the one whose failed login is being
+ * counted on this thread: its own answer still goes out). */
+void http_on_ban(void *arg, const struct sockaddr_storage *addr);
+extern _Thread_local struct http_conn *http_banning;
 
 /* Header value or NULL. */
 const char *http_hdr(struct MHD_Connection *c, const char *name);

@@ -21,7 +21,6 @@
 #include "compress.h"
 #include "file.h"
 #include "http_int.h"
-#include "lslr.h"
 #include "http_util.h"
 #include "listing.h"
 #include "markdown.h"
@@ -264,11 +263,8 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 	/* The root lists the generated ls-lR.gz, which is rebuilt just after
 	 * each publish: its generation is part of the root's key. */
 	uint64_t lgen = 0;
-	if (d->path[0] == '\0') {
-		struct lslr_blob *lb = lslr_acquire();
-		lgen = lb ? lb->generation + 1 : 0;
-		lslr_release(lb);
-	}
+	struct index_entry xbuf;
+	const struct index_entry *extra = view_extra_child(dir, &xbuf, &lgen);
 	/* Keyed by the path asked for, not the directory reached: a listing
 	 * reached through a symlink names the path the client asked for in
 	 * its title and breadcrumb, and what it shows depends on that path
@@ -292,7 +288,7 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 		buf_init(&e->gz, LISTING_MAX);
 		int rc;
 		if (json) {
-			rc = listing_json(&e->raw, ix, d, hide_unseen, (void *)dir);
+			rc = listing_json(&e->raw, ix, d, hide_unseen, (void *)dir, extra);
 		} else {
 			struct buf hdr, readme, tmp;
 			struct listing_notes nt;
@@ -301,7 +297,7 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
 			buf_init(&tmp, README_MAX + 128);
 			read_notes(dir, &hdr, &readme, &tmp, &nt);
 			rc = listing_html_page(&e->raw, ix, d, urlpath, hide_unseen, (void *)dir,
-			                       sort, &nt);
+			                       extra, sort, &nt);
 			buf_free(&hdr);
 			buf_free(&readme);
 			buf_free(&tmp);

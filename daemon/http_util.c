@@ -406,3 +406,113 @@ int http_wants_json(const char *accept)
 	int h = list_q(accept, "text/html");
 	return j > h;
 }
+
+/* base64 (RFC 4648, standard alphabet) value of c, or -1. */
+static int b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int http_basic_decode(const char *hdr, struct http_basic *out, const char **why)
+{
+	/* "user:password" at its longest, and that many bytes in base64 */
+	unsigned char raw[PM_AUTH_USER_MAX + 1 + PM_AUTH_PASS_MAX + 3];
+	const size_t b64max = (sizeof(raw) - 3 + 2) / 3 * 4;
+	size_t n = 0, len = 0;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	*why = "not Basic credentials";
+	if (hdr == NULL || strncasecmp(hdr, "Basic", 5) != 0 || (hdr[5] != ' ' && hdr[5] != '\t'))
+		return -1;
+	const char *p = hdr + 5;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	while (p[len] && p[len] != ' ' && p[len] != '\t')
+		len++;
+	for (const char *t = p + len; *t; t++)
+		if (*t != ' ' && *t != '\t') {
+			*why = "more than one token after Basic";
+			return -1;
+		}
+	/* SECURITY: bounded before decoding: nothing longer than the longest
+	 * valid user and password is looked at. */
+	if (len > b64max) {
+		*why = "credentials longer than the longest user and password";
+		return -1;
+	}
+	if (len == 0 || len % 4 != 0) {
+		*why = "bad base64 (length)";
+		return -1;
+	}
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4], pad = 0;
+		for (int k = 0; k < 4; k++) {
+			unsigned char c = (unsigned char)p[i + (size_t)k];
+			if (c == '=' && i + 4 == len && k >= 2) {
+				pad++;
+				v[k] = 0;
+				continue;
+			}
+			v[k] = pad ? -1 : b64_val(c);
+			if (v[k] < 0) {
+				*why = "bad base64";
+				goto done;
+			}
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+		             (uint32_t)v[3];
+		raw[n++] = (unsigned char)(w >> 16);
+		if (pad < 2)
+			raw[n++] = (unsigned char)(w >> 8);
+		if (pad < 1)
+			raw[n++] = (unsigned char)w;
+	}
+	const unsigned char *colon = memchr(raw, ':', n);
+	if (colon == NULL) {
+		*why = "no ':' between user and password";
+		goto done;
+	}
+	size_t ul = (size_t)(colon - raw), pl = n - ul - 1;
+	if (ul == 0) {
+		*why = "empty user name";
+		goto done;
+	}
+	if (ul > PM_AUTH_USER_MAX) {
+		*why = "user name too long";
+		goto done;
+	}
+	if (pl > PM_AUTH_PASS_MAX) {
+		*why = "password too long";
+		goto done;
+	}
+	/* SECURITY: the user name becomes a C string (lookup, logs): a NUL
+	 * or control byte in it is refused, not cut. */
+	for (size_t i = 0; i < ul; i++)
+		if (raw[i] < 0x20 || raw[i] == 0x7f) {
+			*why = "NUL or control byte in the user name";
+			goto done;
+		}
+	memcpy(out->user, raw, ul);
+	out->user[ul] = '\0';
+	/* The password keeps every byte, NUL included: its length says where
+	 * it ends (auth_check refuses a NUL rather than cut there). */
+	memcpy(out->pass, colon + 1, pl);
+	out->pass[pl] = '\0';
+	out->passlen = pl;
+	*why = NULL;
+	ret = 0;
+done:
+	explicit_bzero(raw, sizeof(raw));
+	return ret;
+}

@@ -1,6 +1,7 @@
 /* http_util.h - pure helpers of the HTTP module: content types, HTTP dates,
- * entity tags, Range and conditional-request evaluation.  No I/O, no
- * global state, so that unit tests and fuzzers can drive them directly.
+ * entity tags, Range and conditional-request evaluation, Basic
+ * credentials.  No I/O, no global state, so that unit tests and fuzzers
+ * can drive them directly.
  */
 #ifndef PUBMIRROR_HTTP_UTIL_H
 #define PUBMIRROR_HTTP_UTIL_H
@@ -49,6 +50,19 @@ int http_etag_match_list(const char *list, const char *etag);
 /* 1 when If-Range value ir allows a range: a strong ETag equal to etag, or
  * a date equal to mtime (as apt sends Last-Modified back). */
 int http_if_range_ok(const char *ir, const char *etag, int64_t mtime);
+
+/* Credentials of a Basic Authorization header (RFC 7617). */
+struct http_basic {
+	char user[PM_AUTH_USER_MAX + 1]; /* no NUL or control byte, not empty */
+	char pass[PM_AUTH_PASS_MAX + 1]; /* passlen bytes (any, NUL included) */
+	size_t passlen;
+};
+/* Decode the Authorization value hdr ("Basic <base64>") into *out: the
+ * user up to the first ':', the password after it with its length.  0, or
+ * -1 with *why (static text) when hdr is not Basic, is not strict base64,
+ * has no ':', is longer than PM_AUTH_USER_MAX/PM_AUTH_PASS_MAX allow or
+ * holds a NUL or control byte in the user name.  The caller wipes *out. */
+int http_basic_decode(const char *hdr, struct http_basic *out, const char **why);
 
 /* Does the Accept-Encoding value allow gzip (q > 0)? */
 int http_accepts_gzip(const char *ae);

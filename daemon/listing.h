@@ -45,12 +45,16 @@ struct listing_notes {
 	const char *readme_text;
 	size_t readme_text_len;
 };
-/* listing_html with the notes above. */
+/* listing_html with the notes above, and extra: one more entry to list
+ * (the root's generated ls-lR.gz, view_extra_child), or NULL. */
 int listing_html_page(struct buf *out, const struct index *ix, const struct index_dir *d,
                       const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg),
-                      void *arg, const char *sort, const struct listing_notes *notes);
-/* Same entries as a JSON array in nginx autoindex_format json shape. */
+                      void *arg, const struct index_entry *extra, const char *sort,
+                      const struct listing_notes *notes);
+/* Same entries (and extra) as a JSON array in nginx autoindex_format json
+ * shape. */
 int listing_json(struct buf *out, const struct index *ix, const struct index_dir *d,
-                 int (*hidden)(const struct index_entry *e, void *arg), void *arg);
+                 int (*hidden)(const struct index_entry *e, void *arg), void *arg,
+                 const struct index_entry *extra);
 
 #endif

@@ -17,7 +17,6 @@
 #include "fmt.h"
 #include "limits.h"
 #include "listing.h"
-#include "lslr.h"
 #include "sums.h"
 #include "web_assets.h"
 
@@ -57,8 +56,9 @@ static void sort_parse(const char *sort, char *col, int *desc)
 	}
 }
 
-/* The visible entries of d, sorted; *n set.  extra: the virtual ls-lR.gz
- * of the root (lslr.h), or NULL.  NULL on ENOMEM. */
+/* The visible entries of d, sorted; *n set.  extra: one more entry the
+ * caller adds (the root's ls-lR.gz: view_extra_child), or NULL.  NULL on
+ * ENOMEM. */
 static const struct index_entry **
 visible_entries(const struct index *ix, const struct index_dir *d,
                 int (*hidden)(const struct index_entry *e, void *arg), void *arg, const char *sort,
@@ -75,7 +75,7 @@ visible_entries(const struct index *ix, const struct index_dir *d,
 			continue;
 		v[(*n)++] = e;
 	}
-	if (extra && !(hidden && hidden(extra, arg)))
+	if (extra)
 		v[(*n)++] = extra;
 	struct sort_ctx s = {ix, 'N', 0};
 	sort_parse(sort, &s.col, &s.desc);
@@ -235,19 +235,18 @@ int listing_html(struct buf *out, const struct index *ix, const struct index_dir
                  void *arg, const char *sort, const char *readme, size_t readmelen)
 {
 	struct listing_notes nt = {NULL, 0, NULL, 0, readme, readmelen};
-	return listing_html_page(out, ix, d, urlpath, hidden, arg, sort, &nt);
+	return listing_html_page(out, ix, d, urlpath, hidden, arg, NULL, sort, &nt);
 }
 
 int listing_html_page(struct buf *out, const struct index *ix, const struct index_dir *d,
                       const char *urlpath, int (*hidden)(const struct index_entry *e, void *arg),
-                      void *arg, const char *sort, const struct listing_notes *notes)
+                      void *arg, const struct index_entry *extra, const char *sort,
+                      const struct listing_notes *notes)
 {
 	uint32_t n = 0, ndirs = 0, nfiles = 0;
 	uint64_t bytes = 0;
 	char col;
 	int desc, rc = -1;
-	struct index_entry ve;
-	const struct index_entry *extra = d->path[0] == '\0' ? lslr_entry(ix, &ve) : NULL;
 	const struct index_entry **v = visible_entries(ix, d, hidden, arg, sort, extra, &n);
 	/* The checksums the directory's SHA256SUMS states, shown per file. */
 	struct sums_dir *sd = sums_dir_acquire(ix, d->path);
@@ -350,12 +349,11 @@ fail:
 }
 
 int listing_json(struct buf *out, const struct index *ix, const struct index_dir *d,
-                 int (*hidden)(const struct index_entry *e, void *arg), void *arg)
+                 int (*hidden)(const struct index_entry *e, void *arg), void *arg,
+                 const struct index_entry *extra)
 {
 	uint32_t n = 0;
 	int rc = -1;
-	struct index_entry ve;
-	const struct index_entry *extra = d->path[0] == '\0' ? lslr_entry(ix, &ve) : NULL;
 	const struct index_entry **v = visible_entries(ix, d, hidden, arg, "NA", extra, &n);
 	struct sums_dir *sd = sums_dir_acquire(ix, d->path);
 

@@ -192,6 +192,31 @@ int log_chown(uid_t uid, gid_t gid)
 	return rc;
 }
 
+int log_error_fd(void)
+{
+	int fd = -1;
+
+	pthread_rwlock_rdlock(&log_lock);
+	if (log_target == TARGET_FILE && log_files[LF_ERR].fd >= 0)
+		fd = fcntl(log_files[LF_ERR].fd, F_DUPFD_CLOEXEC, 0);
+	pthread_rwlock_unlock(&log_lock);
+	return fd;
+}
+
+void log_adopt_error_fd(int fd)
+{
+	pthread_rwlock_wrlock(&log_lock);
+	if (log_target == TARGET_FILE && fd >= 0) {
+		if (log_files[LF_ERR].fd >= 0)
+			close(log_files[LF_ERR].fd);
+		log_files[LF_ERR].fd = fd;
+		fd = -1;
+	}
+	pthread_rwlock_unlock(&log_lock);
+	if (fd >= 0)
+		close(fd);
+}
+
 void log_close(void)
 {
 	pthread_rwlock_wrlock(&log_lock);

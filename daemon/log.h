@@ -34,6 +34,15 @@ int log_reopen(void);
  * privileges (sandbox).  0, or -1 with errno from the first fchown that
  * failed (the others are still tried). */
 int log_chown(uid_t uid, gid_t gid);
+/* A duplicate of the error log's descriptor when the error log is a file
+ * (for a process forked after log_open that writes to the same file: the
+ * privileged helper), else -1.  The caller closes it. */
+int log_error_fd(void);
+/* Write the error log to fd from now on (taking it over; the old
+ * descriptor is closed), when the error log is a file; else fd is closed.
+ * How that process follows a SIGUSR1 reopen done by its parent, without
+ * itself having to open files in the log directory. */
+void log_adopt_error_fd(int fd);
 /* Close everything; later log_msg calls go to stderr. */
 void log_close(void);
 /* Lowest level written to the error log (default LOG_LVL_INFO). */

@@ -7,7 +7,8 @@
  * the main thread only waits for signals:
  *   HUP   reload config, certificate, auth file; rescan the index
  *   USR1  reopen log files (logrotate)
- *   USR2  reload the certificate only (the ACME client's signal)
+ *   USR2  reload the certificate only (sent by the privileged helper's
+ *         notification thread after an ACME or generated-pair renewal)
  *   TERM  stop accepting, drain transfers up to drain_timeout, exit
  *   INT   the same with a short drain (Ctrl-C in the foreground)
  */
@@ -501,14 +502,16 @@ int main(int argc, char **argv)
 	time_t next_cert_check = 0;
 	while (drain < 0) {
 		siginfo_t si;
-		/* Once a day: a generated certificate near its end is renewed by
-		 * a restart (the sandbox keeps state_dir read-only); say so. */
+		/* Once a day: a generated certificate is renewed by the
+		 * privileged helper 30 days before its end; one still this close
+		 * means that failed (its error is logged).  Say so. */
 		if (time(NULL) >= next_cert_check) {
 			int left = tls_generated_days_left(config_get());
-			if (left != TLS_DAYS_OWN && left != TLS_DAYS_UNKNOWN && left < 30)
+			if (left != TLS_DAYS_OWN && left != TLS_DAYS_UNKNOWN && left < 29)
 				log_warn(
-				    "tls: the generated certificate expires in %d days; restart "
-				    "pubmirrord to generate a new one (its fingerprint is logged)",
+				    "tls: the generated certificate expires in %d days and was "
+				    "not renewed (see the errors above); a restart generates a "
+				    "new one",
 				    left);
 			next_cert_check = time(NULL) + 86400;
 		}
@@ -525,6 +528,8 @@ int main(int argc, char **argv)
 				log_info("log files reopened");
 			else
 				log_err("some log files could not be reopened; the old ones stay");
+			if (privsep_log_reopened(err, sizeof(err)) != 0)
+				log_err("the privileged helper keeps the old error log: %s", err);
 			break;
 		case SIGUSR2:
 			if (tls_reload(config_get(), err, sizeof(err)) != 0)

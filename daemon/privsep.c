@@ -5,24 +5,37 @@
  *   'P' gen   the pair in force: reply status 0 + paths + SCM_RIGHTS
  *             {cert fd, key fd}, or status -1 + the reason
  *   'T'       the ACME account thumbprint ("" when ACME is off)
+ *   'L'       + SCM_RIGHTS {error log fd}: write the error log there from
+ *             now on (the serving process reopened it on SIGUSR1); status 0
  * The helper exits when the serving process closes its end (EOF).
+ *
+ * The other way, a pipe: the helper writes one byte when it has installed
+ * a new pair (ACME); a thread of the serving process turns it into
+ * SIGUSR2 to itself (reload the certificate).  A signal from the helper
+ * would need CAP_KILL: the helper is uid 0 with at most
+ * CAP_DAC_READ_SEARCH, the serving process another user.
  */
 #include "privsep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acme.h"
 #include "config.h"
 #include "limits.h"
 #include "log.h"
+#include "sandbox.h"
 #include "tls.h"
 
 #define PS_TIMEOUT_MS 30000 /* a reply takes a config parse and two opens */
@@ -40,7 +53,8 @@ struct ps_reply {
 	char text[1024]; /* the reason, or the thumbprint */
 };
 
-static int ps_fd = -1; /* the serving process's end */
+static int ps_fd = -1;        /* the serving process's end */
+static int ps_notify_fd = -1; /* the helper's end of the notification pipe */
 static int privsep_pair_source(int may_generate, int fds[2], char *cert, char *key, size_t sz,
                                char *err, size_t errsz);
 static pthread_mutex_t ps_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -97,8 +111,120 @@ static void ps_pair(int s, const char *conf, char *const *sets, int nsets, int g
 	free(r);
 }
 
-static void ps_helper(int s, pid_t daemon_pid, const char *conf, char *const *sets, int nsets)
+/* acme.c's notification (a new pair is installed): one byte to the serving
+ * process. */
+static void ps_notify(void)
 {
+	char b = 'R';
+	while (write(ps_notify_fd, &b, 1) < 0 && errno == EINTR)
+		;
+}
+
+/* One request; fd receives a descriptor that came with it (or -1).  The
+ * request's length, 0 at EOF, or -1 (errno). */
+static ssize_t ps_recv(int s, struct ps_req *q, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {q, sizeof(*q)};
+	struct msghdr m;
+	memset(&m, 0, sizeof(m));
+	memset(&u, 0, sizeof(u));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	*fd = -1;
+	ssize_t n = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
+	for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; cm != NULL;
+	     cm = CMSG_NXTHDR(&m, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
+#define PS_RENEW_CHECK 3600 /* seconds between looks at the generated pair */
+
+struct ps_conf {
+	const char *conf;
+	char *const *sets;
+	int nsets;
+};
+
+/* Wakes the renewal thread early: after each pair request (the first one
+ * generates the pair it then watches; a SIGHUP may change the keys). */
+static pthread_mutex_t ps_renew_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ps_renew_cv;
+static int ps_renew_kicked;
+
+static void ps_renew_kick(void)
+{
+	pthread_mutex_lock(&ps_renew_mu);
+	ps_renew_kicked = 1;
+	pthread_cond_signal(&ps_renew_cv);
+	pthread_mutex_unlock(&ps_renew_mu);
+}
+
+static void ps_renew_wait(long secs)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += secs;
+	pthread_mutex_lock(&ps_renew_mu);
+	while (!ps_renew_kicked)
+		if (pthread_cond_timedwait(&ps_renew_cv, &ps_renew_mu, &until) == ETIMEDOUT)
+			break;
+	ps_renew_kicked = 0;
+	pthread_mutex_unlock(&ps_renew_mu);
+}
+
+/* The helper's thread that renews the generated self-signed pair while the
+ * daemon runs (state_dir is writable here, not in the serving process),
+ * then tells the serving process to reload it, as ACME does.  The
+ * configuration is re-read each time: SIGHUP may have changed it. */
+static void *ps_renew_main(void *arg)
+{
+	const struct ps_conf *pc = arg;
+	char err[1024];
+	for (;;) {
+		long in = PS_RENEW_CHECK;
+		struct config *c = config_load(pc->conf, pc->sets, pc->nsets, err, sizeof(err));
+		if (c != NULL) {
+			long due = tls_generated_renew_in(c);
+			if (due == 0) {
+				int fds[2];
+				char cert[PS_PATH], key[PS_PATH];
+				acme_lock();
+				int r = tls_open_pair(c, 1, fds, cert, key, sizeof(cert), err,
+				                      sizeof(err));
+				acme_unlock();
+				if (r == 0) {
+					close(fds[0]);
+					close(fds[1]);
+					ps_notify();
+					due = tls_generated_renew_in(c);
+				} else {
+					log_err("tls: renewing the generated certificate: %s; the "
+					        "one in force stays",
+					        err);
+				}
+			}
+			/* due 0 again: generation failed; try in an hour */
+			if (due > 0 && due < in)
+				in = due;
+			config_free(c);
+		}
+		ps_renew_wait(in);
+	}
+	return NULL;
+}
+
+static void ps_helper(int s, const char *conf, char *const *sets, int nsets)
+{
+	static struct ps_conf pc;
 	char tp[128] = "";
 	char err[1024];
 	struct config *c = config_load(conf, sets, nsets, err, sizeof(err));
@@ -106,26 +232,64 @@ static void ps_helper(int s, pid_t daemon_pid, const char *conf, char *const *se
 		log_err("privsep: %s", err);
 		_exit(1);
 	}
-	if (c->acme_directory[0] != '\0') {
-		if (acme_init(c, tp, sizeof(tp), err, sizeof(err)) != 0 ||
-		    acme_start(c, daemon_pid) != 0) {
-			log_err("acme: %s", err);
-			tp[0] = '\0';
-		}
-	} else {
-		config_free(c);
+	int acme = c->acme_directory[0] != '\0';
+	if (acme && acme_init(c, tp, sizeof(tp), err, sizeof(err)) != 0) {
+		log_err("acme: %s", err);
+		tp[0] = '\0';
+		acme = 0;
 	}
+	/* SECURITY: confined before the first request and before the ACME
+	 * client talks to the network (privileges: sandbox.h). */
+	if (sandbox_enter_helper(c, err, sizeof(err)) != 0) {
+		log_err("privileged helper: sandbox: %s", err);
+		_exit(1);
+	}
+	if (acme && acme_start(c, ps_notify) != 0) {
+		log_err("acme: cannot start the ACME client");
+		tp[0] = '\0';
+	}
+	if (!acme)
+		config_free(c);
+	pc.conf = conf;
+	pc.sets = sets;
+	pc.nsets = nsets;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ps_renew_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_t t;
+	if (pthread_create(&t, NULL, ps_renew_main, &pc) == 0)
+		pthread_detach(t);
+	else
+		log_err("privileged helper: cannot start the renewal of the generated certificate");
 	for (;;) {
 		struct ps_req q;
-		ssize_t n = recv(s, &q, sizeof(q), 0);
+		int fd;
+		ssize_t n = ps_recv(s, &q, &fd);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			_exit(0); /* the serving process is gone */
-		if (n != sizeof(q))
+		if (n != sizeof(q)) {
+			if (fd >= 0)
+				close(fd);
 			continue;
+		}
+		if (q.op == 'L') {
+			struct ps_reply *r = calloc(1, sizeof(*r));
+			log_adopt_error_fd(fd);
+			if (r == NULL)
+				_exit(1);
+			ps_send(s, r, NULL, 0);
+			free(r);
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
 		if (q.op == 'P') {
 			ps_pair(s, conf, sets, nsets, q.gen != 0);
+			ps_renew_kick();
 		} else if (q.op == 'T') {
 			struct ps_reply *r = calloc(1, sizeof(*r));
 			if (r == NULL)
@@ -137,28 +301,63 @@ static void ps_helper(int s, pid_t daemon_pid, const char *conf, char *const *se
 	}
 }
 
+/* The serving process's thread that turns the helper's notifications into
+ * SIGUSR2 (main reloads the certificate); it ends with the helper. */
+static void *ps_notify_main(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char b[16];
+	for (;;) {
+		ssize_t n = read(fd, b, sizeof(b));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		kill(getpid(), SIGUSR2);
+	}
+	close(fd);
+	return NULL;
+}
+
 int privsep_start(const char *conf, char *const *sets, int nsets, char *err, size_t errsz)
 {
-	int sv[2];
+	int sv[2], np[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
 		snprintf(err, errsz, "socketpair: %s", strerror(errno));
 		return -1;
 	}
-	pid_t daemon_pid = getpid();
+	if (pipe2(np, O_CLOEXEC) != 0) {
+		snprintf(err, errsz, "pipe: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		snprintf(err, errsz, "fork: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		close(np[0]);
+		close(np[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		ps_helper(sv[1], daemon_pid, conf, sets, nsets);
+		close(np[0]);
+		ps_notify_fd = np[1];
+		ps_helper(sv[1], conf, sets, nsets);
 		_exit(0);
 	}
 	close(sv[1]);
+	close(np[1]);
 	ps_fd = sv[0];
+	pthread_t t;
+	if (pthread_create(&t, NULL, ps_notify_main, (void *)(intptr_t)np[0]) != 0) {
+		snprintf(err, errsz, "cannot start the helper's notification thread");
+		close(np[0]);
+		return -1;
+	}
+	pthread_detach(t);
 	tls_set_pair_source(privsep_pair_source);
 	return 0;
 }
@@ -167,16 +366,36 @@ int privsep_start(const char *conf, char *const *sets, int nsets, char *err, siz
 
 /* One request and its reply, under ps_mu.  fds (may be NULL) receives up to
  * two descriptors.  0 or -1 (err). */
-static int ps_call(char op, int gen, struct ps_reply *r, int fds[2], char *err, size_t errsz)
+static int ps_call(char op, int gen, int sendfd, struct ps_reply *r, int fds[2], char *err,
+                   size_t errsz)
 {
 	struct ps_req q = {op, (char)gen};
 	int rc = -1;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} su;
+	struct iovec siov = {&q, sizeof(q)};
+	struct msghdr sm;
+	memset(&sm, 0, sizeof(sm));
+	sm.msg_iov = &siov;
+	sm.msg_iovlen = 1;
+	if (sendfd >= 0) {
+		memset(&su, 0, sizeof(su));
+		sm.msg_control = su.buf;
+		sm.msg_controllen = sizeof(su.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&sm);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &sendfd, sizeof(int));
+	}
 	pthread_mutex_lock(&ps_mu);
 	if (ps_fd < 0) {
 		snprintf(err, errsz, "the privileged helper is not running");
 		goto out;
 	}
-	if (send(ps_fd, &q, sizeof(q), MSG_NOSIGNAL) != (ssize_t)sizeof(q)) {
+	if (sendmsg(ps_fd, &sm, MSG_NOSIGNAL) != (ssize_t)sizeof(q)) {
 		snprintf(err, errsz, "privileged helper: %s", strerror(errno));
 		goto out;
 	}
@@ -247,7 +466,7 @@ static int privsep_pair_source(int may_generate, int fds[2], char *cert, char *k
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
-	if (ps_call('P', may_generate, r, fds, err, errsz) != 0)
+	if (ps_call('P', may_generate, -1, r, fds, err, errsz) != 0)
 		goto out;
 	if (r->status != 0) {
 		snprintf(err, errsz, "%s", r->text);
@@ -268,9 +487,25 @@ int privsep_acme_thumbprint(char *out, size_t outsz, char *err, size_t errsz)
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
-	int rc = ps_call('T', 0, r, NULL, err, errsz);
+	int rc = ps_call('T', 0, -1, r, NULL, err, errsz);
 	if (rc == 0)
 		snprintf(out, outsz, "%s", r->text);
 	free(r);
+	return rc;
+}
+
+int privsep_log_reopened(char *err, size_t errsz)
+{
+	int fd = log_error_fd();
+	if (fd < 0)
+		return 0; /* stderr or syslog: nothing to hand over */
+	struct ps_reply *r = calloc(1, sizeof(*r));
+	int rc = -1;
+	if (r == NULL)
+		snprintf(err, errsz, "out of memory");
+	else
+		rc = ps_call('L', 0, fd, r, NULL, err, errsz);
+	free(r);
+	close(fd);
 	return rc;
 }

@@ -2,7 +2,8 @@
  *
  * One module (rsync_module) serves the whole tree of the index snapshot,
  * read-only: the client may only pull (the server is always the sender).
- * Protocol 30 with MD5 block and file checksums (see README for why).
+ * Protocol 30 with SHA-1 (when the client offers it) or MD5 block and file
+ * checksums (see README for why).
  * Each connection runs on its own thread with blocking I/O bounded by
  * PM_RSYNC_TIMEOUT; at most PM_RSYNC_CONNS_MAX at once, and every
  * connection is counted by the shared limiter like FTP and HTTP clients.

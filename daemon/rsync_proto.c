@@ -96,6 +96,7 @@ void rsp_in_init(struct rsp_in *in, struct rsp_src raw)
 	in->raw = raw;
 	in->prev_pos = -1;
 	in->prev_neg = 1;
+	in->s2max = RSP_SUM_MD5;
 }
 
 static int rsp_fail(struct rsp_in *in, const char *why)
@@ -251,7 +252,7 @@ int rsp_read_sum_head(struct rsp_in *in, struct rsp_sum_head *h)
 		return rsp_fail(in, "block count out of range");
 	if (h->blength < 0 || h->blength > PM_RSYNC_BLOCK_MAX || (h->count > 0 && h->blength == 0))
 		return rsp_fail(in, "block length out of range");
-	if (h->s2length < 0 || h->s2length > 16)
+	if (h->s2length < 0 || h->s2length > in->s2max)
 		return rsp_fail(in, "checksum length out of range");
 	if (h->remainder < 0 || (h->blength > 0 && h->remainder >= h->blength) ||
 	    (h->blength == 0 && h->remainder != 0))
@@ -472,13 +473,31 @@ int rsp_parse_args(int argc, char *const *argv, struct rsp_args *a, char *why, s
 	return 0;
 }
 
-uint32_t rsp_checksum1(const uint8_t *p, size_t n)
+void rsp_checksum1_parts(const uint8_t *p, size_t n, uint32_t *s1p, uint32_t *s2p)
 {
 	uint32_t s1 = 0, s2 = 0;
-	for (size_t i = 0; i < n; i++) {
+	size_t i = 0;
+	/* four bytes a step: s2 gains 4*s1 and the bytes weighted 4, 3, 2, 1 */
+	for (; i + 4 <= n; i += 4) {
+		uint32_t a = (uint32_t)(int32_t)(int8_t)p[i];
+		uint32_t b = (uint32_t)(int32_t)(int8_t)p[i + 1];
+		uint32_t c = (uint32_t)(int32_t)(int8_t)p[i + 2];
+		uint32_t d = (uint32_t)(int32_t)(int8_t)p[i + 3];
+		s2 += 4 * s1 + 4 * a + 3 * b + 2 * c + d;
+		s1 += a + b + c + d;
+	}
+	for (; i < n; i++) {
 		s1 += (uint32_t)(int32_t)(int8_t)p[i];
 		s2 += s1;
 	}
+	*s1p = s1;
+	*s2p = s2;
+}
+
+uint32_t rsp_checksum1(const uint8_t *p, size_t n)
+{
+	uint32_t s1, s2;
+	rsp_checksum1_parts(p, n, &s1, &s2);
 	return (s1 & 0xffff) + (s2 << 16);
 }
 

@@ -23,6 +23,10 @@
 #define RSP_MSG_NO_SEND 102
 #define RSP_NDX_DONE (-1)
 
+/* Bytes of the negotiated strong checksum (block and whole-file sums). */
+#define RSP_SUM_MD5 16
+#define RSP_SUM_SHA1 20
+
 /* Compatibility flags (sent by the server as a varint, protocol >= 30). */
 #define RSP_CF_INC_RECURSE (1 << 0)
 #define RSP_CF_SAFE_FLIST (1 << 3)
@@ -73,6 +77,7 @@ struct rsp_in {
 	int mplex;
 	uint32_t left; /* MSG_DATA bytes left in the current frame */
 	int32_t prev_pos, prev_neg;
+	int s2max;     /* longest block sum accepted: the negotiated digest's length */
 	char err[128]; /* why the last read failed, for the log */
 };
 void rsp_in_init(struct rsp_in *in, struct rsp_src raw);
@@ -88,7 +93,7 @@ struct rsp_sum_head {
 	int32_t count, blength, s2length, remainder;
 };
 /* Read and validate: count <= PM_RSYNC_BLOCKS_MAX, blength in
- * [1, PM_RSYNC_BLOCK_MAX] (0 with count 0), s2length in [0, 16],
+ * [1, PM_RSYNC_BLOCK_MAX] (0 with count 0), s2length in [0, in->s2max],
  * remainder < blength.  0 or -1. */
 int rsp_read_sum_head(struct rsp_in *in, struct rsp_sum_head *h);
 
@@ -111,6 +116,8 @@ int rsp_parse_greeting(const char *line);
 
 /* rsync's weak rolling checksum of a block (bytes taken as signed). */
 uint32_t rsp_checksum1(const uint8_t *p, size_t n);
+/* Its two running halves (s1, s2), to roll the window from. */
+void rsp_checksum1_parts(const uint8_t *p, size_t n, uint32_t *s1, uint32_t *s2);
 
 /* Order of two names inside one directory of the file list: files before
  * directories, directories compared as "name/".  <0, 0, >0. */

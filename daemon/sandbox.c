@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -58,6 +60,9 @@
 
 #define SB_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 #define SB_LOGDIR (SB_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG)
+#define SB_STATEDIR                                                                                \
+	(SB_LOGDIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_DIR |                \
+	 LANDLOCK_ACCESS_FS_TRUNCATE)
 #define SB_FILE_RIGHTS                                                                             \
 	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                              \
 	 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE |                              \
@@ -352,7 +357,19 @@ static void sb_collect(const struct config *c, struct sb_rules *rs)
 	sb_add(rs, "/sys/devices/system/cpu", SB_READ);
 }
 
-static int sb_ruleset(const struct config *c, int abi, int *nrules)
+/* The privileged helper (privsep.c): it reads the certificate and key the
+ * configuration names - any directory, since a SIGHUP may name a new one
+ * (certbot's live/ and archive/) - so it may read everywhere; it writes
+ * only in state_dir (the generated pair, the ACME account and pair). */
+static void sb_collect_helper(const struct config *c, struct sb_rules *rs)
+{
+	rs->n = 0;
+	sb_add(rs, "/", SB_READ);
+	sb_add(rs, c->state_dir[0] != '\0' ? c->state_dir : ".", SB_STATEDIR);
+	sb_add(rs, "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE);
+}
+
+static int sb_ruleset(const struct config *c, int helper, int abi, int *nrules)
 {
 	struct landlock_ruleset_attr attr;
 	memset(&attr, 0, sizeof(attr));
@@ -366,7 +383,10 @@ static int sb_ruleset(const struct config *c, int abi, int *nrules)
 		errno = ENOMEM;
 		return -1;
 	}
-	sb_collect(c, rs);
+	if (helper)
+		sb_collect_helper(c, rs);
+	else
+		sb_collect(c, rs);
 	*nrules = 0;
 	for (int i = 0; i < rs->n; i++) {
 		/* O_PATH: a handle for the rule, no read access needed or given. */
@@ -454,7 +474,7 @@ static int sb_ll_other_threads(int fd)
 	return sent - atomic_load(&sb_ll_ok);
 }
 
-static int sb_landlock(const struct config *c, char *err, size_t errsz)
+static int sb_landlock(const struct config *c, int helper, char *err, size_t errsz)
 {
 	int abi = sb_landlock_abi();
 	if (abi < 1) {
@@ -463,7 +483,7 @@ static int sb_landlock(const struct config *c, char *err, size_t errsz)
 		return 0;
 	}
 	int nrules = 0;
-	int fd = sb_ruleset(c, abi, &nrules);
+	int fd = sb_ruleset(c, helper, abi, &nrules);
 	if (fd < 0) {
 		snprintf(err, errsz, "landlock ruleset: %s", strerror(errno));
 		return -1;
@@ -480,7 +500,8 @@ static int sb_landlock(const struct config *c, char *err, size_t errsz)
 		         "confined (do they block SANDBOX_THREAD_SIGNAL?); they keep full "
 		         "filesystem access",
 		         missed);
-	log_info("sandbox: landlock ABI %d: %d paths allowed, everything else denied", abi, nrules);
+	log_info("sandbox%s: landlock ABI %d: %d paths allowed, everything else denied",
+	         helper ? " (privileged helper)" : "", abi, nrules);
 	return 0;
 }
 
@@ -673,7 +694,14 @@ static int sb_rule(scmp_filter_ctx f, const char *name, unsigned n, const struct
 	return seccomp_rule_add_array(f, SCMP_ACT_ALLOW, nr, n, args) == 0 ? 1 : -1;
 }
 
-static int sb_seccomp(char *err, size_t errsz)
+/* What the privileged helper needs besides: writing the generated pair and
+ * the ACME state (a temporary file renamed into place, a directory). */
+static const char *const sb_helper_syscalls[] = {
+    "rename",  "renameat", "renameat2", "unlink", "unlinkat",  "mkdir",
+    "mkdirat", "fchmod",   "fchmodat",  "chmod",  "ftruncate", "umask",
+};
+
+static int sb_seccomp(int helper, char *err, size_t errsz)
 {
 #ifdef PUBMIRROR_SANDBOX_DEBUG
 	/* Finding missing calls: log them (audit/dmesg) instead of failing. */
@@ -697,6 +725,14 @@ static int sb_seccomp(char *err, size_t errsz)
 	for (size_t i = 0; i < sizeof(sb_syscalls) / sizeof(sb_syscalls[0]); i++) {
 		if ((r = sb_rule(f, sb_syscalls[i], 0, NULL)) < 0) {
 			snprintf(err, errsz, "seccomp rule %s failed", sb_syscalls[i]);
+			goto fail;
+		}
+		n += r;
+	}
+	for (size_t i = 0; helper && i < sizeof(sb_helper_syscalls) / sizeof(sb_helper_syscalls[0]);
+	     i++) {
+		if ((r = sb_rule(f, sb_helper_syscalls[i], 0, NULL)) < 0) {
+			snprintf(err, errsz, "seccomp rule %s failed", sb_helper_syscalls[i]);
 			goto fail;
 		}
 		n += r;
@@ -751,9 +787,10 @@ static int sb_seccomp(char *err, size_t errsz)
 		snprintf(err, errsz, "seccomp_load: %s", strerror(-r));
 		goto fail;
 	}
-	log_info("sandbox: seccomp: %d system call rules allowed, everything else fails with "
+	log_info("sandbox%s: seccomp: %d system call rules allowed, everything else fails with "
 	         "%s",
-	         n, deflt == SCMP_ACT_LOG ? "a log entry (debug build)" : "EPERM");
+	         helper ? " (privileged helper)" : "", n,
+	         deflt == SCMP_ACT_LOG ? "a log entry (debug build)" : "EPERM");
 	rc = 0;
 fail:
 	seccomp_release(f);
@@ -773,13 +810,96 @@ int sandbox_enter(const struct config *c, char *err, size_t errsz)
 		snprintf(err, errsz, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
 		return -1;
 	}
-	if (sb_landlock(c, err, errsz) != 0)
+	if (sb_landlock(c, 0, err, errsz) != 0)
 		return -1;
 #ifdef HAVE_SECCOMP
-	if (sb_seccomp(err, errsz) != 0)
+	if (sb_seccomp(0, err, errsz) != 0)
 		return -1;
 #else
 	log_warn("sandbox: built without libseccomp; system calls are not filtered");
+#endif
+	return 0;
+}
+
+/* ---- the privileged helper ---- */
+
+/* Root with one capability at most: uid 0 owns what root owns (certbot's
+ * 0600 keys, the 0700 state_dir); CAP_DAC_READ_SEARCH, when the helper was
+ * given it, also reads a key the operator gave to another user (e.g. the
+ * service user, 0600).  It grants reading, nothing else: every other
+ * capability (writing others' files, signals to other users, binding,
+ * chown, setuid...) goes, from the bounding set too where CAP_SETPCAP
+ * allows it (a systemd unit has bounded it already, without
+ * CAP_DAC_READ_SEARCH: there only root's own files are read). */
+static int sb_drop_caps(char *err, size_t errsz)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) != 0) {
+		snprintf(err, errsz, "capget: %s", strerror(errno));
+		return -1;
+	}
+	const uint32_t keep = d[0].permitted & (1u << CAP_DAC_READ_SEARCH);
+	int bounded = 1;
+	for (int cap = 0; cap < 64; cap++) {
+		if (keep && cap == CAP_DAC_READ_SEARCH)
+			continue;
+		int have = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+		if (have < 0)
+			break; /* past the kernel's last capability */
+		if (have == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
+			bounded = 0;
+	}
+	/* SECURITY: no way back to full root through exec (also barred by
+	 * no_new_privs and seccomp); best effort, the unit may lock them. */
+	prctl(PR_SET_SECUREBITS,
+	      SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+	          SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+	          SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+	      0, 0, 0);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(d, 0, sizeof(d));
+	d[0].effective = d[0].permitted = keep;
+	if (syscall(SYS_capset, &h, d) != 0) {
+		snprintf(err, errsz, "capset: %s", strerror(errno));
+		return -1;
+	}
+	/* SECURITY: prove it (capabilities are per thread: this runs before
+	 * the helper starts any, so its threads inherit exactly this). */
+	if (syscall(SYS_capget, &h, d) != 0 || d[0].effective != keep || d[0].permitted != keep ||
+	    d[0].inheritable || d[1].effective || d[1].permitted || d[1].inheritable) {
+		snprintf(err, errsz, "dropping the capabilities did not stick");
+		return -1;
+	}
+	log_info("sandbox (privileged helper): uid 0 %s%s",
+	         keep ? "with CAP_DAC_READ_SEARCH only" : "without capabilities",
+	         bounded ? ", bounding set the same"
+	                 : "; the bounding set is the service manager's");
+	return 0;
+}
+
+int sandbox_enter_helper(const struct config *c, char *err, size_t errsz)
+{
+	/* Its rule needs the directory to exist; tls.c would make it too. */
+	if (mkdir(c->state_dir[0] != '\0' ? c->state_dir : ".", 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errsz, "state_dir %s: %s", c->state_dir, strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0 && sb_drop_caps(err, errsz) != 0)
+		return -1;
+	/* SECURITY: the helper holds private keys: no core file, no ptrace by
+	 * another process of the same uid. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		snprintf(err, errsz, "prctl: %s", strerror(errno));
+		return -1;
+	}
+	if (sb_landlock(c, 1, err, errsz) != 0)
+		return -1;
+#ifdef HAVE_SECCOMP
+	if (sb_seccomp(1, err, errsz) != 0)
+		return -1;
 #endif
 	return 0;
 }

@@ -19,6 +19,13 @@ int sandbox_rlimits(const struct config *c, char *err, size_t errsz);
  * After it: no fork/exec, no new privileges, sockets only AF_INET, AF_INET6
  * and AF_UNIX, files only beneath the allowed directories. */
 int sandbox_enter(const struct config *c, char *err, size_t errsz);
+/* The privileged helper's confinement (privsep.c), in its process before
+ * it serves a request: when root, it stays uid 0 but drops every
+ * capability but CAP_DAC_READ_SEARCH (when it has it: reading keys of any
+ * owner), from the bounding set too where it may; no_new_privs, not
+ * dumpable; Landlock: read anywhere, write only in state_dir; seccomp: the
+ * serving process's allowlist plus rename/unlink/mkdir/fchmod.  0 or -1. */
+int sandbox_enter_helper(const struct config *c, char *err, size_t errsz);
 /* Also allow reading the directory of path after sandbox_enter (e.g. the
  * config file, re-read on SIGHUP).  Call before sandbox_enter; at most 8.
  * 0 or -1. */

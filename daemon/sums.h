@@ -52,6 +52,8 @@ int sums_lookup(const struct index *ix, const char *dir_rel, const char *name, c
 /* Drop every cached directory (tests, shutdown). */
 void sums_cache_clear(void);
 
+/* ---- the background hasher (sums_hasher.c) ---- */
+
 /* Start the background hasher: it hashes every file of the current
  * snapshot up to hash_max_size (config at each pass) and does so again
  * after each publish for what changed.  0 or -1 (logged). */

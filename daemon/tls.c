@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* -Idaemon makes <limits.h> find daemon/limits.h, so the system's TLS_DAYS_OWN
@@ -576,6 +577,47 @@ int tls_generated_days_left(const struct config *c)
 	return tls_file_days_left(cert);
 }
 
+/* Seconds until the generated certificate at cert is due for renewal:
+ * TLS_RENEW_DAYS before its end, or when its file is tls_generated_max_age
+ * old (when set).  0 when due, -1 when it cannot be read. */
+static long tls_due_in(const struct config *c, const char *cert)
+{
+	int days = 0, secs = 0;
+	FILE *f = fopen(cert, "re");
+	if (f == NULL)
+		return -1;
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	int ok = x != NULL && ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) == 1;
+	X509_free(x);
+	if (!ok)
+		return -1;
+	long in = (long)days * 86400 + secs - (long)TLS_RENEW_DAYS * 86400;
+	struct stat st;
+	if (c->tls_generated_max_age > 0 && stat(cert, &st) == 0) {
+		long by = (long)c->tls_generated_max_age - (long)(time(NULL) - st.st_mtime);
+		if (by < in)
+			in = by;
+	}
+	return in < 0 ? 0 : in;
+}
+
+long tls_generated_renew_in(const struct config *c)
+{
+	char cert[PM_PATH_MAX + 16], key[PM_PATH_MAX + 16];
+	struct stat st;
+	if (c->tls_cert[0] != '\0' || c->tls_key[0] != '\0')
+		return -1;
+	/* Built-in ACME's pair, once issued, is the ACME client's to renew. */
+	if (c->acme_directory[0] != '\0' && tls_acme_paths(c, cert, key, sizeof(cert)) == 0 &&
+	    stat(cert, &st) == 0 && stat(key, &st) == 0)
+		return -1;
+	const char *dir = c->state_dir[0] != '\0' ? c->state_dir : ".";
+	if (snprintf(cert, sizeof(cert), "%s/cert.pem", dir) >= (int)sizeof(cert))
+		return -1;
+	return tls_due_in(c, cert);
+}
+
 /* Resolve the paths in force: the configured pair, or the generated pair
  * in state_dir (created, and generated once, when missing). */
 static int tls_paths(const struct config *c, char *cert, char *key, size_t sz, int may_generate,
@@ -611,15 +653,14 @@ static int tls_paths(const struct config *c, char *cert, char *key, size_t sz, i
 	int have_cert = stat(cert, &st) == 0, cert_errno = errno;
 	int have_key = stat(key, &st) == 0, key_errno = errno;
 	if (have_cert && have_key) {
-		/* The generated pair is ours to renew: at start, before the
-		 * sandbox makes state_dir read-only, one close to expiry is
-		 * replaced (the new fingerprint is logged when it loads). */
-		int left = tls_file_days_left(cert);
-		if (left == TLS_DAYS_UNKNOWN || left >= TLS_RENEW_DAYS)
+		/* The generated pair is ours to renew: at start, and while
+		 * running by the privileged helper (privsep.c), one that is due
+		 * is replaced (the new fingerprint is logged when it loads). */
+		if (tls_due_in(c, cert) != 0)
 			return 0;
 		log_info("tls: the generated certificate in %s expires in %d days (renewed when "
-		         "under %d); generating a new one",
-		         dir, left, TLS_RENEW_DAYS);
+		         "under %d, or at tls_generated_max_age); generating a new one",
+		         dir, tls_file_days_left(cert), TLS_RENEW_DAYS);
 		return tls_generate(cert, key, err, errsz);
 	}
 	if (!have_cert && cert_errno != ENOENT) {

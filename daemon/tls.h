@@ -75,7 +75,13 @@ int tls_generate(const char *cert_path, const char *key_path, char *err, size_t 
 #define TLS_DAYS_UNKNOWN (-1000000) /* no readable certificate */
 /* Days left on the generated certificate in state_dir (TLS_DAYS_OWN when
  * the configuration names its own pair, TLS_DAYS_UNKNOWN when unreadable).  A start
- * renews it when under 30 days; main warns daily before that. */
+ * renews it when under 30 days, the privileged helper while running. */
 int tls_generated_days_left(const struct config *c);
+/* Seconds until the generated pair in state_dir is due for renewal (under
+ * 30 days left, or tls_generated_max_age old): 0 when due now; -1 when
+ * there is none to renew (the configuration names its own pair, the ACME
+ * pair is in force, or the certificate cannot be read).  The next
+ * tls_open_pair with may_generate replaces a due pair. */
+long tls_generated_renew_in(const struct config *c);
 
 #endif

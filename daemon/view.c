@@ -134,10 +134,11 @@ enum view_status view_resolve(const struct index *ix, const struct config *c, co
 		const struct index_entry *e = view_find(ix, d, rel + start, n);
 		if (e == NULL) {
 			/* the generated ls-lR.gz, at the root only */
-			if (last && d->path[0] == '\0' && lslr_is_virtual(ix, rel)) {
+			if (last && d->path[0] == '\0' && lslr_is_virtual(ix, rel) &&
+			    lslr_entry(ix, &o->vent) != NULL) {
 				o->kind = VIEW_FILE;
 				o->virt = 1;
-				o->e = NULL;
+				o->e = &o->vent;
 				memcpy(o->real, rel, len + 1);
 				break;
 			}
@@ -213,6 +214,23 @@ int view_each_child(const struct view_obj *dir, int (*cb)(const struct index_ent
 			return r;
 	}
 	return 0;
+}
+
+const struct index_entry *view_extra_child(const struct view_obj *dir, struct index_entry *buf,
+                                           uint64_t *gen)
+{
+	if (gen)
+		*gen = 0;
+	if (dir->kind != VIEW_DIR || dir->d == NULL || dir->d->path[0] != '\0')
+		return NULL;
+	if (gen) {
+		struct lslr_blob *lb = lslr_acquire();
+		*gen = lb ? lb->generation + 1 : 0;
+		lslr_release(lb);
+	}
+	if (lslr_entry(dir->ix, buf) == NULL || !view_child_visible(dir, buf))
+		return NULL;
+	return buf;
 }
 
 int view_open(const struct view_obj *o, struct stat *st)

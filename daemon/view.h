@@ -49,6 +49,7 @@ struct view_obj {
 	const struct index_entry *e; /* FILE: its entry; DIR: NULL for the root */
 	const struct index_dir *d;   /* DIR: its listing (path = resolved path) */
 	int virt;                    /* FILE: the generated ls-lR.gz (lslr.h) */
+	struct index_entry vent;     /* virt: its entry (e points here: do not copy o) */
 	int prot;                    /* protected (see above) */
 	char asked[PM_PATH_MAX];     /* canonical path as asked: titles, logs */
 	char real[PM_PATH_MAX];      /* canonical path of the final object */
@@ -72,6 +73,14 @@ int view_child_visible(const struct view_obj *dir, const struct index_entry *e);
  * early when cb returns non-zero and returns that value; else 0. */
 int view_each_child(const struct view_obj *dir, int (*cb)(const struct index_entry *e, void *arg),
                     void *arg);
+
+/* The generated entries that dir holds besides its snapshot's (the
+ * root's ls-lR.gz, lslr.h), for listings: fills *buf and returns it when
+ * dir is the root, the file exists, the tree has none of that name and
+ * dir's principal may see it; else NULL.  gen: a number that changes
+ * whenever that answer does (part of a listing cache key), or NULL. */
+const struct index_entry *view_extra_child(const struct view_obj *dir, struct index_entry *buf,
+                                           uint64_t *gen);
 
 /* Open the file o (VIEW_FILE, VIEW_OK) for reading: the resolved path
  * beneath the snapshot's root (file_open), or the ls-lR.gz memory file.

@@ -32,9 +32,14 @@ def url(d, path="mirror/"):
     return "rsync://127.0.0.1:%d/%s" % (d.rsync_port, path)
 
 
-def run(*args, timeout=300):
+def run(*args, timeout=300, env=None):
+    """The rsync client with args; env: extra environment variables."""
+    e = None
+    if env:
+        e = dict(os.environ)
+        e.update(env)
     p = subprocess.run(["rsync", "--contimeout=20", "--timeout=60"] + list(args),
-                       capture_output=True, timeout=timeout)
+                       capture_output=True, timeout=timeout, env=e)
     return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
 
 

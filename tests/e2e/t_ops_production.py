@@ -2,8 +2,10 @@
 production configuration in place (generated from the config table, so it
 cannot drift), then the installed binary runs as root with the installed
 configuration and the unit's ExecStartPre/ExecStart lines, only `root`
-overridden, and answers on 21 (FTP), 990 (implicit FTPS), 443 (HTTPS) and
-80 (HTTP, redirecting) over IPv4 and IPv6.  After the drop to the service
+overridden, and answers on 21 (FTP), 990 (implicit FTPS), 443 (HTTPS),
+80 (HTTP, redirecting) and 873 (rsync, Debian's rsync client) over IPv4
+and IPv6.  The built-in ACME keys are in the file, commented out, each
+after a line that says what to put there.  After the drop to the service
 user, the installed logrotate file rotates every log in the root-owned
 0750 log directory (group: the service user's, as the unit's Group= makes
 it) and SIGUSR1 reopens them.
@@ -12,7 +14,7 @@ The fixed ports and paths stay out of the host's way: the daemon runs in a
 network and mount namespace this test creates (unshare), with tmpfs over
 /var/log and /var/lib, and the service user `pubmirror` added to a private
 copy of /etc/passwd and /etc/group.  Needs root, unshare and ip (util-linux,
-iproute2), logrotate, curl."""
+iproute2), logrotate, curl, rsync."""
 import fnmatch
 import ftplib
 import os
@@ -45,7 +47,7 @@ def unit_values(text, key):
 
 
 def outer():
-    for t in ("unshare", "ip", "logrotate", "curl", "make"):
+    for t in ("unshare", "ip", "logrotate", "curl", "make", "rsync"):
         pmtest.check("%s is installed" % t, shutil.which(t) is not None)
     if not pmtest.check("runs as root (binds 21, 80, 443, 990; namespaces)",
                         os.geteuid() == 0):
@@ -69,8 +71,32 @@ def outer():
         vals = dict(re.findall(r"^([a-z_]+) = ?(.*)$", text, re.M))
         for k, v in (("root", "/srv/mirror"), ("ftp_listen", "*:21"),
                      ("ftps_listen", "*:990"), ("https_listen", "*:443"),
-                     ("http_listen", "*:80"), ("http_mode", "redirect")):
+                     ("http_listen", "*:80"), ("http_mode", "redirect"),
+                     ("rsync_listen", "*:873")):
             pmtest.check_eq("production %s" % k, v, vals.get(k))
+        # Built-in ACME: off, but one uncommenting away, each line explained.
+        lines = text.splitlines()
+        for k in ("acme_directory", "acme_domains", "acme_email"):
+            pmtest.check("production %s is not set" % k, k not in vals, vals.get(k))
+            at = [i for i, l in enumerate(lines) if re.match(r"^# %s = \S" % k, l)]
+            pmtest.check("production %s shown commented out" % k, len(at) == 1, at)
+            if at:
+                why = lines[at[0] - 1]
+                pmtest.check("production %s: a line says why" % k,
+                             why.startswith("# ") and " = " not in why and len(why) > 20, why)
+        acme_dir = re.search(r"^# acme_directory = (\S+)$", text, re.M)
+        pmtest.check("the commented acme_directory is an https:// URL",
+                     acme_dir is not None and acme_dir.group(1).startswith("https://"))
+        uncommented = re.sub(r"^# (acme_(directory|domains|email) = )", r"\1", text,
+                             flags=re.M)
+        upath = os.path.join(dest, "uncommented.conf")
+        with open(upath, "w") as f:
+            f.write(uncommented)
+        r = run([binp, "-t", "-c", upath, "--set", "root=" + os.path.join(pmtest.TOP,
+                                                                        "mirror-root"),
+                 "--set", "user=nobody"], cwd="/")
+        pmtest.check("the ACME lines uncommented pass -t", r.returncode == 0,
+                     (r.stdout + r.stderr).decode()[-400:])
         sample = open(os.path.join(pmtest.TOP, "conf/pubmirror.conf")).read()
         pmtest.check("the development sample stays on loopback high ports",
                      "\nftp_listen = 127.0.0.1:2121\n" in sample)
@@ -80,6 +106,9 @@ def outer():
                         unit_values(unit, "ReadOnlyPaths"))
         pmtest.check_eq("the unit's group owns the log directory", ["pubmirror"],
                         unit_values(unit, "Group"))
+        caps = " ".join(unit_values(unit, "CapabilityBoundingSet")).split()
+        pmtest.check("the unit may bind ports < 1024 (21, 80, 443, 873, 990)",
+                     "CAP_NET_BIND_SERVICE" in caps, caps)
         with open(os.path.join(dest, "etc/logrotate.d/pubmirror")) as f:
             lr = f.read()
         pats = re.findall(r"^(/\S+)\s*\{", lr, re.M)
@@ -196,6 +225,14 @@ def read(path):
         return ""
 
 
+def read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
 def wait_for(path, needle, timeout=15.0):
     end = time.time() + timeout
     while time.time() < end:
@@ -233,7 +270,7 @@ def inner(dest):
     errlog = "/var/log/pubmirror/error.log"
     try:
         for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-            for port in (21, 990, 443, 80):
+            for port in (21, 990, 443, 80, 873):
                 if not pmtest.check("listening on %s port %d" % (host, port),
                                     wait_port(fam, host, port, proc)):
                     raise RuntimeError("daemon not up: " +
@@ -243,6 +280,17 @@ def inner(dest):
                      wait_for(errlog, "running as user pubmirror"), read(errlog)[-600:])
         pmtest.check("no warning about the log directory",
                      "cannot be searched" not in read(errlog), read(errlog)[-600:])
+        # The helper that reads root-only keys: uid 0, no capability but
+        # CAP_DAC_READ_SEARCH (the unit's bounding set does not even have it).
+        kids = [int(e) for e in os.listdir("/proc") if e.isdigit() and
+                read("/proc/%s/stat" % e).rsplit(")", 1)[-1].split()[1:2] == [str(proc.pid)]]
+        st = dict(l.split(":", 1) for l in read("/proc/%d/status" % kids[0]).splitlines()
+                  if ":" in l) if len(kids) == 1 else {}
+        pmtest.check("the privileged helper: no capability but CAP_DAC_READ_SEARCH, NoNewPrivs",
+                     st.get("Uid", "").split()[:1] == ["0"] and
+                     st.get("CapEff", "").strip() in ("0000000000000000",
+                                                       "0000000000000004") and
+                     st.get("NoNewPrivs", "").strip() == "1", (kids, st))
         for host, u in (("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")):
             for tls in ("explicit", "implicit"):
                 try:
@@ -257,6 +305,19 @@ def inner(dest):
             code, _, loc = r.stdout.decode().partition(" ")
             pmtest.check("HTTP 80 on %s redirects to HTTPS" % host,
                          code in ("301", "308") and loc.startswith("https://"), r.stdout)
+            r = run(["rsync", "--contimeout=20", "--timeout=60", "rsync://%s/" % u])
+            mods = [l.split()[0] for l in r.stdout.decode().splitlines() if l.strip()]
+            pmtest.check("rsync 873 on %s lists the module" % host,
+                         r.returncode == 0 and "mirror" in mods,
+                         (r.stdout + r.stderr).decode()[-400:])
+            dst = os.path.join(tmp, "rsync-v6" if ":" in host else "rsync-v4")
+            os.mkdir(dst)
+            r = run(["rsync", "--contimeout=20", "--timeout=60",
+                     "rsync://%s/mirror/%s" % (u, FILE), dst + "/"])
+            got = read_bytes(os.path.join(dst, os.path.basename(FILE)))
+            pmtest.check("rsync 873 on %s: download byte-exact" % host,
+                         r.returncode == 0 and got == want,
+                         (r.stdout + r.stderr).decode()[-400:])
         pmtest.check("access log written", wait_for("/var/log/pubmirror/access.log", FILE))
         pmtest.check("xferlog written", wait_for("/var/log/pubmirror/xferlog", FILE))
 

@@ -87,6 +87,34 @@ with rsynctest.daemon(sets={"rsync_motd": motd, "rsync_module": "pub-mirror",
         check("--checksum finds and repairs a same-size, same-mtime change",
               rc == 0 and same, out + diff)
 
+        # The checksum: sha1 (OpenSSL) when the client offers it, md5 when
+        # it offers only that, a clear refusal when it offers neither.
+        rc, out = rsynctest.run("-a", "--debug=nstr", rsynctest.url(d, "pub-mirror/"),
+                                os.path.join(tmp, "ds") + "/")
+        check("a current client negotiates sha1", rc == 0 and
+              "negotiated checksum: sha1" in out, out)
+        dm = os.path.join(tmp, "dm")
+        md5 = {"RSYNC_CHECKSUM_LIST": "md5"}
+        rc, out = rsynctest.run("-a", "--debug=nstr", rsynctest.url(d, "pub-mirror/"),
+                                dm + "/", env=md5)
+        same, diff = rsynctest.same_tree(expect, dm)
+        check("a client offering only md5 gets md5 and a byte-exact pull",
+              rc == 0 and "negotiated checksum: md5" in out and same, out + diff)
+        with open(os.path.join(dm, "README"), "ab") as f:
+            f.write(b"local change")  # size differs: a delta against the basis
+        rc, out = rsynctest.run("-a", "--no-whole-file", "--stats",
+                                rsynctest.url(d, "pub-mirror/"), dm + "/", env=md5)
+        same, diff = rsynctest.same_tree(expect, dm)
+        check("md5 block sums repair a changed file", rc == 0 and same and
+              rsynctest.stat_value(out, "Number of regular files transferred") == 1,
+              out + diff)
+        rc, out = rsynctest.run("-avc", rsynctest.url(d, "pub-mirror/"), dm + "/", env=md5)
+        check("--checksum with md5 file sums", rc == 0, out)
+        rc, out = rsynctest.run("-a", rsynctest.url(d, "pub-mirror/"),
+                                os.path.join(tmp, "dx") + "/", env={"RSYNC_CHECKSUM_LIST": "xxh128"})
+        check("a client offering neither sha1 nor md5 is told so", rc != 0 and
+              "negotiate" in out and "md5" in out, out)
+
         dz = os.path.join(tmp, "dz")
         rc, out = rsynctest.run("-avz", rsynctest.url(d, "pub-mirror/"), dz + "/")
         same, diff = rsynctest.same_tree(expect, dz)

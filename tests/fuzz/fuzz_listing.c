@@ -167,7 +167,7 @@ static int render(struct index *ix, struct index_dir *d, const char *url, const 
 {
 	if (listing_html(html, ix, d, url, NULL, NULL, sort, "read <me> & \"x\"", 16) != 0)
 		return -1;
-	if (listing_json(json, ix, d, NULL, NULL) != 0)
+	if (listing_json(json, ix, d, NULL, NULL, NULL) != 0)
 		return -1;
 	return 0;
 }

@@ -11,9 +11,9 @@ B=${1:-build}
 [ -d "$B/obj" ] || { echo "layers: no $B/obj: build first"; exit 2; }
 
 # Lowest first.  A module is a daemon/*.c file without its suffix.
-LAYER_base="limits clock buf fmt path digest hash compress net proxy config log tls tls_io file markdown metalink"
-LAYER_tree="index limiter metrics auth sums lslr lslr_store view listing_ftp listing_html proxy_accept"
-LAYER_proto="ftp ftp_cmd ftp_data ftp_sess ftp_worker http http_reply http_file http_listing http_tls http_metrics http_util http_meta4
+LAYER_base="limits clock buf fmt path digest hash compress net proxy config config_pasv config_man log tls tls_io file markdown metalink"
+LAYER_tree="index limiter metrics auth sums sums_hasher lslr lslr_store view listing_ftp listing_html proxy_accept"
+LAYER_proto="ftp ftp_cmd ftp_data ftp_sess ftp_worker http http_dispatch http_auth http_assets http_acme http_sweep http_reply http_file http_pace http_listing http_tls http_metrics http_util http_meta4
 	rsync rsync_proto"
 LAYER_top="main sandbox privsep acme"
 LAYERS="base tree proto top"

@@ -1,5 +1,5 @@
 /* test_http_util.c - content types, HTTP dates, ETags, Range policy,
- * conditional-request helpers. */
+ * conditional-request helpers, Basic credentials. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -149,6 +149,100 @@ static void test_human(void)
 	CHECK_STR("gib", "5.0 GiB", fmt_human_size(5ull << 30, b, sizeof(b)));
 }
 
+/* "Basic " + base64 of raw (n bytes), for the over-long cases. */
+static void basic_of(const unsigned char *raw, size_t n, char *out, size_t outsz)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = (size_t)snprintf(out, outsz, "Basic ");
+	for (size_t i = 0; i < n && o + 5 < outsz; i += 3) {
+		uint32_t v = (uint32_t)raw[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)raw[i + 1] << 8;
+		if (i + 2 < n)
+			v |= raw[i + 2];
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+static void test_basic(void)
+{
+	static const struct {
+		const char *what, *hdr;
+		int rc;
+		const char *user, *pass;
+		size_t passlen;
+	} t[] = {
+	    {"plain", "Basic YWxpY2U6c2VjcmV0", 0, "alice", "secret", 6},
+	    {"scheme any case, tabs", "bAsIc\t YWxpY2U6c2VjcmV0 \t", 0, "alice", "secret", 6},
+	    {"NUL in the password kept, with its length", "Basic YWxpY2U6c2VjAGp1bms=", 0, "alice",
+	     "sec\0junk", 8},
+	    {"empty password", "Basic YWxpY2U6", 0, "alice", "", 0},
+	    {"password holds ':'", "Basic YTpiOmM=", 0, "a", "b:c", 3},
+	    {"padding ==", "Basic YWI6Yw==", 0, "ab", "c", 1},
+	    {"NUL in the user", "Basic YWwAaWNlOnNlY3JldA==", -1, NULL, NULL, 0},
+	    {"control byte in the user", "Basic YWwBaWNlOng=", -1, NULL, NULL, 0},
+	    {"no colon", "Basic YWxpY2U=", -1, NULL, NULL, 0},
+	    {"empty user", "Basic OnB3", -1, NULL, NULL, 0},
+	    {"not Basic", "Bearer YWxpY2U6c2VjcmV0", -1, NULL, NULL, 0},
+	    {"Basic without a space", "BasicYWxpY2U6c2VjcmV0", -1, NULL, NULL, 0},
+	    {"no token", "Basic ", -1, NULL, NULL, 0},
+	    {"two tokens", "Basic YWxpY2U6c2VjcmV0 YWxp", -1, NULL, NULL, 0},
+	    {"length not a multiple of 4", "Basic YWxpY2U6c2VjcmV", -1, NULL, NULL, 0},
+	    {"bad character", "Basic YWxpY2U6c2Vj*mV0", -1, NULL, NULL, 0},
+	    {"base64url alphabet", "Basic YWxpY2U6c2Vj_mV0", -1, NULL, NULL, 0},
+	    {"padding inside", "Basic YW==Y2U6c2VjcmV0", -1, NULL, NULL, 0},
+	    {"three pads", "Basic YWI6Y===", -1, NULL, NULL, 0},
+	    {"pad then data", "Basic YWI6Y=w=", -1, NULL, NULL, 0},
+	    {"percent-encoded", "Basic YWxpY2U6c2VjcmV0%3D", -1, NULL, NULL, 0},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct http_basic b;
+		const char *why = NULL;
+		int rc = http_basic_decode(t[i].hdr, &b, &why);
+		CHECK_INT(t[i].what, t[i].rc, rc);
+		if (t[i].rc == 0 && rc == 0) {
+			CHECK_STR(t[i].what, t[i].user, b.user);
+			CHECK_INT(t[i].what, t[i].passlen, b.passlen);
+			CHECK(t[i].what, memcmp(b.pass, t[i].pass, t[i].passlen) == 0);
+		}
+		if (rc != 0)
+			CHECK(t[i].what, why != NULL && why[0] != '\0');
+	}
+	struct http_basic b;
+	const char *why = NULL;
+	CHECK_INT("NULL header", -1, http_basic_decode(NULL, &b, &why));
+
+	/* lengths at and past the limits */
+	unsigned char raw[PM_AUTH_USER_MAX + PM_AUTH_PASS_MAX + 64];
+	char hdr[1024];
+	memset(raw, 'u', sizeof(raw));
+	raw[PM_AUTH_USER_MAX] = ':';
+	basic_of(raw, PM_AUTH_USER_MAX + 1 + PM_AUTH_PASS_MAX, hdr, sizeof(hdr));
+	CHECK_INT("longest user and password", 0, http_basic_decode(hdr, &b, &why));
+	CHECK_INT("longest password's length", PM_AUTH_PASS_MAX, b.passlen);
+	CHECK_INT("longest user's length", PM_AUTH_USER_MAX, strlen(b.user));
+	basic_of(raw, PM_AUTH_USER_MAX + 1 + PM_AUTH_PASS_MAX + 1, hdr, sizeof(hdr));
+	CHECK_INT("password one byte too long", -1, http_basic_decode(hdr, &b, &why));
+	memset(raw, 'u', sizeof(raw));
+	raw[PM_AUTH_USER_MAX + 1] = ':';
+	basic_of(raw, PM_AUTH_USER_MAX + 3, hdr, sizeof(hdr));
+	CHECK_INT("user one byte too long", -1, http_basic_decode(hdr, &b, &why));
+	memset(raw, 'u', sizeof(raw));
+	raw[1] = ':';
+	basic_of(raw, sizeof(raw), hdr, sizeof(hdr));
+	CHECK_INT("over-long token refused before decoding", -1, http_basic_decode(hdr, &b, &why));
+	CHECK("over-long: reason", why && strstr(why, "longer") != NULL);
+	memset(hdr, 'A', sizeof(hdr) - 1);
+	memcpy(hdr, "Basic ", 6);
+	hdr[sizeof(hdr) - 1] = '\0';
+	CHECK_INT("1 KiB of base64", -1, http_basic_decode(hdr, &b, &why));
+}
+
 int main(void)
 {
 	test_mime();
@@ -156,5 +250,6 @@ int main(void)
 	test_ranges();
 	test_conditionals();
 	test_human();
+	test_basic();
 	return unit_done();
 }

@@ -98,7 +98,7 @@ int main(void)
 	CHECK("parent link", strstr(b.data, "href=\"../\"") != NULL);
 
 	buf_reset(&b);
-	CHECK_INT("json renders", 0, listing_json(&b, &ix, &dirs[0], hide_secret, NULL));
+	CHECK_INT("json renders", 0, listing_json(&b, &ix, &dirs[0], hide_secret, NULL, NULL));
 	static const char first[] = "[\r\n{ \"name\":\"sub dir\", \"type\":\"directory\", "
 	                            "\"mtime\":\"Thu, 01 Jan 1970 01:56:40 GMT\" },\r\n";
 	CHECK("json starts", strncmp(b.data, first, sizeof(first) - 1) == 0);

@@ -328,6 +328,31 @@ static void test_lines(void)
 	      strstr(t, "[error] xfer_log: cannot reopen ") && strstr(t, ": Is a directory\n"));
 	free(t);
 
+	/* A process that shares the error log (the privileged helper) takes
+	 * over the descriptor its parent reopened: its lines follow. */
+	int efd = log_error_fd();
+	CHECK("log_error_fd: a descriptor of the error log file", efd >= 0);
+	char errmoved[300];
+	snprintf(errmoved, sizeof(errmoved), "%s.1", p_err);
+	CHECK_INT("rename error log", 0, rename(p_err, errmoved));
+	FILE *nf = fopen(p_err, "a");
+	int nfd = nf ? dup(fileno(nf)) : -1;
+	if (nf)
+		fclose(nf);
+	log_adopt_error_fd(nfd);
+	log_info("after adopting");
+	cur = slurp(p_err);
+	old = slurp(errmoved);
+	CHECK("adopted descriptor: the line goes to the new file",
+	      strstr(cur, "[info] after adopting\n") != NULL);
+	CHECK("adopted descriptor: nothing more in the old one",
+	      strstr(old, "after adopting") == NULL);
+	free(cur);
+	free(old);
+	if (efd >= 0)
+		close(efd);
+	unlink(errmoved);
+
 	/* A log that cannot be opened: -1, and the old logs stay in force. */
 	char err[512];
 	char *bad[] = {"access_log=/nonexistent-dir/access.log"};

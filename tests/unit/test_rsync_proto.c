@@ -139,6 +139,22 @@ static void test_sum_head(void)
 		in_over(&in, &m, b, sizeof(b));
 		CHECK_INT("sum head bounds", cases[i].ok, rsp_read_sum_head(&in, &h));
 	}
+	/* SHA-1 negotiated: block sums up to 20 bytes, not 21 */
+	for (int32_t len = 20; len <= 21; len++) {
+		uint8_t b[16];
+		int32_t v[4] = {10, 700, len, 0};
+		for (int k = 0; k < 4; k++)
+			rsp_put_int(b + 4 * k, v[k]);
+		struct mem m;
+		struct rsp_in in;
+		struct rsp_sum_head h;
+		in_over(&in, &m, b, sizeof(b));
+		CHECK_INT("20-byte sums refused by default", -1, rsp_read_sum_head(&in, &h));
+		in_over(&in, &m, b, sizeof(b));
+		in.s2max = RSP_SUM_SHA1;
+		CHECK_INT("sum head bounds with SHA-1", len == 20 ? 0 : -1,
+		          rsp_read_sum_head(&in, &h));
+	}
 }
 
 static void test_args(void)
@@ -193,6 +209,25 @@ static void test_checksum_order(void)
 	uint32_t s1 = (uint32_t)(-1 + -128), s2 = (uint32_t)(-1) + s1;
 	CHECK_INT("weak checksum of high bytes", (long long)((s1 & 0xffff) + (s2 << 16)),
 	          (long long)rsp_checksum1(hi, 2));
+	/* the four-bytes-a-step sum equals the byte-by-byte definition */
+	uint8_t r[67];
+	uint32_t x = 12345;
+	for (size_t i = 0; i < sizeof(r); i++) {
+		x = x * 1103515245u + 12345u;
+		r[i] = (uint8_t)(x >> 16);
+	}
+	int same = 1;
+	for (size_t n = 0; n <= sizeof(r); n++) {
+		uint32_t a = 0, b = 0, p1, p2;
+		for (size_t i = 0; i < n; i++) {
+			a += (uint32_t)(int32_t)(int8_t)r[i];
+			b += a;
+		}
+		rsp_checksum1_parts(r, n, &p1, &p2);
+		if (p1 != a || p2 != b || rsp_checksum1(r, n) != (a & 0xffff) + (b << 16))
+			same = 0;
+	}
+	CHECK("unrolled weak checksum matches the definition for lengths 0-67", same);
 	CHECK_INT("files before directories", -1, rsp_name_cmp("zz", 0, "a", 1) < 0 ? -1 : 1);
 	CHECK_INT("a-b/ before a/", 1, rsp_name_cmp("a", 1, "a-b", 1) > 0 ? 1 : -1);
 	CHECK_INT("file a before file a-b", -1, rsp_name_cmp("a", 0, "a-b", 0) < 0 ? -1 : 1);
