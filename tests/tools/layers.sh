@@ -44,6 +44,18 @@ for c in daemon/*.c; do
 	m=$(basename "$c" .c)
 	[ -n "$(rank "$m")" ] || bad "daemon/$m.c is in no layer: add it to a LAYER_ list of $0"
 done
+# STYLE.md's layer table, which a reader sees, names the same modules.
+for l in $LAYERS; do
+	eval "mods=\$LAYER_$l"
+	row=$l
+	[ "$l" = proto ] && row=protocols
+	sed -n "s/^| $row | \(.*\) |\$/\1/p" STYLE.md | tr ',;' '  ' | tr -s ' ' '\n' |
+		grep . | sort >"$tmp/doc"
+	echo $mods | tr ' ' '\n' | sort >"$tmp/code"
+	if ! cmp -s "$tmp/doc" "$tmp/code"; then
+		bad "STYLE.md's \"$row\" row and LAYER_$l differ: only in STYLE.md: $(comm -23 "$tmp/doc" "$tmp/code" | tr '\n' ' ')only here: $(comm -13 "$tmp/doc" "$tmp/code" | tr '\n' ' ')"
+	fi
+done
 [ $rc -eq 0 ] || exit $rc
 
 # Defined and undefined symbols per module -> edges "caller callee".
