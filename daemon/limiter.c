@@ -197,6 +197,21 @@ static uint64_t limiter_wake_amount(uint64_t rate, uint64_t missing)
 	return missing < chunk ? missing : chunk;
 }
 
+/* Takes got tokens from a bucket (rate per second) that held them; when
+ * that is less than want, raises *wait to the time until the bucket holds
+ * the next amount worth waking for (floor when nothing was got). */
+static void limiter_spend(struct limiter_bucket *b, uint64_t rate, uint64_t got, uint64_t want,
+                          uint64_t floor, uint64_t now, uint64_t *wait)
+{
+	b->tokens -= got;
+	if (got < want) {
+		uint64_t n = got == 0 ? floor : limiter_wake_amount(rate, want - got);
+		uint64_t w = limiter_wait(b, rate, n, now);
+		if (w > *wait)
+			*wait = w;
+	}
+}
+
 /* ---- records (caller holds the shard lock) ---- */
 
 static int limiter_rec_dead(const struct limiter *l, const struct limiter_rec *r, uint64_t now)
@@ -500,24 +515,11 @@ uint64_t limiter_take(struct limiter *l, const struct sockaddr_storage *addr, ui
 	if (got < floor)
 		got = 0;
 	if (rate_all != 0) {
-		l->gb.tokens -= got;
-		if (got < want) {
-			uint64_t n = got == 0 ? floor : limiter_wake_amount(rate_all, want - got);
-			uint64_t w = limiter_wait(&l->gb, rate_all, n, now_ns);
-			if (w > wait)
-				wait = w;
-		}
+		limiter_spend(&l->gb, rate_all, got, want, floor, now_ns, &wait);
 		pthread_mutex_unlock(&l->gmu);
 	}
-	if (r != NULL) {
-		r->b.tokens -= got;
-		if (got < want) {
-			uint64_t n = got == 0 ? floor : limiter_wake_amount(rate_ip, want - got);
-			uint64_t w = limiter_wait(&r->b, rate_ip, n, now_ns);
-			if (w > wait)
-				wait = w;
-		}
-	}
+	if (r != NULL)
+		limiter_spend(&r->b, rate_ip, got, want, floor, now_ns, &wait);
 	if (s != NULL)
 		pthread_mutex_unlock(&s->mu);
 	if (got < want && wait == 0)
