@@ -27,162 +27,14 @@
 #include "limiter.h"
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "proxy_accept.h"
 
 #define FTP_ACCEPT_BATCH 64
 #define FTP_OUT_PAUSE (16 * 1024) /* stop reading commands above this backlog */
-#define FTP_CLOSE_GRACE 10        /* seconds to flush the last reply */
 
 static struct ftp_loop *ftp_loops;
 static unsigned ftp_nloops;
 static atomic_int ftp_stop_flag;
-static atomic_uint ftp_xfers;              /* sessions holding a transfer slot */
-static atomic_uint_fast64_t ftp_fd_warned; /* clock_now_ns() of the last shortage logged */
-
-/* --- small helpers --- */
-
-void ftp_stat_add(int which, uint64_t n)
-{
-	switch (which) {
-	case FTP_STAT_HS:
-		metrics_tls_handshake(METRICS_FTPS, 1);
-		break;
-	case FTP_STAT_HS_FAIL:
-		metrics_tls_handshake(METRICS_FTPS, 0);
-		break;
-	default:
-		break;
-	}
-}
-
-int ftp_ev_add(struct ftp_loop *l, int fd, struct ftp_ev *ev, uint32_t events)
-{
-	struct epoll_event e = {.events = events, .data.ptr = ev};
-
-	ev->fd = fd;
-	return epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &e);
-}
-
-void ftp_ready(struct ftp_sess *s)
-{
-	if (s->in_ready || s->dead)
-		return;
-	s->in_ready = 1;
-	s->rnext = s->loop->ready;
-	s->loop->ready = s;
-}
-
-void ftp_throttle(struct ftp_sess *s, uint64_t when)
-{
-	s->wake_ns = when;
-	if (s->in_throttle)
-		return;
-	s->in_throttle = 1;
-	s->tnext = s->loop->throttled;
-	s->loop->throttled = s;
-}
-
-/* --- replies --- */
-
-static void ftp_out_fail(struct ftp_sess *s)
-{
-	/* The reply backlog passed its cap: the client does not read. */
-	s->closing = 1;
-	s->close_by = clock_now_ns();
-}
-
-void ftp_reply_raw(struct ftp_sess *s, const char *text, size_t n)
-{
-	if (buf_append(&s->out, text, n) != 0)
-		ftp_out_fail(s);
-}
-
-/* requests_total and the latency histogram count FTP commands answered:
- * every final reply (2xx-5xx; not 1xx, which a final one follows), under
- * ftps when the control connection is TLS (implicit or AUTH TLS). */
-static void ftp_reply_counted(struct ftp_sess *s, int code)
-{
-	if (code < 200)
-		return;
-	metrics_request(ftp_metrics_proto(s), (unsigned)code,
-	                (double)(clock_now_ns() - s->t_cmd) / 1e9);
-}
-
-void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
-{
-	char line[PM_FTP_REPLY_MAX];
-	va_list ap;
-	int n = snprintf(line, sizeof(line), "%03d ", code);
-
-	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
-	va_end(ap);
-	if (m < 0)
-		m = 0;
-	size_t len =
-	    (size_t)n +
-	    ((size_t)m < sizeof(line) - (size_t)n - 2 ? (size_t)m : sizeof(line) - (size_t)n - 3);
-	/* SECURITY: formats carry no client text; still, never let a CR/LF
-	 * through. */
-	for (size_t i = (size_t)n; i < len; i++)
-		if (line[i] == '\r' || line[i] == '\n')
-			line[i] = ' ';
-	line[len++] = '\r';
-	line[len++] = '\n';
-	ftp_reply_raw(s, line, len);
-	ftp_reply_counted(s, code);
-}
-
-enum metrics_proto ftp_metrics_proto(const struct ftp_sess *s)
-{
-	return s->implicit || s->ctrl.tls ? METRICS_FTPS : METRICS_FTP;
-}
-
-void ftp_reply_path(struct ftp_sess *s, int code, const char *pre, const char *path,
-                    const char *post, int quote)
-{
-	struct buf b;
-	size_t plen = strlen(path);
-
-	buf_init(&b, PM_FTP_REPLY_MAX);
-	if (buf_printf(&b, "%03d %s", code, pre) != 0)
-		goto fail;
-	if (quote) {
-		/* RFC 959 257: a '"' inside the name is doubled */
-		for (size_t i = 0; i < plen; i++) {
-			const char *q = memchr(path + i, '"', plen - i);
-			size_t run = q ? (size_t)(q - (path + i)) : plen - i;
-			if (buf_append_enc(&b, path + i, run, BUF_ENC_FTP) != 0)
-				goto fail;
-			i += run;
-			if (q && buf_append(&b, "\"\"", 2) != 0)
-				goto fail;
-		}
-	} else if (buf_append_enc(&b, path, plen, BUF_ENC_FTP) != 0) {
-		goto fail;
-	}
-	if (buf_puts(&b, post) != 0 || buf_append(&b, "\r\n", 2) != 0)
-		goto fail;
-	ftp_reply_raw(s, b.data, b.len);
-	ftp_reply_counted(s, code);
-	buf_free(&b);
-	return;
-fail:
-	buf_free(&b);
-	ftp_reply(s, code >= 400 ? code : 550,
-	          "Name refused: it holds CR, LF or NUL or is too long");
-}
-
-void ftp_sess_close(struct ftp_sess *s, int code, const char *text)
-{
-	if (s->closing)
-		return;
-	if (code)
-		ftp_reply(s, code, "%s", text);
-	s->closing = 1;
-	s->close_by = clock_now_ns() + (uint64_t)FTP_CLOSE_GRACE * 1000000000u;
-	ftp_ready(s);
-}
 
 /* SECURITY: a ban ends the sessions its address already has, logged in or
  * not (a connection opened before the ban must not log in after it), as a
@@ -215,11 +67,6 @@ static void ftp_on_ban(void *arg, const struct sockaddr_storage *addr)
 	}
 }
 
-int ftp_busy(const struct ftp_sess *s)
-{
-	return s->hjob != NULL || ftp_data_busy(s);
-}
-
 /* --- results of the worker threads (ftp_worker.c) --- */
 
 static void ftp_job_result(struct ftp_sess *s, const struct ftp_job_result *r)
@@ -241,21 +88,6 @@ static void ftp_job_result(struct ftp_sess *s, const struct ftp_job_result *r)
 
 /* --- transfer slots --- */
 
-int ftp_xfer_take(struct ftp_sess *s)
-{
-	if (s->xfer_slot)
-		return 0;
-	const struct config *c = config_get();
-	unsigned max = c ? pm_max_transfers(c->max_clients, c->max_transfers) : 0;
-	unsigned cur = atomic_load(&ftp_xfers);
-	do {
-		if (max != 0 && cur >= max)
-			return -1;
-	} while (!atomic_compare_exchange_weak(&ftp_xfers, &cur, cur + 1));
-	s->xfer_slot = 1;
-	return 0;
-}
-
 /* Give the slot back once the session's data channel holds no descriptor
  * (after every run of the session, and when it dies). */
 static void ftp_xfer_sync(struct ftp_sess *s)
@@ -265,22 +97,7 @@ static void ftp_xfer_sync(struct ftp_sess *s)
 		return;
 	if (!s->dead && d != NULL && (ftp_data_has_setup(s) || d->xs != XS_NONE || d->fd >= 0))
 		return;
-	s->xfer_slot = 0;
-	atomic_fetch_sub(&ftp_xfers, 1);
-}
-
-void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err)
-{
-	uint64_t now = clock_now_ns(), last = atomic_load(&ftp_fd_warned);
-	if (ftp_elapsed(now, last) < 1000000000u && last != 0)
-		return;
-	if (!atomic_compare_exchange_strong(&ftp_fd_warned, &last, now))
-		return;
-	const struct config *c = config_get();
-	log_warn("ftp: %s: %s refused: %s (max_clients %u, max_transfers %u, %u transfers "
-	         "open); raise RLIMIT_NOFILE or lower max_clients or max_transfers",
-	         s->peer_str, what, strerror(err), c->max_clients,
-	         pm_max_transfers(c->max_clients, c->max_transfers), atomic_load(&ftp_xfers));
+	ftp_xfer_give(s);
 }
 
 /* --- sessions --- */
@@ -290,10 +107,7 @@ static void ftp_sess_kill(struct ftp_sess *s)
 	if (s->dead)
 		return;
 	ftp_data_free(s);
-	if (s->xfer_slot) {
-		s->xfer_slot = 0;
-		atomic_fetch_sub(&ftp_xfers, 1);
-	}
+	ftp_xfer_give(s);
 	ftp_worker_cancel(s); /* SECURITY: nobody waits for its digest any more */
 	conn_close(&s->ctrl);
 	buf_free(&s->out);
@@ -327,45 +141,6 @@ static void ftp_greet(struct ftp_sess *s)
 		return;
 	}
 	ftp_reply(s, 220, "pubmirror anonymous FTP server ready (read-only)");
-}
-
-int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why)
-{
-	unsigned char hdr[PROXY_HEADER_MAX];
-	struct sockaddr_storage dst;
-	size_t used = 0;
-	ssize_t n;
-
-	*why = "connection closed before the PROXY header";
-	do
-		n = recv(fd, hdr, sizeof(hdr), MSG_PEEK);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	if (n <= 0)
-		return -1;
-	enum proxy_result r = proxy_parse(hdr, (size_t)n, src, &dst, &used, why);
-	switch (r) {
-	case PROXY_NEED_MORE:
-		if ((size_t)n == sizeof(hdr)) {
-			*why = "PROXY header too long";
-			return -1;
-		}
-		return 0;
-	case PROXY_BAD:
-		return -1;
-	case PROXY_OK:
-	case PROXY_LOCAL:
-		break;
-	}
-	*has_src = r == PROXY_OK;
-	/* consume exactly the header: what follows (a command, a TLS
-	 * ClientHello) stays for the session */
-	if (recv(fd, hdr, used, 0) != (ssize_t)used) {
-		*why = "short read of the PROXY header";
-		return -1;
-	}
-	return 1;
 }
 
 /* Admit a new session: limiter verdict, then the greeting (or the TLS
@@ -411,13 +186,15 @@ static int ftp_admit(struct ftp_sess *s)
 			log_err("ftp: %s: cannot start TLS", s->peer_str);
 			return -1;
 		}
-		s->ctrl_hs = 1;
-		s->greet_pending = 1;
+		if (ftp_sess_phase(s, FTP_PHASE_TLS_GREET) != 0)
+			return -1;
 		/* Implicit FTPS: data is protected unless the client says
 		 * PROT C. */
 		s->pbsz = 1;
 		s->prot_p = 1;
 	} else {
+		if (ftp_sess_phase(s, FTP_PHASE_OPEN) != 0)
+			return -1;
 		ftp_greet(s);
 	}
 	return 0;
@@ -478,22 +255,20 @@ static void ftp_accept(struct ftp_loop *l, struct ftp_ev *lev)
 		getsockname(fd, (struct sockaddr *)&s->local, &llen);
 		net_addr_str(&peer, 0, s->peer_str, sizeof(s->peer_str));
 		buf_init(&s->out, 1024 * 1024);
-		s->t_start = s->t_cmd = clock_now_ns();
-		s->ascii = 1;
-		s->halgo = HASH_SHA256;
-		s->zlevel = 6;
-		s->mlst_mask = FTP_FACT_ALL;
+		ftp_sess_defaults(s);
+		s->t_cmd = s->t_start;
 		s->cev.kind = FTP_EV_CTRL;
 		s->cev.s = s;
 		s->implicit = lev->implicit;
 		unsigned pflag = lev->implicit ? CONFIG_PROXY_FTPS : CONFIG_PROXY_FTP;
-		s->proxy_pending = (c->proxy_protocol & pflag) != 0;
+		if ((c->proxy_protocol & pflag) != 0)
+			ftp_sess_phase(s, FTP_PHASE_PROXY);
 		s->next = l->all;
 		if (l->all)
 			l->all->prev = s;
 		l->all = s;
 		if (ftp_ev_add(l, fd, &s->cev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0 ||
-		    (!s->proxy_pending && ftp_admit(s) != 0)) {
+		    (s->phase != FTP_PHASE_PROXY && ftp_admit(s) != 0)) {
 			ftp_sess_kill(s);
 			continue;
 		}
@@ -583,7 +358,7 @@ static int ftp_sess_commands(struct ftp_sess *s)
 
 	for (int rounds = 0; rounds < 64; rounds++) {
 		char *nl;
-		while (!s->closing && !s->auth_pending && !s->ctrl_hs &&
+		while (!s->closing && s->phase == FTP_PHASE_OPEN &&
 		       s->out.len - s->outpos < FTP_OUT_PAUSE &&
 		       (nl = memchr(s->in, '\n', s->inlen)) != NULL) {
 			size_t linelen = (size_t)(nl - s->in);
@@ -615,14 +390,14 @@ static int ftp_sess_commands(struct ftp_sess *s)
 			ftp_cmd_line(s, line, linelen);
 			/* SECURITY: the line may have held a password */
 			explicit_bzero(line, sizeof(line));
-			if (s->auth_pending) {
+			if (s->phase == FTP_PHASE_AUTH_REPLY) {
 				/* SECURITY: bytes pipelined after AUTH were sent in
 				 * clear text; they must not run inside TLS. */
 				explicit_bzero(s->in, s->inlen);
 				s->inlen = 0;
 			}
 		}
-		if (s->closing || s->ctrl_hs || s->auth_pending)
+		if (s->closing || s->phase != FTP_PHASE_OPEN)
 			return progress;
 		if (s->inlen == sizeof(s->in)) {
 			if (memchr(s->in, '\n', s->inlen) == NULL) {
@@ -659,20 +434,18 @@ static int ftp_sess_commands(struct ftp_sess *s)
 
 static void ftp_sess_run_once(struct ftp_sess *s)
 {
-	if (s->proxy_pending) {
+	if (s->phase == FTP_PHASE_PROXY) {
 		const char *why = "";
-		struct sockaddr_storage src;
-		int has_src = 0;
-		int r = ftp_proxy_take(s->ctrl.fd, &src, &has_src, &why);
-		if (r == 0)
+		struct sockaddr_storage src, dst;
+		enum proxy_step r = proxy_accept_step(s->ctrl.fd, &src, &dst, &why);
+		if (r == PROXY_STEP_WAIT)
 			return;
-		if (r < 0) {
+		if (r == PROXY_STEP_REFUSE) {
 			log_info("ftp: %s: refused: %s", s->peer_str, why);
 			ftp_sess_kill(s);
 			return;
 		}
-		s->proxy_pending = 0;
-		if (has_src) {
+		if (r == PROXY_STEP_ADDR) {
 			s->peer = src;
 			s->proxied = 1;
 			net_addr_str(&src, 0, s->peer_str, sizeof(s->peer_str));
@@ -685,17 +458,15 @@ static void ftp_sess_run_once(struct ftp_sess *s)
 	for (int round = 0; round < 32 && !s->dead; round++) {
 		int progress = 0;
 
-		if (s->ctrl_hs) {
+		if (ftp_in_handshake(s)) {
 			char why[160] = "";
 			int r = tls_io_handshake(&s->ctrl, why, sizeof(why));
 			if (r == 1) {
-				s->ctrl_hs = 0;
+				int greet = s->phase == FTP_PHASE_TLS_GREET;
 				ftp_stat_add(FTP_STAT_HS, 1);
 				progress = 1;
-				if (s->greet_pending) {
-					s->greet_pending = 0;
+				if (ftp_sess_phase(s, FTP_PHASE_OPEN) == 0 && greet)
 					ftp_greet(s);
-				}
 			} else if (errno != EAGAIN) {
 				ftp_stat_add(FTP_STAT_HS_FAIL, 1);
 				char esc[200];
@@ -705,7 +476,7 @@ static void ftp_sess_run_once(struct ftp_sess *s)
 				return;
 			}
 		}
-		if (!s->ctrl_hs) {
+		if (!ftp_in_handshake(s)) {
 			while (s->outpos < s->out.len) {
 				ssize_t w = s->ctrl.ops->write(&s->ctrl, s->out.data + s->outpos,
 				                               s->out.len - s->outpos);
@@ -730,13 +501,12 @@ static void ftp_sess_run_once(struct ftp_sess *s)
 					ftp_sess_kill(s);
 					return;
 				}
-				if (s->auth_pending) {
-					s->auth_pending = 0;
-					if (tls_io_start(&s->ctrl, NULL) != 0) {
+				if (s->phase == FTP_PHASE_AUTH_REPLY) {
+					if (ftp_sess_phase(s, FTP_PHASE_TLS_AUTH) != 0 ||
+					    tls_io_start(&s->ctrl, NULL) != 0) {
 						ftp_sess_kill(s);
 						return;
 					}
-					s->ctrl_hs = 1;
 					progress = 1;
 					continue;
 				}
@@ -746,7 +516,7 @@ static void ftp_sess_run_once(struct ftp_sess *s)
 			progress = 1;
 		if (s->dead)
 			return;
-		if (!s->ctrl_hs && !s->closing && ftp_sess_commands(s))
+		if (!ftp_in_handshake(s) && !s->closing && ftp_sess_commands(s))
 			progress = 1;
 		if (!progress)
 			return;
@@ -789,14 +559,15 @@ static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 		}
 		if (s->dead || s->closing)
 			continue;
-		if (s->proxy_pending && ftp_elapsed(now, s->t_start) > 10 * 1000000000ull) {
+		if (s->phase == FTP_PHASE_PROXY &&
+		    ftp_elapsed(now, s->t_start) > 10 * 1000000000ull) {
 			log_info("ftp: %s: no PROXY header within 10 seconds", s->peer_str);
 			ftp_sess_kill(s);
 			continue;
 		}
-		if (!s->logged_in &&
+		if (!ftp_is_logged_in(s) &&
 		    ftp_elapsed(now, s->t_start) > (uint64_t)PM_FTP_LOGIN_TIMEOUT * 1000000000u) {
-			if (s->ctrl_hs)
+			if (ftp_in_handshake(s))
 				ftp_sess_kill(s);
 			else
 				ftp_sess_close(s, 421, "Login timeout: log in within 60 seconds");

@@ -55,7 +55,7 @@ static const struct config *cfg(void)
 /* The principal of s for the view: NULL for an anonymous session. */
 static const char *ftp_principal(const struct ftp_sess *s)
 {
-	return s->anonymous ? NULL : s->user;
+	return ftp_is_anon(s) ? NULL : s->user;
 }
 
 /* Resolve arg against the cwd; replies 550 on refusal. */
@@ -132,7 +132,7 @@ static const struct index_entry *ftp_file_entry(struct ftp_sess *s, const char *
 static void ftp_bad(struct ftp_sess *s)
 {
 	s->bad++;
-	if (!s->logged_in && s->bad >= PM_FTP_BAD_BEFORE_LOGIN) {
+	if (!ftp_is_logged_in(s) && s->bad >= PM_FTP_BAD_BEFORE_LOGIN) {
 		log_info("ftp: %s: too many bad commands before login, closing", s->peer_str);
 		ftp_sess_close(s, 421, "Too many bad commands before login; closing");
 	} else if (s->bad >= PM_FTP_BAD_MAX) {
@@ -183,18 +183,20 @@ static void cmd_user(struct ftp_sess *s, char *arg)
 {
 	const struct config *c = cfg();
 
-	if (s->logged_in) {
+	if (ftp_is_logged_in(s)) {
 		ftp_reply(s, 530, "Already logged in; the user cannot change");
 		return;
 	}
-	s->ustate = FTP_USER_NONE;
+	if (ftp_sess_login(s, FTP_LOGIN_NONE) != 0)
+		return;
 	if (c && c->ftp_tls == CONFIG_FTP_TLS_REQUIRE && !s->ctrl.tls) {
 		ftp_reply(s, 530, "TLS is required on this server: send AUTH TLS before USER");
 		ftp_bad(s);
 		return;
 	}
 	if (strcasecmp(arg, "anonymous") == 0 || strcasecmp(arg, "ftp") == 0) {
-		s->ustate = FTP_USER_ANON;
+		if (ftp_sess_login(s, FTP_LOGIN_USER_ANON) != 0)
+			return;
 		ftp_reply(s, 331, "Anonymous login ok, send your e-mail address as password");
 		return;
 	}
@@ -208,7 +210,8 @@ static void cmd_user(struct ftp_sess *s, char *arg)
 	}
 	if (auth_enabled() && strlen(arg) <= PM_AUTH_USER_MAX) {
 		snprintf(s->user, sizeof(s->user), "%s", arg);
-		s->ustate = FTP_USER_NAMED;
+		if (ftp_sess_login(s, FTP_LOGIN_USER_NAMED) != 0)
+			return;
 		ftp_reply(s, 331, "Password required");
 		return;
 	}
@@ -216,12 +219,15 @@ static void cmd_user(struct ftp_sess *s, char *arg)
 	ftp_bad(s);
 }
 
-static void ftp_logged_in(struct ftp_sess *s)
+/* The login succeeded: to is FTP_LOGIN_ANON or FTP_LOGIN_NAMED. */
+static int ftp_logged_in(struct ftp_sess *s, enum ftp_login to)
 {
-	s->logged_in = 1;
+	if (ftp_sess_login(s, to) != 0)
+		return -1;
 	s->cwd[0] = '\0';
 	/* TLS 1.3: the tickets that bind data connections to this session */
 	tls_io_issue_ticket(&s->ctrl);
+	return 0;
 }
 
 static void cmd_pass(struct ftp_sess *s, char *arg)
@@ -229,7 +235,7 @@ static void cmd_pass(struct ftp_sess *s, char *arg)
 	const struct config *c = cfg();
 	size_t plen = strlen(arg);
 
-	if (s->logged_in) {
+	if (ftp_is_logged_in(s)) {
 		ftp_reply(s, 503, "Already logged in");
 		return;
 	}
@@ -244,33 +250,37 @@ static void cmd_pass(struct ftp_sess *s, char *arg)
 		ftp_bad(s);
 		return;
 	}
-	if (s->ustate == FTP_USER_ANON) {
+	if (s->login == FTP_LOGIN_USER_ANON) {
 		/* the password is an e-mail address by convention: kept for
 		 * the xferlog (escaped there), never echoed */
 		snprintf(s->anon_id, sizeof(s->anon_id), "%s", arg);
-		s->anonymous = 1;
-		ftp_logged_in(s);
+		if (ftp_logged_in(s, FTP_LOGIN_ANON) != 0)
+			return;
 		log_info("ftp: %s: anonymous login", s->peer_str);
 		ftp_reply(s, 230, "Anonymous access granted; this server is read-only");
 		return;
 	}
-	if (s->ustate != FTP_USER_NAMED) {
+	if (s->login != FTP_LOGIN_USER_NAMED) {
 		ftp_reply(s, 503, "Send USER first");
 		ftp_bad(s);
 		return;
 	}
-	s->ustate = FTP_USER_NONE;
 	if (!s->ctrl.tls) {
 		/* SECURITY: passwords only inside TLS */
+		if (ftp_sess_login(s, FTP_LOGIN_NONE) != 0)
+			return;
 		ftp_reply(s, 530, "User logins are accepted only over TLS: use AUTH TLS first");
 		ftp_bad(s);
 		return;
 	}
+	if (ftp_sess_login(s, FTP_LOGIN_CHECKING) != 0)
+		return;
 	if (plen > PM_AUTH_PASS_MAX || ftp_auth_submit(s, s->user, arg, plen) != 0) {
 		if (plen > PM_AUTH_PASS_MAX) {
 			ftp_cmd_auth_done(s, 0);
 			return;
 		}
+		ftp_sess_login(s, FTP_LOGIN_NONE);
 		ftp_sess_close(s, 421, "Server busy; try again later");
 		return;
 	}
@@ -281,16 +291,19 @@ void ftp_cmd_auth_done(struct ftp_sess *s, int ok)
 {
 	struct limiter *lim = limiter_global();
 	char esc[100];
+	int banned = ok && lim && limiter_is_banned(lim, &s->peer, clock_now_ns());
 
-	if (ok && lim && limiter_is_banned(lim, &s->peer, clock_now_ns())) {
+	if ((!ok || banned) && ftp_sess_login(s, FTP_LOGIN_NONE) != 0)
+		return;
+	if (banned) {
 		ftp_sess_close(s, 421, "Your address is banned for a while after failed logins");
 		return;
 	}
 	if (ok) {
 		if (lim)
 			limiter_auth_ok(lim, &s->peer);
-		s->anonymous = 0;
-		ftp_logged_in(s);
+		if (ftp_logged_in(s, FTP_LOGIN_NAMED) != 0)
+			return;
 		log_info("ftp: %s: user %s logged in", s->peer_str,
 		         log_esc(esc, sizeof(esc), s->user, strlen(s->user)));
 		ftp_reply(s, 230, "Logged in; this server is read-only");
@@ -1003,8 +1016,8 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 		buf_puts(&b, "211-pubmirror FTP server status:\r\n");
 		buf_printf(&b, " Connected from %s\r\n", s->peer_str);
 		buf_printf(&b, " %s\r\n",
-		           s->logged_in
-		               ? (s->anonymous ? "Logged in anonymously" : "Logged in as a user")
+		           ftp_is_logged_in(s)
+		               ? (ftp_is_anon(s) ? "Logged in anonymously" : "Logged in as a user")
 		               : "Not logged in");
 		buf_printf(&b, " TYPE: %s, MODE: %s, STRUcture: F, control: %s, data: %s\r\n",
 		           s->ascii ? "ASCII" : "BINARY", s->mode_z ? "Z" : "S", tls,
@@ -1015,7 +1028,7 @@ static void cmd_stat(struct ftp_sess *s, char *arg)
 		buf_free(&b);
 		return;
 	}
-	if (!s->logged_in) {
+	if (!ftp_is_logged_in(s)) {
 		buf_free(&b);
 		ftp_reply(s, 530, "Please log in with USER and PASS first");
 		return;
@@ -1186,7 +1199,7 @@ static void cmd_site(struct ftp_sess *s, char *arg)
 
 static void cmd_host(struct ftp_sess *s, char *arg)
 {
-	if (s->logged_in || s->ustate != FTP_USER_NONE) {
+	if (s->login != FTP_LOGIN_NONE) {
 		ftp_reply(s, 503, "HOST must come before USER");
 		return;
 	}
@@ -1220,24 +1233,7 @@ static void cmd_abor(struct ftp_sess *s, char *arg)
 static void ftp_cmd_reset(struct ftp_sess *s)
 {
 	ftp_data_free(s);
-	s->ustate = FTP_USER_NONE;
-	s->logged_in = 0;
-	s->anonymous = 0;
-	s->user[0] = '\0';
-	s->anon_id[0] = '\0';
-	s->cwd[0] = '\0';
-	s->ascii = 1;
-	s->mode_z = 0;
-	s->zlevel = 6;
-	s->epsv_all = 0;
-	s->pbsz = 0;
-	s->prot_p = 0;
-	s->rest = 0;
-	s->rang_end = 0;
-	s->rnfr = 0;
-	s->halgo = HASH_SHA256;
-	s->mlst_mask = FTP_FACT_ALL;
-	s->t_start = clock_now_ns();
+	ftp_sess_defaults(s);
 }
 
 static void cmd_auth(struct ftp_sess *s, char *arg)
@@ -1262,7 +1258,7 @@ static void cmd_auth(struct ftp_sess *s, char *arg)
 	ftp_cmd_reset(s);
 	ftp_reply(s, 234, "AUTH %s ok: start the TLS negotiation",
 	          strcmp(arg, "SSL") == 0 ? "SSL" : "TLS");
-	s->auth_pending = 1;
+	ftp_sess_phase(s, FTP_PHASE_AUTH_REPLY);
 }
 
 static void cmd_pbsz(struct ftp_sess *s, char *arg)
@@ -1461,7 +1457,7 @@ void ftp_cmd_line(struct ftp_sess *s, char *line, size_t n)
 		ftp_bad(s);
 		return;
 	}
-	if ((c->flags & C_LOGIN) && !s->logged_in) {
+	if ((c->flags & C_LOGIN) && !ftp_is_logged_in(s)) {
 		ftp_reply(s, 530, "Please log in with USER and PASS first");
 		ftp_bad(s);
 		return;

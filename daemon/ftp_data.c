@@ -26,6 +26,7 @@
 #include "view.h"
 #include "net.h"
 #include "path.h"
+#include "proxy_accept.h"
 
 /* --- listing helpers (MLSD here, MLST in ftp_cmd.c) --- */
 
@@ -104,9 +105,15 @@ int ftp_data_has_setup(const struct ftp_sess *s)
 	return d && (d->lfd >= 0 || d->active || d->conn.fd >= 0);
 }
 
-int ftp_data_busy(const struct ftp_sess *s)
+/* A transfer is running (command given, not finished). */
+static int ftp_data_busy(const struct ftp_sess *s)
 {
 	return s->data && s->data->xs != XS_NONE;
+}
+
+int ftp_busy(const struct ftp_sess *s)
+{
+	return s->hjob != NULL || ftp_data_busy(s);
 }
 
 /* Release the transfer's source and buffers (not the set-up). */
@@ -163,14 +170,14 @@ static void ftp_data_xferlog(struct ftp_sess *s, int complete)
 	/* xferlog's size is the file's bytes (as wu-ftpd and vsftpd log it),
 	 * not the compressed count of MODE Z; the JSON line keeps the wire. */
 	log_xfer(&s->peer, (unsigned)secs, d->z ? d->zin : d->bytes, d->path ? d->path : "?",
-	         !d->ascii, s->anonymous, s->anonymous ? s->anon_id : s->user,
+	         !d->ascii, ftp_is_anon(s), ftp_is_anon(s) ? s->anon_id : s->user,
 	         complete ? 'c' : 'i');
 	if (log_json_enabled()) {
 		struct log_event ev = {
 		    .event = "transfer",
 		    .proto = s->implicit || s->ctrl.tls ? "ftps" : "ftp",
 		    .peer = &s->peer,
-		    .user = s->anonymous ? NULL : s->user,
+		    .user = ftp_is_anon(s) ? NULL : s->user,
 		    .method = "RETR",
 		    .path = d->path,
 		    .status = complete ? 226 : 426,
@@ -603,20 +610,20 @@ static int ftp_data_proxy(struct ftp_sess *s)
 	int progress = 0;
 
 	for (int i = 0; i < PM_FTP_PROXY_PENDING && d->conn.fd < 0; i++) {
-		struct sockaddr_storage src;
-		int has_src = 0;
+		struct sockaddr_storage src, dst;
 		const char *why = "";
 		if (d->pfd[i] < 0)
 			continue;
-		int r = ftp_proxy_take(d->pfd[i], &src, &has_src, &why);
-		if (r == 0)
+		enum proxy_step r = proxy_accept_step(d->pfd[i], &src, &dst, &why);
+		if (r == PROXY_STEP_WAIT)
 			continue;
 		progress = 1;
-		if (r > 0 && !(has_src && net_same_host(&src, &s->peer))) {
-			r = -1;
+		if (r != PROXY_STEP_REFUSE &&
+		    !(r == PROXY_STEP_ADDR && net_same_host(&src, &s->peer))) {
+			r = PROXY_STEP_REFUSE;
 			why = "its PROXY header names another client";
 		}
-		if (r < 0) {
+		if (r == PROXY_STEP_REFUSE) {
 			log_warn("ftp: %s: proxied data connection refused: %s", s->peer_str, why);
 			close(d->pfd[i]);
 			d->pfd[i] = -1;

@@ -1,6 +1,7 @@
 /* ftp_int.h - what ftp.c (event loops, sessions, control connection),
- * ftp_cmd.c (the command table), ftp_data.c (data channels and
- * transfers) and ftp_worker.c (password checks and digests) share.
+ * ftp_sess.c (replies, scheduling, transfer slots), ftp_cmd.c (the
+ * command table), ftp_data.c (data channels and transfers) and
+ * ftp_worker.c (password checks and digests) share.
  * Not an interface for other modules: use ftp.h. */
 #ifndef PUBMIRROR_FTP_INT_H
 #define PUBMIRROR_FTP_INT_H
@@ -98,7 +99,42 @@ struct ftp_data {
 	int log_xfer; /* RETR: one xferlog line */
 };
 
-enum ftp_user_state { FTP_USER_NONE, FTP_USER_ANON, FTP_USER_NAMED };
+/* Where a session's login stands.  Set to NONE by ftp_sess_defaults (a
+ * new connection, AUTH TLS), otherwise changed only by ftp_sess_login
+ * (ftp_sess.c), which allows just these steps and refuses the rest:
+ *   any -> NONE                       (AUTH TLS resets; USER or PASS refused)
+ *   NONE, USER_* -> USER_ANON, USER_NAMED   (USER)
+ *   USER_ANON -> ANON                 (PASS: an e-mail address)
+ *   USER_NAMED -> CHECKING            (PASS over TLS, on the worker pool)
+ *   CHECKING -> NAMED                 (the password matched) */
+enum ftp_login {
+	FTP_LOGIN_NONE,       /* nothing given yet */
+	FTP_LOGIN_USER_ANON,  /* USER anonymous / ftp: PASS logs in */
+	FTP_LOGIN_USER_NAMED, /* USER name (over TLS): PASS is checked */
+	FTP_LOGIN_CHECKING,   /* the password is being checked */
+	FTP_LOGIN_ANON,       /* logged in anonymously */
+	FTP_LOGIN_NAMED,      /* logged in as user */
+};
+
+/* Where a session's control connection stands, before and around its
+ * commands.  Changed only by ftp_sess_phase (ftp_sess.c), which allows
+ * just these steps and refuses the rest:
+ *   NEW -> PROXY                  (a proxy_protocol listener: header first)
+ *   NEW, PROXY -> TLS_GREET       (admitted on the implicit FTPS port)
+ *   NEW, PROXY -> OPEN            (admitted: greeting sent)
+ *   TLS_GREET -> OPEN             (handshake done: greeting sent)
+ *   OPEN -> AUTH_REPLY            (AUTH TLS answered 234)
+ *   AUTH_REPLY -> TLS_AUTH        (the 234 is out: handshake)
+ *   TLS_AUTH -> OPEN              (handshake done)
+ * Closing (s->closing) and gone (s->dead) can come in any phase. */
+enum ftp_phase {
+	FTP_PHASE_NEW,        /* accepted, not admitted yet */
+	FTP_PHASE_PROXY,      /* waiting for the PROXY header */
+	FTP_PHASE_TLS_GREET,  /* implicit FTPS: handshake, then the greeting */
+	FTP_PHASE_OPEN,       /* commands are read and run */
+	FTP_PHASE_AUTH_REPLY, /* start TLS once the 234 is out */
+	FTP_PHASE_TLS_AUTH,   /* the handshake AUTH TLS asked for */
+};
 
 struct ftp_sess {
 	struct ftp_loop *loop;
@@ -108,16 +144,13 @@ struct ftp_sess {
 	struct conn ctrl;
 	struct sockaddr_storage peer, local;
 	char peer_str[64];
-	int counted;       /* limiter_conn_open said OK */
-	int proxy_pending; /* waiting for the PROXY header */
-	int proxied;       /* peer came from a PROXY header */
-	int reject;        /* greeting is a 421 */
+	int counted; /* limiter_conn_open said OK */
+	int proxied; /* peer came from a PROXY header */
+	int reject;  /* greeting is a 421 */
 	const char *reject_text;
-	int ctrl_hs;       /* control TLS handshake running */
-	int metered;       /* counted in metrics_conn_open */
-	int greet_pending; /* greeting after the implicit handshake */
-	int auth_pending;  /* start TLS once the 234 is out */
-	int closing;       /* close once the output is out */
+	enum ftp_phase phase; /* ftp_sess_phase */
+	int metered;          /* counted in metrics_conn_open */
+	int closing;          /* close once the output is out */
 	uint64_t close_by;
 	uint32_t cevents;
 	int ctrl_drained; /* last read said EAGAIN and no event came since */
@@ -127,8 +160,7 @@ struct ftp_sess {
 	struct buf out;
 	size_t outpos;
 	/* login */
-	enum ftp_user_state ustate;
-	int logged_in, anonymous;
+	enum ftp_login login; /* ftp_sess_login */
 	char user[PM_AUTH_USER_MAX + 1];
 	char anon_id[64];
 	unsigned bad;
@@ -155,7 +187,36 @@ struct ftp_sess {
 #define FTP_FACT_UNIQUE 16u
 #define FTP_FACT_ALL 31u
 
-/* ftp.c */
+/* 1 when s is logged in (anonymously or as a user). */
+static inline int ftp_is_logged_in(const struct ftp_sess *s)
+{
+	return s->login == FTP_LOGIN_ANON || s->login == FTP_LOGIN_NAMED;
+}
+/* 1 when s is logged in anonymously. */
+static inline int ftp_is_anon(const struct ftp_sess *s)
+{
+	return s->login == FTP_LOGIN_ANON;
+}
+/* Move s's login to state to (see enum ftp_login).  0, or -1 when the step
+ * is not one of those allowed: logged, and the session is closed (421). */
+int ftp_sess_login(struct ftp_sess *s, enum ftp_login to);
+/* Move s's control connection to phase to (see enum ftp_phase).  0, or
+ * -1 when the step is not one of those allowed: logged, and the session
+ * is closed (421). */
+int ftp_sess_phase(struct ftp_sess *s, enum ftp_phase to);
+/* 1 while the control connection's TLS handshake runs. */
+static inline int ftp_in_handshake(const struct ftp_sess *s)
+{
+	return s->phase == FTP_PHASE_TLS_GREET || s->phase == FTP_PHASE_TLS_AUTH;
+}
+/* A session's settings as a new connection has them (login, directory,
+ * TYPE, MODE, PROT, HASH algorithm, MLST facts...): at accept and after
+ * AUTH TLS. */
+void ftp_sess_defaults(struct ftp_sess *s);
+/* ftp_sess.c: replies, close, scheduling on the loop, transfer slots
+ * (called by everything below; it calls none of the other FTP files).
+ * ftp.c: the event loop and sessions' lifecycle.
+ * ftp_busy (a transfer or a worker job running) is ftp_data.c's. */
 /* now - then, or 0 when then is later (stamps taken after now was read). */
 static inline uint64_t ftp_elapsed(uint64_t now, uint64_t then)
 {
@@ -168,6 +229,8 @@ void ftp_reply(struct ftp_sess *s, int code, const char *fmt, ...)
  * are in use: the descriptors they need were reserved at start-up
  * (limits.h), so a bounded number of transfers never runs out of them. */
 int ftp_xfer_take(struct ftp_sess *s);
+/* Give s's transfer slot back (nothing when it holds none). */
+void ftp_xfer_give(struct ftp_sess *s);
 /* Out of descriptors (EMFILE/ENFILE) for s doing what: logged, at most
  * once a second for the whole server. */
 void ftp_fd_shortage(const struct ftp_sess *s, const char *what, int err);
@@ -188,10 +251,6 @@ void ftp_ready(struct ftp_sess *s);
 void ftp_throttle(struct ftp_sess *s, uint64_t when);
 int ftp_ev_add(struct ftp_loop *l, int fd, struct ftp_ev *ev, uint32_t events);
 int ftp_busy(const struct ftp_sess *s);
-/* Read a PROXY protocol header at the start of fd (peeked, then consumed
- * exactly, so the bytes after it stay in the socket).  1 done (*src set,
- * *has_src 0 for a LOCAL header), 0 more bytes needed, -1 refused (why). */
-int ftp_proxy_take(int fd, struct sockaddr_storage *src, int *has_src, const char **why);
 void ftp_stat_add(int which, uint64_t n);
 enum { FTP_STAT_BYTES, FTP_STAT_XFERS, FTP_STAT_HS, FTP_STAT_HS_FAIL, FTP_STAT_REUSE_REFUSED };
 
@@ -256,8 +315,6 @@ void ftp_data_begin(struct ftp_sess *s, const char *what);
 int ftp_data_run(struct ftp_sess *s);
 /* ABOR. */
 void ftp_data_abort(struct ftp_sess *s);
-/* A transfer is running (command given, not finished). */
-int ftp_data_busy(const struct ftp_sess *s);
 /* Timeout check (once a second). */
 void ftp_data_timeouts(struct ftp_sess *s, uint64_t now);
 /* STAT without argument: one line about the transfer, or nothing. */

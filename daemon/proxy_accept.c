@@ -80,8 +80,8 @@ static void pa_refuse(struct proxy_accept *p, struct pa_conn *c, const char *why
 	free(c);
 }
 
-int proxy_accept_step(int fd, struct sockaddr_storage *peer, struct sockaddr_storage *local,
-                      const char **why)
+enum proxy_step proxy_accept_step(int fd, struct sockaddr_storage *peer,
+                                  struct sockaddr_storage *local, const char **why)
 {
 	unsigned char buf[PROXY_HEADER_MAX];
 	struct sockaddr_storage src, dst;
@@ -90,10 +90,10 @@ int proxy_accept_step(int fd, struct sockaddr_storage *peer, struct sockaddr_sto
 	*why = "malformed";
 	ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return 0;
+		return PROXY_STEP_WAIT;
 	if (n <= 0) {
 		*why = n == 0 ? "closed before a header" : strerror(errno);
-		return -1;
+		return PROXY_STEP_REFUSE;
 	}
 	memset(&src, 0, sizeof(src));
 	memset(&dst, 0, sizeof(dst));
@@ -101,14 +101,14 @@ int proxy_accept_step(int fd, struct sockaddr_storage *peer, struct sockaddr_sto
 	if (r == PROXY_NEED_MORE) {
 		if ((size_t)n >= sizeof(buf)) {
 			*why = "header too long";
-			return -1;
+			return PROXY_STEP_REFUSE;
 		}
-		return 0;
+		return PROXY_STEP_WAIT;
 	}
 	if (r == PROXY_BAD) {
 		if (*why == NULL)
 			*why = "not a PROXY header";
-		return -1;
+		return PROXY_STEP_REFUSE;
 	}
 	/* Consume exactly the header: what follows is the protocol's.  The
 	 * bytes were peeked, so they are there to read. */
@@ -119,15 +119,15 @@ int proxy_accept_step(int fd, struct sockaddr_storage *peer, struct sockaddr_sto
 			continue;
 		if (k <= 0) {
 			*why = "read error after the header";
-			return -1;
+			return PROXY_STEP_REFUSE;
 		}
 		got += (size_t)k;
 	}
-	if (r == PROXY_OK) {
-		*peer = src;
-		*local = dst;
-	}
-	return 1;
+	if (r != PROXY_OK)
+		return PROXY_STEP_LOCAL;
+	*peer = src;
+	*local = dst;
+	return PROXY_STEP_ADDR;
 }
 
 /* Peek at what arrived; deliver on a complete header.  1 when c is gone
@@ -140,10 +140,10 @@ static int pa_try(struct proxy_accept *p, struct pa_conn *c)
 
 	memset(&local, 0, sizeof(local));
 	getsockname(c->fd, (struct sockaddr *)&local, &ll);
-	int r = proxy_accept_step(c->fd, &c->peer, &local, &why);
-	if (r == 0)
+	enum proxy_step r = proxy_accept_step(c->fd, &c->peer, &local, &why);
+	if (r == PROXY_STEP_WAIT)
 		return 0;
-	if (r < 0) {
+	if (r == PROXY_STEP_REFUSE) {
 		pa_refuse(p, c, why);
 		return 1;
 	}
@@ -276,9 +276,9 @@ int proxy_accept_read_header(int fd, int timeout_ms, struct sockaddr_storage *pe
 	uint64_t end = clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	for (int round = 0; round < 10000; round++) {
-		int r = proxy_accept_step(fd, peer, local, why);
-		if (r != 0)
-			return r > 0 ? 0 : -1;
+		enum proxy_step r = proxy_accept_step(fd, peer, local, why);
+		if (r != PROXY_STEP_WAIT)
+			return r == PROXY_STEP_REFUSE ? -1 : 0;
 		uint64_t now = clock_now_ns();
 		if (now >= end)
 			break;

@@ -46,19 +46,31 @@ struct proxy_accept *proxy_accept_start(int lfd, proxy_accept_deliver deliver, v
  * the thread and free p.  NULL is allowed. */
 void proxy_accept_stop(struct proxy_accept *p);
 
-/* One non-blocking step for an event loop that accepts by itself (FTP):
- * call it when a new connection on a proxy listener is readable (with
- * edge-triggered polling: the header bytes are only peeked until whole).
- * 1: header consumed, *peer / *local set (a LOCAL header leaves them
- * untouched: fill them with the socket's own first); 0: incomplete, wait
- * for more bytes (and give up after PROXY_ACCEPT_TIMEOUT); -1: refuse the
- * connection, *why says why. */
-int proxy_accept_step(int fd, struct sockaddr_storage *peer, struct sockaddr_storage *local,
-                      const char **why);
+/* The one reader of a PROXY header from a socket, used by every listener
+ * configured for it (this accept thread for HTTPS, FTP's control and data
+ * connections in its own event loop).  One non-blocking step: call it when
+ * the connection is readable (with edge-triggered polling too: the header
+ * bytes are only peeked until whole, then exactly the header is consumed,
+ * so what follows stays in the socket for the protocol).
+ * PROXY_STEP_ADDR: header consumed, *peer / *local set from it;
+ * PROXY_STEP_LOCAL: header consumed, it names no address (a health check):
+ * *peer / *local untouched, fill them with the socket's own first;
+ * PROXY_STEP_WAIT: incomplete, wait for more bytes (the caller gives up
+ * after its time limit); PROXY_STEP_REFUSE: refuse the connection, *why
+ * says why (an over-long or malformed header, a control byte in a v1
+ * header, a close or a read error before the header is whole). */
+enum proxy_step {
+	PROXY_STEP_REFUSE = -1,
+	PROXY_STEP_WAIT = 0,
+	PROXY_STEP_LOCAL = 1,
+	PROXY_STEP_ADDR = 2,
+};
+enum proxy_step proxy_accept_step(int fd, struct sockaddr_storage *peer,
+                                  struct sockaddr_storage *local, const char **why);
 
 /* Read one PROXY header from the blocking-or-not socket fd, waiting up to
  * timeout_ms in total; for code that accepts by itself (an FTP event loop
- * may instead feed bytes to proxy_parse).  Consumes exactly the header.
+ * steps with proxy_accept_step instead).  Consumes exactly the header.
  * 0 with *peer / *local set (a LOCAL header leaves them untouched), or -1
  * with *why set. */
 int proxy_accept_read_header(int fd, int timeout_ms, struct sockaddr_storage *peer,

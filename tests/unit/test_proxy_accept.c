@@ -1,7 +1,12 @@
-/* test_proxy_accept.c - the PROXY-protocol accept thread over real
- * loopback sockets: v1 and v2 headers name the client, the bytes after
- * the header reach the protocol untouched, a connection without a header
- * is closed, a LOCAL header keeps the socket's peer. */
+/* test_proxy_accept.c - the one PROXY header reader (proxy_accept_step,
+ * used by HTTPS's accept thread and by FTP's control and data connections)
+ * on socket pairs, fed in pieces: partial headers wait, over-long and
+ * malformed ones and control bytes are refused, v1 and v2 name the client,
+ * LOCAL names none, and the bytes after the header stay in the socket.
+ * Then the accept thread over real loopback sockets: v1 and v2 headers
+ * name the client, the bytes after the header reach the protocol
+ * untouched, a connection without a header is closed, a LOCAL header
+ * keeps the socket's peer. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -12,6 +17,7 @@
 
 #include "unit.h"
 #include "net.h"
+#include "proxy.h"
 #include "proxy_accept.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -90,12 +96,173 @@ static const char *host(const struct sockaddr_storage *a, char *out, size_t n)
 	return out;
 }
 
+/* One reader case: the bytes are written in the given pieces, the reader
+ * steps after each; "want" is its answer after the last piece, every
+ * earlier piece must leave it waiting.  Then what is left in the socket
+ * must be exactly "rest". */
+struct step_case {
+	const char *what;
+	const char *piece[3];
+	size_t len[3]; /* 0: strlen(piece) */
+	enum proxy_step want;
+	const char *peer; /* net_addr_str(..., 1) of *peer after ADDR */
+	const char *rest; /* left for the protocol (ADDR and LOCAL) */
+	int close_after;  /* the client closes after the last piece */
+};
+
+static void step_case_run(const struct step_case *t)
+{
+	int sv[2];
+	char h[80], what[160], rest[PROXY_HEADER_MAX + 64];
+	struct sockaddr_storage peer, local;
+	const char *why = NULL;
+	enum proxy_step r = PROXY_STEP_WAIT;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		exit(2);
+	memset(&peer, 0, sizeof(peer));
+	memset(&local, 0, sizeof(local));
+	peer.ss_family = AF_UNIX; /* "untouched" is visible */
+	for (int i = 0; i < 3 && t->piece[i]; i++) {
+		size_t n = t->len[i] ? t->len[i] : strlen(t->piece[i]);
+		if (write(sv[0], t->piece[i], n) != (ssize_t)n)
+			exit(2);
+		if (i == 2 || t->piece[i + 1] == NULL) {
+			if (t->close_after)
+				shutdown(sv[0], SHUT_WR);
+			break;
+		}
+		r = proxy_accept_step(sv[1], &peer, &local, &why);
+		snprintf(what, sizeof(what), "%s: piece %d waits", t->what, i + 1);
+		CHECK_INT(what, PROXY_STEP_WAIT, r);
+	}
+	r = proxy_accept_step(sv[1], &peer, &local, &why);
+	snprintf(what, sizeof(what), "%s: answer (why: %s)", t->what, why ? why : "-");
+	CHECK_INT(what, t->want, r);
+	if (r == PROXY_STEP_REFUSE) {
+		snprintf(what, sizeof(what), "%s: says why", t->what);
+		CHECK(what, why != NULL && why[0] != '\0');
+	}
+	if (t->want == PROXY_STEP_ADDR && r == PROXY_STEP_ADDR) {
+		snprintf(what, sizeof(what), "%s: client address", t->what);
+		CHECK_STR(what, t->peer, host(&peer, h, sizeof(h)));
+	}
+	if (t->want == PROXY_STEP_LOCAL) {
+		snprintf(what, sizeof(what), "%s: peer untouched", t->what);
+		CHECK_INT(what, AF_UNIX, peer.ss_family);
+	}
+	if (t->rest && r == t->want) {
+		shutdown(sv[0], SHUT_WR);
+		ssize_t got = recv(sv[1], rest, sizeof(rest) - 1, MSG_WAITALL);
+		rest[got > 0 ? got : 0] = '\0';
+		snprintf(what, sizeof(what), "%s: bytes after the header left in the socket",
+		         t->what);
+		CHECK_STR(what, t->rest, rest);
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void step_cases(void)
+{
+	static char longv1[PROXY_HEADER_MAX + 1], v2long[16];
+	static const char v2sig[] = "\r\n\r\n\0\r\nQUIT\n";
+	/* v2 TCP4 198.51.100.9:5000 -> 192.0.2.1:21, then "USER" */
+	static const char v2tcp4[] = "\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c"
+	                             "\xc6\x33\x64\x09\xc0\x00\x02\x01\x13\x88\x00\x15USER";
+	/* v2 LOCAL (a health check), no address block */
+	static const char v2local[] = "\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00PING";
+
+	memset(longv1, 'A', sizeof(longv1) - 1);
+	memcpy(longv1, "PROXY TCP4 ", 11);
+	memcpy(v2long, v2sig, 12);
+	v2long[12] = 0x21;
+	v2long[13] = 0x11;
+	v2long[14] = 0x02; /* 16 + 0x200 + 0x10 > PROXY_HEADER_MAX */
+	v2long[15] = 0x10;
+	const struct step_case cases[] = {
+	    {"v1 whole",
+	     {"PROXY TCP4 203.0.113.7 192.0.2.1 40000 21\r\nUSER x\r\n"},
+	     {0},
+	     PROXY_STEP_ADDR,
+	     "203.0.113.7:40000",
+	     "USER x\r\n",
+	     0},
+	    {"v1 in three pieces",
+	     {"PROX", "Y TCP6 2001:db8::7 2001:db8::1 ", "1 21\r\nAUTH"},
+	     {0},
+	     PROXY_STEP_ADDR,
+	     "[2001:db8::7]:1",
+	     "AUTH",
+	     0},
+	    {"v1 cut before CRLF",
+	     {"PROXY TCP4 203.0.113.7 192.0.2.1 40000 21", "\r", "\n"},
+	     {0},
+	     PROXY_STEP_ADDR,
+	     "203.0.113.7:40000",
+	     "",
+	     0},
+	    {"v1 UNKNOWN", {"PROXY UNKNOWN\r\n220?"}, {0}, PROXY_STEP_LOCAL, NULL, "220?", 0},
+	    /* peeked bytes hide the end of the stream: the reader waits and
+	     * the caller's time limit ends the connection */
+	    {"v1 partial, then closed",
+	     {"PROXY TCP4 203.0.113.7"},
+	     {0},
+	     PROXY_STEP_WAIT,
+	     NULL,
+	     NULL,
+	     1},
+	    {"closed before any byte", {""}, {0}, PROXY_STEP_REFUSE, NULL, NULL, 1},
+	    {"v1 over-long", {longv1}, {0}, PROXY_STEP_REFUSE, NULL, NULL, 0},
+	    {"v1 with a NUL in an address",
+	     {"PROXY TCP4 1.2.3.4\0x 192.0.2.1 1 21\r\n"},
+	     {sizeof("PROXY TCP4 1.2.3.4\0x 192.0.2.1 1 21\r\n") - 1},
+	     PROXY_STEP_REFUSE,
+	     NULL,
+	     NULL,
+	     0},
+	    {"v1 with a control byte",
+	     {"PROXY TCP4 1.2.3.4 192.0.2.1\x01 1 21\r\n"},
+	     {0},
+	     PROXY_STEP_REFUSE,
+	     NULL,
+	     NULL,
+	     0},
+	    {"v1 with a non-ASCII byte",
+	     {"PROXY TCP4 1.2.3.4 192.0.2.1 1 21\xff\r\n"},
+	     {0},
+	     PROXY_STEP_REFUSE,
+	     NULL,
+	     NULL,
+	     0},
+	    {"no header at all", {"USER anonymous\r\n"}, {0}, PROXY_STEP_REFUSE, NULL, NULL, 0},
+	    {"v2 TCP4 in two pieces",
+	     {v2tcp4, v2tcp4 + 7},
+	     {7, sizeof(v2tcp4) - 1 - 7},
+	     PROXY_STEP_ADDR,
+	     "198.51.100.9:5000",
+	     "USER",
+	     0},
+	    {"v2 LOCAL", {v2local}, {sizeof(v2local) - 1}, PROXY_STEP_LOCAL, NULL, "PING", 0},
+	    {"v2 length over the limit",
+	     {v2long},
+	     {sizeof(v2long)},
+	     PROXY_STEP_REFUSE,
+	     NULL,
+	     NULL,
+	     0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		step_case_run(&cases[i]);
+}
+
 int main(void)
 {
 	struct sockaddr_storage a;
 	struct sockaddr_in *in = (struct sockaddr_in *)&a;
 	char err[128], rest[256], h[80];
 
+	step_cases();
 	memset(&a, 0, sizeof(a));
 	in->sin_family = AF_INET;
 	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
