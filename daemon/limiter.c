@@ -197,6 +197,21 @@ static uint64_t limiter_wake_amount(uint64_t rate, uint64_t missing)
 	return missing < chunk ? missing : chunk;
 }
 
+/* Takes got tokens from a bucket (rate per second) that held them; when
+ * that is less than want, raises *wait to the time until the bucket holds
+ * the next amount worth waking for (floor when nothing was got). */
+static void limiter_spend(struct limiter_bucket *b, uint64_t rate, uint64_t got, uint64_t want,
+                          uint64_t floor, uint64_t now, uint64_t *wait)
+{
+	b->tokens -= got;
+	if (got < want) {
+		uint64_t n = got == 0 ? floor : limiter_wake_amount(rate, want - got);
+		uint64_t w = limiter_wait(b, rate, n, now);
+		if (w > *wait)
+			*wait = w;
+	}
+}
+
 /* ---- records (caller holds the shard lock) ---- */
 
 static int limiter_rec_dead(const struct limiter *l, const struct limiter_rec *r, uint64_t now)
@@ -298,29 +313,25 @@ static void limiter_ban_key(uint8_t key[16])
 		memset(key + 8, 0, 8);
 }
 
-/* The record key and hash of addr, and its shard, locked: the prologue of
- * every per-address operation.  The caller unlocks s->mu. */
-static struct limiter_shard *limiter_lock(struct limiter *l, const struct sockaddr_storage *addr,
-                                          uint8_t key[16], uint64_t *h)
-{
-	limiter_key(addr, key);
-	*h = limiter_hash(l, key);
-	struct limiter_shard *s = &l->shards[*h % LIMITER_SHARDS];
-	pthread_mutex_lock(&s->mu);
-	return s;
-}
+enum limiter_by { LIMITER_BY_ADDR, LIMITER_BY_BAN_GROUP };
 
-/* The same for the ban group of addr (limiter_ban_key). */
-static struct limiter_shard *limiter_lock_ban(struct limiter *l,
-                                              const struct sockaddr_storage *addr, uint8_t key[16],
-                                              uint64_t *h)
+/* The prologue of every per-address operation: locks the shard of the
+ * record of addr (or of its ban group, limiter_ban_key) into *sp, then
+ * finds the record (create: makes it); NULL if there is none.  The caller
+ * unlocks (*sp)->mu. */
+static struct limiter_rec *limiter_get(struct limiter *l, const struct sockaddr_storage *addr,
+                                       enum limiter_by by, uint64_t now_ns, int create,
+                                       struct limiter_shard **sp)
 {
+	uint8_t key[16];
 	limiter_key(addr, key);
-	limiter_ban_key(key);
-	*h = limiter_hash(l, key);
-	struct limiter_shard *s = &l->shards[*h % LIMITER_SHARDS];
+	if (by == LIMITER_BY_BAN_GROUP)
+		limiter_ban_key(key);
+	uint64_t h = limiter_hash(l, key);
+	struct limiter_shard *s = &l->shards[h % LIMITER_SHARDS];
 	pthread_mutex_lock(&s->mu);
-	return s;
+	*sp = s;
+	return limiter_find(l, s, h, key, now_ns, create);
 }
 
 /* ---- public interface ---- */
@@ -386,14 +397,12 @@ enum limiter_verdict limiter_conn_open(struct limiter *l, const struct sockaddr_
                                        uint64_t now_ns)
 {
 	enum limiter_verdict v = LIMITER_OK;
-	uint8_t key[16];
-	uint64_t h;
 	if (limiter_is_banned(l, addr, now_ns)) {
 		atomic_fetch_add(&l->rejected_banned, 1);
 		return LIMITER_BANNED;
 	}
-	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
-	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 1);
+	struct limiter_shard *s;
+	struct limiter_rec *r = limiter_get(l, addr, LIMITER_BY_ADDR, now_ns, 1, &s);
 	if (r == NULL) {
 		v = LIMITER_FULL; /* untrackable: see SECURITY note at the top */
 		atomic_fetch_add(&l->rejected_full, 1);
@@ -422,12 +431,10 @@ out:
 
 void limiter_conn_close(struct limiter *l, const struct sockaddr_storage *addr)
 {
-	uint8_t key[16];
-	uint64_t h;
-	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
+	struct limiter_shard *s;
 	/* now = 0: no time-based removal here (no clock passed in); a record
 	 * with connections is never dead anyway. */
-	struct limiter_rec *r = limiter_find(l, s, h, key, 0, 0);
+	struct limiter_rec *r = limiter_get(l, addr, LIMITER_BY_ADDR, 0, 0, &s);
 	if (r != NULL && r->conns > 0) {
 		r->conns--;
 		atomic_fetch_sub(&l->conns, 1);
@@ -439,15 +446,13 @@ enum limiter_verdict limiter_conn_check(struct limiter *l, const struct sockaddr
                                         uint64_t now_ns)
 {
 	enum limiter_verdict v = LIMITER_OK;
-	uint8_t key[16];
-	uint64_t h;
 	if (limiter_is_banned(l, addr, now_ns))
 		return LIMITER_BANNED;
 	unsigned max = atomic_load(&l->max_clients), per_ip = atomic_load(&l->max_per_ip);
 	if (max != 0 && atomic_load(&l->conns) >= max)
 		return LIMITER_FULL;
-	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
-	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 0);
+	struct limiter_shard *s;
+	struct limiter_rec *r = limiter_get(l, addr, LIMITER_BY_ADDR, now_ns, 0, &s);
 	if (r != NULL && per_ip != 0 && r->conns >= per_ip)
 		v = LIMITER_PER_IP;
 	pthread_mutex_unlock(&s->mu);
@@ -459,10 +464,8 @@ unsigned limiter_conn_count(struct limiter *l, const struct sockaddr_storage *ad
 	if (addr == NULL)
 		return atomic_load(&l->conns);
 	unsigned n = 0;
-	uint8_t key[16];
-	uint64_t h;
-	struct limiter_shard *s = limiter_lock(l, addr, key, &h);
-	struct limiter_rec *r = limiter_find(l, s, h, key, 0, 0);
+	struct limiter_shard *s;
+	struct limiter_rec *r = limiter_get(l, addr, LIMITER_BY_ADDR, 0, 0, &s);
 	if (r != NULL)
 		n = r->conns;
 	pthread_mutex_unlock(&s->mu);
@@ -484,13 +487,10 @@ uint64_t limiter_take(struct limiter *l, const struct sockaddr_storage *addr, ui
 	struct limiter_shard *s = NULL;
 	struct limiter_rec *r = NULL;
 	if (rate_ip != 0) {
-		uint8_t key[16];
-		uint64_t h;
-		s = limiter_lock(l, addr, key, &h);
 		/* A counted connection always has a record; an address that
 		 * cannot be tracked (full table) is held to the global rate
 		 * only — it could not have opened a counted connection. */
-		r = limiter_find(l, s, h, key, now_ns, 1);
+		r = limiter_get(l, addr, LIMITER_BY_ADDR, now_ns, 1, &s);
 		if (r != NULL) {
 			limiter_refill(&r->b, rate_ip, now_ns);
 			if (r->b.tokens < got)
@@ -515,24 +515,11 @@ uint64_t limiter_take(struct limiter *l, const struct sockaddr_storage *addr, ui
 	if (got < floor)
 		got = 0;
 	if (rate_all != 0) {
-		l->gb.tokens -= got;
-		if (got < want) {
-			uint64_t n = got == 0 ? floor : limiter_wake_amount(rate_all, want - got);
-			uint64_t w = limiter_wait(&l->gb, rate_all, n, now_ns);
-			if (w > wait)
-				wait = w;
-		}
+		limiter_spend(&l->gb, rate_all, got, want, floor, now_ns, &wait);
 		pthread_mutex_unlock(&l->gmu);
 	}
-	if (r != NULL) {
-		r->b.tokens -= got;
-		if (got < want) {
-			uint64_t n = got == 0 ? floor : limiter_wake_amount(rate_ip, want - got);
-			uint64_t w = limiter_wait(&r->b, rate_ip, n, now_ns);
-			if (w > wait)
-				wait = w;
-		}
-	}
+	if (r != NULL)
+		limiter_spend(&r->b, rate_ip, got, want, floor, now_ns, &wait);
 	if (s != NULL)
 		pthread_mutex_unlock(&s->mu);
 	if (got < want && wait == 0)
@@ -550,10 +537,8 @@ int limiter_auth_fail(struct limiter *l, const struct sockaddr_storage *addr, ui
 	uint64_t win = (uint64_t)atomic_load(&l->ban_window) * NS_PER_SEC;
 	uint64_t len = (uint64_t)atomic_load(&l->ban_time) * NS_PER_SEC;
 	int banned = 0;
-	uint8_t key[16];
-	uint64_t h;
-	struct limiter_shard *s = limiter_lock_ban(l, addr, key, &h);
-	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 1);
+	struct limiter_shard *s;
+	struct limiter_rec *r = limiter_get(l, addr, LIMITER_BY_BAN_GROUP, now_ns, 1, &s);
 	if (r == NULL)
 		goto out; /* untrackable; such an address cannot hold a connection */
 	/* A fixed window opened by the first failure: after failures spread
@@ -598,10 +583,8 @@ int limiter_add_ban_hook(limiter_ban_hook fn, void *arg)
 
 void limiter_auth_ok(struct limiter *l, const struct sockaddr_storage *addr)
 {
-	uint8_t key[16];
-	uint64_t h;
-	struct limiter_shard *s = limiter_lock_ban(l, addr, key, &h);
-	struct limiter_rec *r = limiter_find(l, s, h, key, 0, 0);
+	struct limiter_shard *s;
+	struct limiter_rec *r = limiter_get(l, addr, LIMITER_BY_BAN_GROUP, 0, 0, &s);
 	if (r != NULL)
 		r->fails = 0; /* an active ban stays */
 	pthread_mutex_unlock(&s->mu);
@@ -610,10 +593,8 @@ void limiter_auth_ok(struct limiter *l, const struct sockaddr_storage *addr)
 int limiter_is_banned(struct limiter *l, const struct sockaddr_storage *addr, uint64_t now_ns)
 {
 	int banned = 0;
-	uint8_t key[16];
-	uint64_t h;
-	struct limiter_shard *s = limiter_lock_ban(l, addr, key, &h);
-	struct limiter_rec *r = limiter_find(l, s, h, key, now_ns, 0);
+	struct limiter_shard *s;
+	struct limiter_rec *r = limiter_get(l, addr, LIMITER_BY_BAN_GROUP, now_ns, 0, &s);
 	if (r != NULL && now_ns < r->ban_until)
 		banned = 1;
 	pthread_mutex_unlock(&s->mu);

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,19 @@ static void main_describe(char *out, size_t outsz, const struct config_addrs *l)
 	}
 }
 
+/* The listen addresses, bound once at start: a reload keeps them. */
+static const size_t main_listeners[] = {
+    offsetof(struct config, ftp_listen),     offsetof(struct config, ftps_listen),
+    offsetof(struct config, https_listen),   offsetof(struct config, http_listen),
+    offsetof(struct config, metrics_listen), offsetof(struct config, rsync_listen),
+};
+#define MAIN_NLISTENERS (sizeof(main_listeners) / sizeof(main_listeners[0]))
+
+static const struct config_addrs *main_addrs(const struct config *c, size_t i)
+{
+	return (const struct config_addrs *)((const char *)c + main_listeners[i]);
+}
+
 static int main_same_addrs(const struct config_addrs *a, const struct config_addrs *b)
 {
 	if (a->n != b->n)
@@ -301,23 +315,17 @@ static void main_reload(const struct main_opts *o)
 		log_err("reload refused, the running configuration stays: %s", err);
 		return;
 	}
-	if (!main_same_addrs(&c->ftp_listen, &old->ftp_listen) ||
-	    !main_same_addrs(&c->ftps_listen, &old->ftps_listen) ||
-	    !main_same_addrs(&c->https_listen, &old->https_listen) ||
-	    !main_same_addrs(&c->http_listen, &old->http_listen) ||
-	    !main_same_addrs(&c->metrics_listen, &old->metrics_listen) ||
-	    !main_same_addrs(&c->rsync_listen, &old->rsync_listen) ||
-	    strcmp(c->user, old->user) != 0)
+	int same = strcmp(c->user, old->user) == 0;
+	for (size_t i = 0; i < MAIN_NLISTENERS; i++)
+		same = same && main_same_addrs(main_addrs(c, i), main_addrs(old, i));
+	if (!same)
 		log_warn("listen addresses and user change only on restart; the new values "
 		         "are ignored until then");
 	/* Listeners stay as bound: keep the old addresses in the new snapshot
 	 * so that what the snapshot says is what runs. */
-	c->ftp_listen = old->ftp_listen;
-	c->ftps_listen = old->ftps_listen;
-	c->https_listen = old->https_listen;
-	c->http_listen = old->http_listen;
-	c->metrics_listen = old->metrics_listen;
-	c->rsync_listen = old->rsync_listen;
+	for (size_t i = 0; i < MAIN_NLISTENERS; i++)
+		memcpy((char *)c + main_listeners[i], main_addrs(old, i),
+		       sizeof(struct config_addrs));
 	memcpy(c->user, old->user, sizeof(c->user));
 	/* Which listeners expect a PROXY header is fixed when they start. */
 	if (c->proxy_protocol != old->proxy_protocol)

@@ -61,9 +61,10 @@ static pthread_mutex_t ps_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- the helper ---- */
 
-static void ps_send(int s, const struct ps_reply *r, const int *fds, int nfds)
+/* One message with up to two descriptors; sendmsg's result. */
+static ssize_t ps_sendmsg(int s, const void *buf, size_t len, const int *fds, int nfds)
 {
-	struct iovec iov = {(void *)r, sizeof(*r)};
+	struct iovec iov = {(void *)buf, len};
 	union {
 		char buf[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
@@ -72,6 +73,8 @@ static void ps_send(int s, const struct ps_reply *r, const int *fds, int nfds)
 	memset(&m, 0, sizeof(m));
 	m.msg_iov = &iov;
 	m.msg_iovlen = 1;
+	if (nfds > 2)
+		nfds = 2;
 	if (nfds > 0) {
 		memset(&u, 0, sizeof(u));
 		m.msg_control = u.buf;
@@ -82,7 +85,46 @@ static void ps_send(int s, const struct ps_reply *r, const int *fds, int nfds)
 		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
 		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
 	}
-	while (sendmsg(s, &m, MSG_NOSIGNAL) < 0 && errno == EINTR)
+	return sendmsg(s, &m, MSG_NOSIGNAL);
+}
+
+/* One message into buf; the descriptors that came with it (at most two)
+ * go to fds, their count to *nfds.  The message's length, 0 at EOF, or -1
+ * (errno). */
+static ssize_t ps_recvmsg(int s, void *buf, size_t len, int fds[2], int *nfds)
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {buf, len};
+	struct msghdr m;
+	memset(&m, 0, sizeof(m));
+	memset(&u, 0, sizeof(u));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	*nfds = 0;
+	ssize_t n = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
+	for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; cm != NULL;
+	     cm = CMSG_NXTHDR(&m, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(sizeof(int)))
+			continue;
+		/* The buffer holds two: the kernel installs no more. */
+		int got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < *nfds; i++)
+			close(fds[i]);
+		*nfds = got > 2 ? 2 : got;
+		memcpy(fds, CMSG_DATA(cm), (size_t)*nfds * sizeof(int));
+	}
+	return n;
+}
+
+static void ps_send(int s, const struct ps_reply *r, const int *fds, int nfds)
+{
+	while (ps_sendmsg(s, r, sizeof(*r), fds, nfds) < 0 && errno == EINTR)
 		;
 }
 
@@ -124,25 +166,11 @@ static void ps_notify(void)
  * request's length, 0 at EOF, or -1 (errno). */
 static ssize_t ps_recv(int s, struct ps_req *q, int *fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {q, sizeof(*q)};
-	struct msghdr m;
-	memset(&m, 0, sizeof(m));
-	memset(&u, 0, sizeof(u));
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.buf;
-	m.msg_controllen = sizeof(u.buf);
-	*fd = -1;
-	ssize_t n = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
-	for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; cm != NULL;
-	     cm = CMSG_NXTHDR(&m, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len >= CMSG_LEN(sizeof(int)))
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	int fds[2], nfds;
+	ssize_t n = ps_recvmsg(s, q, sizeof(*q), fds, &nfds);
+	*fd = nfds > 0 ? fds[0] : -1;
+	if (nfds > 1)
+		close(fds[1]);
 	return n;
 }
 
@@ -371,31 +399,12 @@ static int ps_call(char op, int gen, int sendfd, struct ps_reply *r, int fds[2],
 {
 	struct ps_req q = {op, (char)gen};
 	int rc = -1;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} su;
-	struct iovec siov = {&q, sizeof(q)};
-	struct msghdr sm;
-	memset(&sm, 0, sizeof(sm));
-	sm.msg_iov = &siov;
-	sm.msg_iovlen = 1;
-	if (sendfd >= 0) {
-		memset(&su, 0, sizeof(su));
-		sm.msg_control = su.buf;
-		sm.msg_controllen = sizeof(su.buf);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&sm);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &sendfd, sizeof(int));
-	}
 	pthread_mutex_lock(&ps_mu);
 	if (ps_fd < 0) {
 		snprintf(err, errsz, "the privileged helper is not running");
 		goto out;
 	}
-	if (sendmsg(ps_fd, &sm, MSG_NOSIGNAL) != (ssize_t)sizeof(q)) {
+	if (ps_sendmsg(ps_fd, &q, sizeof(q), &sendfd, sendfd >= 0) != (ssize_t)sizeof(q)) {
 		snprintf(err, errsz, "privileged helper: %s", strerror(errno));
 		goto out;
 	}
@@ -408,34 +417,16 @@ static int ps_call(char op, int gen, int sendfd, struct ps_reply *r, int fds[2],
 		         PS_TIMEOUT_MS / 1000);
 		goto out;
 	}
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {r, sizeof(*r)};
-	struct msghdr m;
-	memset(&m, 0, sizeof(m));
-	memset(&u, 0, sizeof(u));
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.buf;
-	m.msg_controllen = sizeof(u.buf);
 	ssize_t n;
-	while ((n = recvmsg(ps_fd, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+	int got, tmp[2] = {-1, -1};
+	while ((n = ps_recvmsg(ps_fd, r, sizeof(*r), tmp, &got)) < 0 && errno == EINTR)
 		;
 	if (n != (ssize_t)sizeof(*r)) {
 		snprintf(err, errsz, "privileged helper: %s",
 		         n < 0 ? strerror(errno) : "gone or a short reply");
+		for (int i = 0; i < got; i++)
+			close(tmp[i]);
 		goto out;
-	}
-	int got = 0, tmp[2] = {-1, -1};
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			if (got > 2)
-				got = 2;
-			memcpy(tmp, CMSG_DATA(cm), (size_t)got * sizeof(int));
-		}
 	}
 	r->text[sizeof(r->text) - 1] = '\0';
 	r->cert[sizeof(r->cert) - 1] = '\0';

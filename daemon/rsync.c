@@ -276,6 +276,12 @@ static int rs_put_ndx(struct rs_conn *c, int32_t ndx)
 	return rs_put(c, b, rsp_put_ndx(b, ndx, &c->ndx_pos, &c->ndx_neg));
 }
 
+static int rs_put_byte(struct rs_conn *c, unsigned v)
+{
+	uint8_t b = (uint8_t)v;
+	return rs_put(c, &b, 1);
+}
+
 static int rs_put_short(struct rs_conn *c, unsigned v)
 {
 	uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
@@ -686,24 +692,17 @@ static int rs_send_flist(struct rs_conn *c)
 				x |= RSP_XMIT_EXTENDED_FLAGS;
 				if (rs_put_short(c, (unsigned)x) != 0)
 					return -1;
-			} else {
-				uint8_t b = (uint8_t)x;
-				if (rs_put(c, &b, 1) != 0)
-					return -1;
+			} else if (rs_put_byte(c, (unsigned)x) != 0) {
+				return -1;
 			}
 		}
-		if (x & RSP_XMIT_SAME_NAME) {
-			uint8_t b = (uint8_t)l1;
-			if (rs_put(c, &b, 1) != 0)
-				return -1;
-		}
+		if ((x & RSP_XMIT_SAME_NAME) && rs_put_byte(c, (unsigned)l1) != 0)
+			return -1;
 		if (x & RSP_XMIT_LONG_NAME) {
 			if (rs_put_varint(c, (int32_t)l2) != 0)
 				return -1;
-		} else {
-			uint8_t b = (uint8_t)l2;
-			if (rs_put(c, &b, 1) != 0)
-				return -1;
+		} else if (rs_put_byte(c, (unsigned)l2) != 0) {
+			return -1;
 		}
 		if (rs_put(c, f->name + l1, l2) != 0 || rs_put_varlong(c, (int64_t)f->size, 3) != 0)
 			return -1;
@@ -919,12 +918,9 @@ static int rs_match_token(struct rs_conn *c, int32_t i)
 	c->z_owed = 0;
 	int32_t r = i - c->last_run_end;
 	c->last_run_end = i;
-	if (r >= 0 && r <= 63) {
-		uint8_t b = (uint8_t)(RS_TOKEN_REL + r);
-		return rs_put(c, &b, 1);
-	}
-	uint8_t b = RS_TOKEN_LONG;
-	return rs_put(c, &b, 1) == 0 && rs_put_int(c, i) == 0 ? 0 : -1;
+	if (r >= 0 && r <= 63)
+		return rs_put_byte(c, (unsigned)(RS_TOKEN_REL + r));
+	return rs_put_byte(c, RS_TOKEN_LONG) == 0 && rs_put_int(c, i) == 0 ? 0 : -1;
 }
 
 /* End of one file's tokens. */
@@ -933,8 +929,7 @@ static int rs_end_tokens(struct rs_conn *c)
 	if (c->z == NULL)
 		return rs_put_int(c, 0);
 	c->z_owed = 0;
-	uint8_t b = 0;
-	return rs_put(c, &b, 1);
+	return rs_put_byte(c, 0);
 }
 
 static int rs_strong(struct rs_conn *c, const uint8_t *p, size_t n, uint8_t *out)

@@ -1,5 +1,6 @@
 /* rsync_proto.c - rsync protocol 30 wire format; see rsync_proto.h. */
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "limits.h"
@@ -354,6 +355,29 @@ static int rsp_refuse(char *why, size_t whysz, const char *pre, const char *what
 	return -1;
 }
 
+/* The short options that set one flag of struct rsp_args. */
+struct rsp_short {
+	char letter;
+	size_t field; /* offsetof an int of struct rsp_args */
+};
+static const struct rsp_short rsp_shorts[] = {
+    {'r', offsetof(struct rsp_args, recurse)},  {'d', offsetof(struct rsp_args, dirs)},
+    {'t', offsetof(struct rsp_args, times)},    {'p', offsetof(struct rsp_args, perms)},
+    {'o', offsetof(struct rsp_args, owner)},    {'g', offsetof(struct rsp_args, group)},
+    {'c', offsetof(struct rsp_args, checksum)}, {'z', offsetof(struct rsp_args, compress)},
+    {'i', offsetof(struct rsp_args, itemize)},  {'s', offsetof(struct rsp_args, protect_args)},
+};
+/* Receiver-side or meaningless here: accepted, change nothing. */
+static const char rsp_short_ignored[] = "lDnxHSWuIOJmkKLbqyh8";
+
+static const struct rsp_short *rsp_short_find(char letter)
+{
+	for (size_t i = 0; i < sizeof(rsp_shorts) / sizeof(rsp_shorts[0]); i++)
+		if (rsp_shorts[i].letter == letter)
+			return &rsp_shorts[i];
+	return NULL;
+}
+
 int rsp_parse_args(int argc, char *const *argv, struct rsp_args *a, char *why, size_t whysz)
 {
 	int opts_done = 0, bad = 0;
@@ -393,72 +417,18 @@ int rsp_parse_args(int argc, char *const *argv, struct rsp_args *a, char *why, s
 			continue;
 		}
 		for (const char *c = s + 1; *c; c++) {
-			switch (*c) {
-			case 'e':
+			const struct rsp_short *k = rsp_short_find(*c);
+			if (*c == 'e') {
 				snprintf(a->client_info, sizeof(a->client_info), "%s", c + 1);
 				c += strlen(c) - 1; /* the rest is the argument */
-				break;
-			case 'r':
-				a->recurse = 1;
-				break;
-			case 'd':
-				a->dirs = 1;
-				break;
-			case 't':
-				a->times = 1;
-				break;
-			case 'p':
-				a->perms = 1;
-				break;
-			case 'o':
-				a->owner = 1;
-				break;
-			case 'g':
-				a->group = 1;
-				break;
-			case 'c':
-				a->checksum = 1;
-				break;
-			case 'z':
-				a->compress = 1;
-				break;
-			case 'v':
+			} else if (*c == 'v') {
 				a->verbose++;
-				break;
-			case 'i':
-				a->itemize = 1;
-				break;
-			case 's':
-				a->protect_args = 1;
-				break;
-			/* Receiver-side or meaningless here: accepted, change nothing. */
-			case 'l':
-			case 'D':
-			case 'n':
-			case 'x':
-			case 'H':
-			case 'S':
-			case 'W':
-			case 'u':
-			case 'I':
-			case 'O':
-			case 'J':
-			case 'm':
-			case 'k':
-			case 'K':
-			case 'L':
-			case 'b':
-			case 'q':
-			case 'y':
-			case 'h':
-			case '8':
-				break;
-			default: {
+			} else if (k != NULL) {
+				*(int *)((char *)a + k->field) = 1;
+			} else if (strchr(rsp_short_ignored, *c) == NULL) {
 				char o[3] = {'-', *c, '\0'};
 				bad = rsp_refuse(why, whysz, "ERROR: option ", o,
 				                 " is not supported by this server");
-				break;
-			}
 			}
 		}
 	}

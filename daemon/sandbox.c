@@ -798,6 +798,26 @@ fail:
 }
 #endif
 
+/* The last steps of both confinements, in this order: no new privileges
+ * (no way back through exec), then the file rules, then the system call
+ * filter (helper: the privileged helper's sets). */
+static int sb_confine(const struct config *c, int helper, char *err, size_t errsz)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		snprintf(err, errsz, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+		return -1;
+	}
+	if (sb_landlock(c, helper, err, errsz) != 0)
+		return -1;
+#ifdef HAVE_SECCOMP
+	return sb_seccomp(helper, err, errsz);
+#else
+	if (!helper)
+		log_warn("sandbox: built without libseccomp; system calls are not filtered");
+	return 0;
+#endif
+}
+
 int sandbox_enter(const struct config *c, char *err, size_t errsz)
 {
 	if (geteuid() == 0) {
@@ -806,19 +826,7 @@ int sandbox_enter(const struct config *c, char *err, size_t errsz)
 	} else {
 		log_info("sandbox: not started as root; user and groups are not changed");
 	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		snprintf(err, errsz, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
-		return -1;
-	}
-	if (sb_landlock(c, 0, err, errsz) != 0)
-		return -1;
-#ifdef HAVE_SECCOMP
-	if (sb_seccomp(0, err, errsz) != 0)
-		return -1;
-#else
-	log_warn("sandbox: built without libseccomp; system calls are not filtered");
-#endif
-	return 0;
+	return sb_confine(c, 0, err, errsz);
 }
 
 /* ---- the privileged helper ---- */
@@ -890,16 +898,9 @@ int sandbox_enter_helper(const struct config *c, char *err, size_t errsz)
 		return -1;
 	/* SECURITY: the helper holds private keys: no core file, no ptrace by
 	 * another process of the same uid. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		snprintf(err, errsz, "prctl: %s", strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		snprintf(err, errsz, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
 		return -1;
 	}
-	if (sb_landlock(c, 1, err, errsz) != 0)
-		return -1;
-#ifdef HAVE_SECCOMP
-	if (sb_seccomp(1, err, errsz) != 0)
-		return -1;
-#endif
-	return 0;
+	return sb_confine(c, 1, err, errsz);
 }

@@ -1,7 +1,8 @@
 """SIGHUP while two 1 GiB downloads run, one over FTPS (ftplib, PROT P) and
 one over HTTPS (curl): both finish byte-exact; the reload is applied; a
 bad configuration sent with a second SIGHUP is refused with its reason
-logged while the old one stays in force."""
+logged while the old one stays in force; a changed listen address is
+warned about and the old one keeps serving."""
 import os
 import signal
 import ssl
@@ -93,6 +94,17 @@ def main():
         pmtest.check("refusal names the key and the file",
                      bool(line) and "max_clients" in line[-1] and "pubmirror.conf" in line[-1],
                      line)
+        d.write_conf({"ftp_banner": "reloaded banner"})
+        pmtest.check("unchanged listeners: no restart warning",
+                     "change only on restart" not in d.log_text(), d.log_text()[-2000:])
+
+        # Listen addresses are bound once: a changed one is warned about and
+        # the old one keeps serving (checked below on d.ftp_port).
+        d.write_conf({"ftp_banner": "reloaded banner",
+                      "ftp_listen": "127.0.0.1:%d" % pmtest.free_port()})
+        d.reload()
+        pmtest.check("changed listener: restart warning",
+                     d.wait_log("change only on restart", 10), d.log_text()[-2000:])
         d.write_conf({"ftp_banner": "reloaded banner"})
 
         ta.join(110)

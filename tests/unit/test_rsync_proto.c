@@ -195,6 +195,19 @@ static void test_args(void)
 	CHECK_STR("client info", ".iLsfxCIvu", a.client_info);
 	CHECK_INT("one path", 1, a.npaths);
 	CHECK_STR("the path", "mirror/x", a.paths[0]);
+	/* Each short flag sets its own field, and only that one. */
+	const char *one[] = {"--server", "--sender", "-d", ".", "m/"};
+	CHECK_INT("-d parsed", 0, rsp_parse_args(5, (char *const *)one, &a, why, sizeof(why)));
+	CHECK_INT("-d: dirs", 1, a.dirs);
+	CHECK_INT("-d: not recurse", 0, a.recurse);
+	const char *all[] = {"--server", "--sender", "-rdtpogczisvv", ".", "m/"};
+	CHECK_INT("all flags parsed", 0,
+	          rsp_parse_args(5, (char *const *)all, &a, why, sizeof(why)));
+	int flags = a.recurse + a.dirs + a.times + a.perms + a.owner + a.group + a.checksum +
+	            a.compress + a.itemize + a.protect_args;
+	CHECK_INT("ten flags set", 10, flags);
+	CHECK_INT("-vv counts", 2, a.verbose);
+	CHECK_INT("list-only untouched", 0, a.list_only);
 	CHECK_INT("greeting 31", 31, rsp_parse_greeting("@RSYNCD: 31.0 md5"));
 	CHECK_INT("greeting garbage", -1, rsp_parse_greeting("GET / HTTP/1.1"));
 	CHECK_INT("greeting without digits", -1, rsp_parse_greeting("@RSYNCD: x"));
