@@ -393,20 +393,42 @@ static void cmd_type(struct ftp_sess *s, char *arg)
 	}
 }
 
-static void cmd_mode(struct ftp_sess *s, char *arg)
+/* A setting that is off or on (MODE S|Z, PROT C|P): the value names, the
+ * 200 reply of each, the names that exist but are not offered (answered
+ * `unsup_code`) and the reply to any other word. */
+struct ftp_switch {
+	const char *off, *on, *off_reply, *on_reply;
+	const char *unsup1, *unsup2, *unsup_reply;
+	int unsup_code, bad_code;
+	const char *bad_reply;
+};
+
+static void ftp_set_switch(struct ftp_sess *s, char *arg, int *flag, const struct ftp_switch *w)
 {
 	ftp_upper(arg);
-	if (strcmp(arg, "S") == 0) {
-		s->mode_z = 0;
-		ftp_reply(s, 200, "Mode set to S");
-	} else if (strcmp(arg, "Z") == 0) {
-		s->mode_z = 1;
-		ftp_reply(s, 200, "Mode set to Z");
-	} else if (strcmp(arg, "B") == 0 || strcmp(arg, "C") == 0) {
-		ftp_reply(s, 504, "Mode not supported (use S or Z)");
+	if (strcmp(arg, w->off) == 0 || strcmp(arg, w->on) == 0) {
+		*flag = strcmp(arg, w->on) == 0;
+		ftp_reply(s, 200, "%s", *flag ? w->on_reply : w->off_reply);
+	} else if (strcmp(arg, w->unsup1) == 0 || strcmp(arg, w->unsup2) == 0) {
+		ftp_reply(s, w->unsup_code, "%s", w->unsup_reply);
 	} else {
-		ftp_reply(s, 501, "Unknown mode");
+		ftp_reply(s, w->bad_code, "%s", w->bad_reply);
 	}
+}
+
+static void cmd_mode(struct ftp_sess *s, char *arg)
+{
+	static const struct ftp_switch w = {.off = "S",
+	                                    .on = "Z",
+	                                    .off_reply = "Mode set to S",
+	                                    .on_reply = "Mode set to Z",
+	                                    .unsup1 = "B",
+	                                    .unsup2 = "C",
+	                                    .unsup_reply = "Mode not supported (use S or Z)",
+	                                    .unsup_code = 504,
+	                                    .bad_code = 501,
+	                                    .bad_reply = "Unknown mode"};
+	ftp_set_switch(s, arg, &s->mode_z, &w);
 }
 
 static void cmd_stru(struct ftp_sess *s, char *arg)
@@ -1279,18 +1301,18 @@ static void cmd_prot(struct ftp_sess *s, char *arg)
 		ftp_reply(s, 503, "Send PBSZ 0 before PROT");
 		return;
 	}
-	ftp_upper(arg);
-	if (strcmp(arg, "C") == 0) {
-		s->prot_p = 0;
-		ftp_reply(s, 200, "Protection level set to Clear");
-	} else if (strcmp(arg, "P") == 0) {
-		s->prot_p = 1;
-		ftp_reply(s, 200, "Protection level set to Private");
-	} else if (strcmp(arg, "S") == 0 || strcmp(arg, "E") == 0) {
-		ftp_reply(s, 536, "Protection level not supported (use C or P)");
-	} else {
-		ftp_reply(s, 504, "Unknown protection level");
-	}
+	static const struct ftp_switch w = {.off = "C",
+	                                    .on = "P",
+	                                    .off_reply = "Protection level set to Clear",
+	                                    .on_reply = "Protection level set to Private",
+	                                    .unsup1 = "S",
+	                                    .unsup2 = "E",
+	                                    .unsup_reply =
+	                                        "Protection level not supported (use C or P)",
+	                                    .unsup_code = 536,
+	                                    .bad_code = 504,
+	                                    .bad_reply = "Unknown protection level"};
+	ftp_set_switch(s, arg, &s->prot_p, &w);
 }
 
 static void cmd_ccc(struct ftp_sess *s, char *arg)

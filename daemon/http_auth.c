@@ -20,12 +20,8 @@
 
 static enum MHD_Result ask_login(struct MHD_Connection *c, struct http_req *r)
 {
-	static const char text[] = "401 login required\n";
-	struct MHD_Response *resp = http_text_response(text);
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, "WWW-Authenticate", HTTP_REALM);
-	return http_queue(c, r, MHD_HTTP_UNAUTHORIZED, resp, sizeof(text) - 1);
+	return http_text_with(c, r, MHD_HTTP_UNAUTHORIZED, "401 login required\n",
+	                      "WWW-Authenticate", HTTP_REALM);
 }
 
 /* 1: authenticated (r->user set); 0: not, and unless quiet an answer

@@ -33,12 +33,7 @@ static enum MHD_Result http_error_why(struct MHD_Connection *c, struct http_req 
 static enum MHD_Result redirect(struct MHD_Connection *c, struct http_req *r, unsigned status,
                                 const char *location)
 {
-	static const char text[] = "Moved\n";
-	struct MHD_Response *resp = http_text_response(text);
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Location", location);
-	return http_queue(c, r, status, resp, sizeof(text) - 1);
+	return http_text_with(c, r, status, "Moved\n", "Location", location);
 }
 
 static int safe_header_bytes(const char *s)

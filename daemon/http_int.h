@@ -71,6 +71,10 @@ enum MHD_Result http_queue(struct MHD_Connection *c, struct http_req *r, unsigne
  * may be queued again (cached): the caller keeps its reference. */
 enum MHD_Result http_queue_shared(struct MHD_Connection *c, struct http_req *r, unsigned status,
                                   struct MHD_Response *resp, uint64_t bodylen);
+/* A short text/plain answer with one more header (Location,
+ * WWW-Authenticate): text trusted, header value checked by the caller. */
+enum MHD_Result http_text_with(struct MHD_Connection *c, struct http_req *r, unsigned status,
+                               const char *text, const char *header, const char *value);
 /* A short text/plain error (text: trusted, static). */
 enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
                            const char *text);

@@ -81,6 +81,16 @@ struct MHD_Response *http_text_response(const char *text)
 	return resp;
 }
 
+enum MHD_Result http_text_with(struct MHD_Connection *c, struct http_req *r, unsigned status,
+                               const char *text, const char *header, const char *value)
+{
+	struct MHD_Response *resp = http_text_response(text);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, header, value);
+	return http_queue(c, r, status, resp, strlen(text));
+}
+
 enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigned status,
                            const char *text)
 {

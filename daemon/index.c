@@ -639,8 +639,8 @@ static const struct index_dir *ix_find_dir_exact(const struct index *ix, const c
 	return NULL;
 }
 
-static const struct index_entry *ix_find_name(const struct index *ix, const struct index_dir *d,
-                                              const char *name, size_t n)
+const struct index_entry *index_find_name(const struct index *ix, const struct index_dir *d,
+                                          const char *name, size_t n)
 {
 	size_t lo = 0, hi = d->count;
 
@@ -679,7 +679,7 @@ static const struct index_dir *ix_find_dir_n(const struct index *ix, const char 
 
 		while (j < n && rel[j] != '/')
 			j++;
-		e = ix_find_name(ix, d, rel + i, j - i);
+		e = index_find_name(ix, d, rel + i, j - i);
 		if (!e || e->type != INDEX_DIR || e->dir >= ix->ndirs)
 			return NULL;
 		d = &ix->dirs[e->dir];
@@ -705,7 +705,7 @@ const struct index_entry *index_lookup(const struct index *ix, const char *rel)
 	d = ix_find_dir_n(ix, rel, k ? k - 1 : 0);
 	if (!d)
 		return NULL;
-	return ix_find_name(ix, d, rel + k, n - k);
+	return index_find_name(ix, d, rel + k, n - k);
 }
 
 /* ---- publishing and the watcher thread ---- */

@@ -105,6 +105,10 @@ const struct index_dir *index_find_dir(const struct index *ix, const char *rel);
 /* Find an entry (file or directory) by canonical path; NULL when absent or
  * for "" (the root has no entry). */
 const struct index_entry *index_lookup(const struct index *ix, const char *rel);
+/* The entry called name[0..n) in directory d of ix (no symlink followed,
+ * binary search), or NULL. */
+const struct index_entry *index_find_name(const struct index *ix, const struct index_dir *d,
+                                          const char *name, size_t n);
 
 /* Build a snapshot of root now, on this thread (used by index_start, tests
  * and the benchmark).  NULL on failure.  Release with index_release. */

@@ -47,29 +47,6 @@ static int view_join(char *out, size_t outsz, const char *a, const char *name, s
 	return 0;
 }
 
-/* The entry called name (n bytes) in d, or NULL. */
-static const struct index_entry *view_find(const struct index *ix, const struct index_dir *d,
-                                           const char *name, size_t n)
-{
-	uint32_t lo = 0, hi = d->count;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		const struct index_entry *e = &ix->entries[d->first + mid];
-		size_t m = e->namelen < n ? e->namelen : n;
-		int r = memcmp(e->name, name, m);
-		if (r == 0)
-			r = e->namelen < n ? -1 : e->namelen > n ? 1 : 0;
-		if (r == 0)
-			return e;
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 static int view_in_snapshot(const struct index *ix, const struct index_entry *e)
 {
 	return e >= ix->entries && e < ix->entries + ix->nentries;
@@ -131,7 +108,7 @@ enum view_status view_resolve(const struct index *ix, const struct config *c, co
 		pos++;
 		if (o->kind != VIEW_DIR)
 			goto absent;
-		const struct index_entry *e = view_find(ix, d, rel + start, n);
+		const struct index_entry *e = index_find_name(ix, d, rel + start, n);
 		if (e == NULL) {
 			/* the generated ls-lR.gz, at the root only */
 			if (last && d->path[0] == '\0' && lslr_is_virtual(ix, rel) &&
