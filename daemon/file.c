@@ -60,7 +60,7 @@ static int file_keep(int fd, enum file_want want, struct stat *st)
 	if (fstat(fd, st) < 0)
 		goto fail;
 	if (S_ISDIR(st->st_mode)) {
-		if (want == FILE_REG) {
+		if (want == FILE_REG || want == FILE_REG_NOLINK) {
 			errno = EISDIR;
 			goto fail;
 		}
@@ -86,13 +86,13 @@ int file_open_dir_at(int dirfd, const char *name, struct stat *st)
 	return file_keep(openat(dirfd, name, FILE_OFLAGS | O_DIRECTORY | O_NOFOLLOW), FILE_DIR, st);
 }
 
-static int file_openat2(int rootfd, const char *rel, int flags)
+static int file_openat2(int rootfd, const char *rel, int flags, int nolink)
 {
 	struct open_how how;
 
 	memset(&how, 0, sizeof(how));
 	how.flags = (unsigned long long)flags;
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (nolink ? RESOLVE_NO_SYMLINKS : 0);
 	return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
 }
 
@@ -194,7 +194,7 @@ static int file_work_follow(struct file_work *w, int dirfd, const char *name)
  * directories we opened. */
 #define FILE_WALK_DEPTH (PM_PATH_DEPTH_MAX * 2)
 
-static int file_walk(int rootfd, const char *rel, int flags)
+static int file_walk(int rootfd, const char *rel, int flags, int nolink)
 {
 	struct file_work w;
 	int stack[FILE_WALK_DEPTH + 1];
@@ -244,6 +244,10 @@ static int file_walk(int rootfd, const char *rel, int flags)
 			goto out;
 		}
 		if (S_ISLNK(st.st_mode)) {
+			if (nolink) {
+				e = ELOOP;
+				goto out;
+			}
 			if (file_work_follow(&w, stack[depth], name) < 0) {
 				e = errno;
 				goto out;
@@ -344,14 +348,16 @@ int file_open(int rootfd, const char *rel, enum file_want want, struct stat *st)
 	const char *p = (rel && rel[0]) ? rel : ".";
 	int fd = -1;
 
+	int nolink = want == FILE_REG_NOLINK;
+
 	if (!atomic_load(&file_forced_fallback) && atomic_load(&file_use_openat2)) {
-		fd = file_openat2(rootfd, p, flags);
+		fd = file_openat2(rootfd, p, flags, nolink);
 		if (fd < 0 && errno == ENOSYS) {
 			atomic_store(&file_use_openat2, 0);
-			fd = file_walk(rootfd, p, flags);
+			fd = file_walk(rootfd, p, flags, nolink);
 		}
 	} else {
-		fd = file_walk(rootfd, p, flags);
+		fd = file_walk(rootfd, p, flags, nolink);
 	}
 	return file_keep(fd, want, st);
 }

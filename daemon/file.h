@@ -23,7 +23,11 @@
 
 #define FILE_SYMLINKS_MAX 40 /* symlinks followed in one open (as the kernel) */
 
-enum file_want { FILE_ANY, FILE_REG, FILE_DIR };
+/* FILE_REG_NOLINK: a regular file at a path in which nothing is a symlink
+ * (the resolved path of a view decision, view.h): a symlink anywhere on
+ * the way, swapped in since the index was built, fails with ELOOP instead
+ * of being followed to something the decision was not taken on. */
+enum file_want { FILE_ANY, FILE_REG, FILE_DIR, FILE_REG_NOLINK };
 
 /* Open the directory `root` (the served tree) for use as a root fd.  The
  * path itself may be a symlink (a root swapped between snapshots); it is

@@ -3,6 +3,8 @@
  * the key authorization made from the token and the account thumbprint.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,7 +16,12 @@
 #include "limits.h"
 #include "log.h"
 
-static int acme_fd = -1;
+/* The webroot's directory: its number never changes once open (a reload
+ * swaps the directory behind it with dup3), so the HTTP threads may use it
+ * while the main thread reloads; acme_on says whether the configuration
+ * still has a webroot. */
+static atomic_int acme_fd = -1;
+static atomic_int acme_on;
 static char acme_thumbprint[64]; /* built-in ACME; set before http_start */
 
 enum MHD_Result http_serve_acme(struct MHD_Connection *c, struct http_req *r, const char *token,
@@ -22,19 +29,20 @@ enum MHD_Result http_serve_acme(struct MHD_Connection *c, struct http_req *r, co
 {
 	size_t n = strlen(token);
 	/* SECURITY: RFC 8555 tokens are base64url; nothing else is looked up. */
-	if ((acme_fd < 0 && acme_thumbprint[0] == '\0') || n == 0 || n > PM_NAME_MAX ||
+	int wfd = atomic_load(&acme_on) ? atomic_load(&acme_fd) : -1;
+	if ((wfd < 0 && acme_thumbprint[0] == '\0') || n == 0 || n > PM_NAME_MAX ||
 	    strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != n)
 		return http_error(c, r, MHD_HTTP_NOT_FOUND, "404 Not Found\n");
 	struct stat st;
 	char rel[PM_NAME_MAX + 64];
 	int fd = -1;
-	if (acme_fd >= 0) {
+	if (wfd >= 0) {
 		/* certbot --webroot -w DIR writes DIR/.well-known/acme-challenge/T;
 		 * a directory holding the tokens themselves works too. */
 		snprintf(rel, sizeof(rel), ".well-known/acme-challenge/%s", token);
-		fd = file_open(acme_fd, rel, FILE_REG, &st);
+		fd = file_open(wfd, rel, FILE_REG, &st);
 		if (fd < 0)
-			fd = file_open(acme_fd, token, FILE_REG, &st);
+			fd = file_open(wfd, token, FILE_REG, &st);
 	}
 	if (fd >= 0)
 		return http_serve_fd(c, r, fd, &st, token, cfg);
@@ -49,21 +57,30 @@ enum MHD_Result http_serve_acme(struct MHD_Connection *c, struct http_req *r, co
 
 void http_acme_open(const struct config *cfg)
 {
-	if (acme_fd >= 0)
-		close(acme_fd);
-	acme_fd = -1;
+	int fd = -1, old = atomic_load(&acme_fd);
 	if (cfg->acme_webroot[0]) {
-		acme_fd = file_open_root(cfg->acme_webroot);
-		if (acme_fd < 0)
+		fd = file_open_root(cfg->acme_webroot);
+		if (fd < 0)
 			log_warn("http: acme_webroot: cannot open: %s", strerror(errno));
 	}
+	if (fd >= 0 && old >= 0) {
+		if (dup3(fd, old, O_CLOEXEC) < 0)
+			log_warn("http: acme_webroot: cannot swap: %s", strerror(errno));
+		close(fd);
+	} else if (fd >= 0) {
+		atomic_store(&acme_fd, fd);
+	}
+	/* Without a webroot now the old directory stays open, unused (closing
+	 * it could pull it from under a thread reading it). */
+	atomic_store(&acme_on, fd >= 0);
 }
 
 void http_acme_close(void)
 {
-	if (acme_fd >= 0)
-		close(acme_fd);
-	acme_fd = -1;
+	int fd = atomic_exchange(&acme_fd, -1);
+	atomic_store(&acme_on, 0);
+	if (fd >= 0)
+		close(fd);
 }
 
 void http_set_acme_thumbprint(const char *tp)

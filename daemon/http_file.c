@@ -493,7 +493,7 @@ enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
 		if (sm)
 			return small_serve(c, r, sm);
 	}
-	int fd = file_open(dirfd, rel, FILE_REG, &st);
+	int fd = file_open(dirfd, rel, FILE_REG_NOLINK, &st);
 	if (fd < 0) {
 		int e = errno;
 		unsigned s = (unsigned)file_errno_http(e);

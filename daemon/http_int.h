@@ -84,7 +84,8 @@ enum MHD_Result http_error(struct MHD_Connection *c, struct http_req *r, unsigne
 enum MHD_Result http_serve_meta4(struct MHD_Connection *c, struct http_req *r,
                                  const struct view_obj *o, const struct config *cfg);
 
-/* http_file.c: serve the regular file rel (already looked up) of ix. */
+/* http_file.c: serve the regular file rel of ix: the path the view
+ * resolved (no symlink on it: one swapped in since is not followed). */
 enum MHD_Result http_serve_file(struct MHD_Connection *c, struct http_req *r,
                                 const struct index *ix, int dirfd, const char *rel,
                                 const struct config *cfg);

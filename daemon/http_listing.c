@@ -36,7 +36,7 @@
 struct lentry {
 	int refs;
 	uint64_t gen;
-	char key[PM_PATH_MAX + 16]; /* format, sort, anon, then the path asked for */
+	char key[PM_PATH_MAX + 64]; /* format, sort, anon, generations, the path asked for */
 	struct buf raw, gz;         /* gz.len == 0: not worth compressing */
 	uint64_t used;              /* LRU tick */
 };
@@ -253,7 +253,7 @@ enum MHD_Result http_serve_listing(struct MHD_Connection *c, struct http_req *r,
                                    const struct view_obj *dir, const char *urlpath,
                                    const char *query, const struct config *cfg)
 {
-	char sort[3], key[PM_PATH_MAX + 16], etag[96];
+	char sort[3], key[PM_PATH_MAX + 64], etag[96];
 	int json = http_wants_json(http_hdr(c, "Accept"));
 	int anon = dir->user == NULL;
 	const struct index *ix = dir->ix;

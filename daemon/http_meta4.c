@@ -74,11 +74,13 @@ enum MHD_Result http_serve_meta4(struct MHD_Connection *c, struct http_req *r,
 	if (sums_cached_hex(o->real, e->size, e->mtime, e->ino, hex) == 0) {
 		sha = hex;
 	} else {
+		/* the SHA256SUMS beside the file itself (a link's target), under
+		 * its own name */
 		const char *slash = strrchr(o->real, '/');
 		size_t dl = slash ? (size_t)(slash - o->real) : 0;
 		memcpy(dir, o->real, dl);
 		dir[dl] = '\0';
-		if (sums_lookup(o->ix, dir, e->name, hex) == 0)
+		if (sums_lookup(o->ix, dir, slash ? slash + 1 : o->real, hex) == 0)
 			sha = hex;
 	}
 	for (size_t i = 0; i < METALINK_URLS_MAX; i++)

@@ -41,12 +41,16 @@
 #define PS_TIMEOUT_MS 30000 /* a reply takes a config parse and two opens */
 #define PS_PATH (PM_PATH_MAX + 16)
 
+/* seq: the reply carries its request's number, so that a reply that came
+ * after its request timed out is never taken for the next one's. */
 struct ps_req {
 	char op;
 	char gen;
+	unsigned seq;
 };
 
 struct ps_reply {
+	unsigned seq;
 	int status;
 	char cert[PS_PATH];
 	char key[PS_PATH];
@@ -128,12 +132,14 @@ static void ps_send(int s, const struct ps_reply *r, const int *fds, int nfds)
 		;
 }
 
-static void ps_pair(int s, const char *conf, char *const *sets, int nsets, int gen)
+static void ps_pair(int s, const char *conf, char *const *sets, int nsets, int gen,
+                    unsigned seq)
 {
 	struct ps_reply *r = calloc(1, sizeof(*r));
 	int fds[2] = {-1, -1};
 	if (r == NULL)
 		return;
+	r->seq = seq;
 	/* SECURITY: the paths come from the operator's file, never from the
 	 * request. */
 	struct config *c = config_load(conf, sets, nsets, r->text, sizeof(r->text));
@@ -309,6 +315,7 @@ static void ps_helper(int s, const char *conf, char *const *sets, int nsets)
 			log_adopt_error_fd(fd);
 			if (r == NULL)
 				_exit(1);
+			r->seq = q.seq;
 			ps_send(s, r, NULL, 0);
 			free(r);
 			continue;
@@ -316,12 +323,13 @@ static void ps_helper(int s, const char *conf, char *const *sets, int nsets)
 		if (fd >= 0)
 			close(fd);
 		if (q.op == 'P') {
-			ps_pair(s, conf, sets, nsets, q.gen != 0);
+			ps_pair(s, conf, sets, nsets, q.gen != 0, q.seq);
 			ps_renew_kick();
 		} else if (q.op == 'T') {
 			struct ps_reply *r = calloc(1, sizeof(*r));
 			if (r == NULL)
 				_exit(1);
+			r->seq = q.seq;
 			snprintf(r->text, sizeof(r->text), "%s", tp);
 			ps_send(s, r, NULL, 0);
 			free(r);
@@ -397,7 +405,8 @@ int privsep_start(const char *conf, char *const *sets, int nsets, char *err, siz
 static int ps_call(char op, int gen, int sendfd, struct ps_reply *r, int fds[2], char *err,
                    size_t errsz)
 {
-	struct ps_req q = {op, (char)gen};
+	static unsigned seq; /* under ps_mu */
+	struct ps_req q = {op, (char)gen, ++seq};
 	int rc = -1;
 	pthread_mutex_lock(&ps_mu);
 	if (ps_fd < 0) {
@@ -409,24 +418,30 @@ static int ps_call(char op, int gen, int sendfd, struct ps_reply *r, int fds[2],
 		goto out;
 	}
 	struct pollfd p = {ps_fd, POLLIN, 0};
-	int k;
-	while ((k = poll(&p, 1, PS_TIMEOUT_MS)) < 0 && errno == EINTR)
-		;
-	if (k <= 0) {
-		snprintf(err, errsz, "privileged helper: no answer within %d s",
-		         PS_TIMEOUT_MS / 1000);
-		goto out;
-	}
+	int k, got, tmp[2] = {-1, -1};
 	ssize_t n;
-	int got, tmp[2] = {-1, -1};
-	while ((n = ps_recvmsg(ps_fd, r, sizeof(*r), tmp, &got)) < 0 && errno == EINTR)
-		;
-	if (n != (ssize_t)sizeof(*r)) {
-		snprintf(err, errsz, "privileged helper: %s",
-		         n < 0 ? strerror(errno) : "gone or a short reply");
+	for (;;) {
+		while ((k = poll(&p, 1, PS_TIMEOUT_MS)) < 0 && errno == EINTR)
+			;
+		if (k <= 0) {
+			snprintf(err, errsz, "privileged helper: no answer within %d s",
+			         PS_TIMEOUT_MS / 1000);
+			goto out;
+		}
+		while ((n = ps_recvmsg(ps_fd, r, sizeof(*r), tmp, &got)) < 0 && errno == EINTR)
+			;
+		if (n != (ssize_t)sizeof(*r)) {
+			snprintf(err, errsz, "privileged helper: %s",
+			         n < 0 ? strerror(errno) : "gone or a short reply");
+			for (int i = 0; i < got; i++)
+				close(tmp[i]);
+			goto out;
+		}
+		if (r->seq == q.seq)
+			break;
+		/* the late answer to a request that timed out: dropped */
 		for (int i = 0; i < got; i++)
 			close(tmp[i]);
-		goto out;
 	}
 	r->text[sizeof(r->text) - 1] = '\0';
 	r->cert[sizeof(r->cert) - 1] = '\0';

@@ -630,7 +630,7 @@ static int rs_build(struct rs_conn *c, const char *arg, char *why, size_t whysz)
 static int rs_file_sum(struct rs_conn *c, const struct rs_file *f, uint8_t *sum)
 {
 	struct stat st;
-	int fd = file_open(c->ix->rootfd, f->src, FILE_REG, &st);
+	int fd = file_open(c->ix->rootfd, f->src, FILE_REG_NOLINK, &st);
 	static __thread uint8_t buf[256 * 1024];
 	memset(sum, 0, (size_t)c->sum_len);
 	if (fd < 0)
@@ -1175,7 +1175,7 @@ static int rs_send_files(struct rs_conn *c)
 		if (rs_recv_sums(c, &s) != 0)
 			goto out;
 		struct stat st;
-		int fd = file_open(c->ix->rootfd, f->src, FILE_REG, &st);
+		int fd = file_open(c->ix->rootfd, f->src, FILE_REG_NOLINK, &st);
 		if (fd < 0) {
 			char m[PM_PATH_MAX + 64];
 			uint8_t nb[4];

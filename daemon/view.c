@@ -218,5 +218,5 @@ int view_open(const struct view_obj *o, struct stat *st)
 	}
 	if (o->virt)
 		return lslr_open(st);
-	return file_open(o->ix->rootfd, o->real, FILE_REG, st);
+	return file_open(o->ix->rootfd, o->real, FILE_REG_NOLINK, st);
 }

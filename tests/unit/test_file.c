@@ -192,6 +192,14 @@ static void suite(int rootfd, const char *mode)
 	expect_err(rootfd, "fifo", FILE_REG, EINVAL, 404, mode);
 	expect_err(rootfd, "fifo", FILE_DIR, ENOTDIR, 404, mode);
 	expect_err(rootfd, "link-fifo", FILE_ANY, EINVAL, 404, mode);
+	/* SECURITY: the path a view decision was taken on (no symlink on it
+	 * when the index was built): a symlink found there now, final or on
+	 * the way, is not followed. */
+	expect_ok(rootfd, "dir/inner.txt", FILE_REG_NOLINK, "inner\n", 0, mode);
+	expect_err(rootfd, "link-in", FILE_REG_NOLINK, ELOOP, 404, mode);
+	expect_err(rootfd, "link-dir/inner.txt", FILE_REG_NOLINK, ELOOP, 404, mode);
+	expect_err(rootfd, "dir/link-up", FILE_REG_NOLINK, ELOOP, 404, mode);
+	expect_err(rootfd, "dir", FILE_REG_NOLINK, EISDIR, 404, mode);
 }
 
 static void test_root_and_dirat(void)
