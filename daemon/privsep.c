@@ -132,8 +132,7 @@ static void ps_send(int s, const struct ps_reply *r, const int *fds, int nfds)
 		;
 }
 
-static void ps_pair(int s, const char *conf, char *const *sets, int nsets, int gen,
-                    unsigned seq)
+static void ps_pair(int s, const char *conf, char *const *sets, int nsets, int gen, unsigned seq)
 {
 	struct ps_reply *r = calloc(1, sizeof(*r));
 	int fds[2] = {-1, -1};
