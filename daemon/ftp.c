@@ -573,7 +573,13 @@ static void ftp_timeouts(struct ftp_loop *l, uint64_t now)
 				ftp_sess_close(s, 421, "Login timeout: log in within 60 seconds");
 			continue;
 		}
-		if (!ftp_busy(s) && ftp_elapsed(now, s->t_cmd) > idle) {
+		/* Idle means no command and no transfer: a download longer than
+		 * idle_timeout is not cut the moment it ends (as vsftpd). */
+		if (ftp_busy(s)) {
+			s->t_busy = now;
+			continue;
+		}
+		if (ftp_elapsed(now, s->t_cmd) > idle && ftp_elapsed(now, s->t_busy) > idle) {
 			char t[96];
 			snprintf(t, sizeof(t), "Idle timeout (%u seconds); closing the session",
 			         c->idle_timeout);

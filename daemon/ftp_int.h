@@ -165,6 +165,7 @@ struct ftp_sess {
 	char anon_id[64];
 	unsigned bad;
 	uint64_t t_start, t_cmd;
+	uint64_t t_busy; /* last seen transferring or hashing: idle counts from then too */
 	/* state */
 	char cwd[PM_PATH_MAX];
 	int ascii, mode_z, zlevel, epsv_all, pbsz, prot_p, implicit;
